@@ -1,0 +1,43 @@
+"""Gating: which (track, observation) pairs deserve a Mahalanobis test at all.
+
+A k-d tree over predicted track positions finds, for every observation, its few nearest
+tracks within a radius; only those pairs are tested. Nothing here is N×M.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+from scipy.stats import chi2
+
+IntArray = NDArray[np.intp]
+
+
+def chi2_gate(probability: float, dof: int = 2) -> float:
+    """Squared-Mahalanobis bound that a true pair passes with ``probability``."""
+    return float(chi2.ppf(probability, dof))
+
+
+def candidate_pairs(
+    track_pos: NDArray[np.float64],
+    obs_pos: NDArray[np.float64],
+    radius: float,
+    max_candidates: int = 8,
+) -> tuple[IntArray, IntArray]:
+    """(track index, observation index) pairs closer than ``radius`` metres.
+
+    Each observation keeps at most ``max_candidates`` nearest tracks: in a crowd a real
+    detection's own track is among its nearest, and the cap bounds work per observation.
+    """
+    n, m = track_pos.shape[0], obs_pos.shape[0]
+    if n == 0 or m == 0:
+        empty = np.empty(0, dtype=np.intp)
+        return empty, empty.copy()
+    k = min(max_candidates, n)
+    dist, idx = cKDTree(track_pos).query(obs_pos, k=k, distance_upper_bound=radius)
+    dist = dist.reshape(m, k)
+    idx = idx.reshape(m, k)
+    ok = np.isfinite(dist)
+    obs_idx = np.broadcast_to(np.arange(m)[:, None], (m, k))[ok]
+    return idx[ok].astype(np.intp), obs_idx.astype(np.intp)

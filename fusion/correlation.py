@@ -1,0 +1,156 @@
+"""Track-to-track correlation of AIS tracks (one per MMSI) with radar/thermal tracks.
+
+Every evaluation predicts both sets to a common time, finds nearby pairs with a k-d tree and
+scores each pair with the squared Mahalanobis distance of the 4-D state difference
+(S = P_ais + P_track; cross-covariance ignored). A pair's scores over a sliding window are
+summed and tested against the chi-square bound with 4·w degrees of freedom, so one lucky
+coincidence does not correlate and a look-alike vessel that merely passes close by fails.
+Passing pairs are assigned one-to-one (GNN on the mean score). An operator may force or
+break a pairing; that decision wins over the test until changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+from scipy.stats import chi2
+
+from fusion.association.gnn import gnn_assign
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass
+class CorrelationConfig:
+    """Sliding-window chi-square test settings."""
+
+    window: int = 6
+    min_samples: int = 3
+    probability: float = 0.99
+    radius_m: float = 1500.0
+    interval_s: float = 1.0
+
+
+def state_distance2(xa: FloatArray, pa: FloatArray, xb: FloatArray, pb: FloatArray) -> FloatArray:
+    """Squared Mahalanobis distance of state differences, rows paired (k, 4)/(k, 4, 4)."""
+    d = xa - xb
+    s = pa + pb
+    return np.einsum("ki,ki->k", d, np.linalg.solve(s, d[..., None])[..., 0])
+
+
+class AisCorrelator:
+    """Holds the window of scores per (mmsi, track number) and the current correlations."""
+
+    def __init__(self, config: CorrelationConfig | None = None) -> None:
+        self.config = config or CorrelationConfig()
+        self.history: dict[tuple[int, int], list[float]] = {}
+        self.assigned: dict[int, int] = {}  # mmsi -> track number
+        self.forced: dict[int, int] = {}  # track number -> mmsi (operator)
+        self.broken: set[tuple[int, int]] = set()  # (track number, mmsi) (operator)
+        self.last_eval = -np.inf
+
+    def force(self, track_num: int, mmsi: int) -> None:
+        """Operator: this track is this vessel."""
+        self.forced = {k: v for k, v in self.forced.items() if v != mmsi}
+        self.forced[track_num] = mmsi
+        self.broken.discard((track_num, mmsi))
+        self._apply_overrides()
+
+    def unlink(self, track_num: int) -> int | None:
+        """Operator: this track is not the vessel it is correlated with (returns that MMSI)."""
+        self.forced.pop(track_num, None)
+        old = next((m for m, n in self.assigned.items() if n == track_num), None)
+        if old is not None:
+            self.broken.add((track_num, old))
+            del self.assigned[old]
+        return old
+
+    def _apply_overrides(self) -> None:
+        forced_mmsi = set(self.forced.values())
+        forced_tracks = set(self.forced)
+        self.assigned = {
+            m: n
+            for m, n in self.assigned.items()
+            if m not in forced_mmsi and n not in forced_tracks and (n, m) not in self.broken
+        }
+        self.assigned.update({m: n for n, m in self.forced.items()})
+
+    def evaluate(
+        self,
+        ais_mmsi: NDArray[np.int64],
+        ais_x: FloatArray,
+        ais_p: FloatArray,
+        trk_num: NDArray[np.int64],
+        trk_x: FloatArray,
+        trk_p: FloatArray,
+    ) -> dict[int, int]:
+        """Update the windows with states predicted to one common time; return mmsi -> track."""
+        cfg = self.config
+        alive_trk = set(trk_num.tolist())
+        self.forced = {n: m for n, m in self.forced.items() if n in alive_trk}
+        if len(ais_mmsi) == 0 or len(trk_num) == 0:
+            self.history = {}
+            self.assigned = {m: n for n, m in self.forced.items()}
+            return dict(self.assigned)
+        k = min(4, len(trk_num))
+        dist, idx = cKDTree(trk_x[:, :2]).query(
+            ais_x[:, :2], k=k, distance_upper_bound=cfg.radius_m
+        )
+        dist, idx = dist.reshape(len(ais_mmsi), k), idx.reshape(len(ais_mmsi), k)
+        ok = np.isfinite(dist)
+        ai = np.broadcast_to(np.arange(len(ais_mmsi))[:, None], ok.shape)[ok]
+        ti = idx[ok]
+        d2 = state_distance2(ais_x[ai], ais_p[ai], trk_x[ti], trk_p[ti])
+        history: dict[tuple[int, int], list[float]] = {}
+        for m, n, v in zip(ais_mmsi[ai].tolist(), trk_num[ti].tolist(), d2.tolist(), strict=True):
+            history[(m, n)] = ([*self.history.get((m, n), []), v])[-cfg.window :]
+        self.history = history
+        forced_mmsi, forced_trk = set(self.forced.values()), set(self.forced)
+        pa, pt, cost = [], [], []
+        for (m, n), vals in history.items():
+            if len(vals) < cfg.min_samples or (n, m) in self.broken:
+                continue
+            if m in forced_mmsi or n in forced_trk:
+                continue
+            if sum(vals) <= chi2.ppf(cfg.probability, 4 * len(vals)):
+                pa.append(m)
+                pt.append(n)
+                cost.append(sum(vals) / len(vals))
+        self.assigned = {m: n for n, m in self.forced.items()}
+        if pa:
+            m_u, m_loc = np.unique(np.asarray(pa), return_inverse=True)
+            n_u, n_loc = np.unique(np.asarray(pt), return_inverse=True)
+            at, ao = gnn_assign(
+                m_loc.astype(np.intp),
+                n_loc.astype(np.intp),
+                np.asarray(cost),
+                m_u.size,
+                n_u.size,
+                miss_cost=1e9,
+            )
+            self.assigned.update(dict(zip(m_u[at].tolist(), n_u[ao].tolist(), strict=True)))
+        return dict(self.assigned)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "history": [[m, n, v] for (m, n), v in sorted(self.history.items())],
+            "assigned": sorted([m, n] for m, n in self.assigned.items()),
+            "forced": sorted([n, m] for n, m in self.forced.items()),
+            "broken": sorted([n, m] for n, m in self.broken),
+            "last_eval": None if not np.isfinite(self.last_eval) else float(self.last_eval),
+            "config": vars(self.config).copy(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AisCorrelator:
+        c = cls(CorrelationConfig(**d["config"]))
+        c.history = {(int(m), int(n)): [float(x) for x in v] for m, n, v in d["history"]}
+        c.assigned = {int(m): int(n) for m, n in d["assigned"]}
+        c.forced = {int(n): int(m) for n, m in d["forced"]}
+        c.broken = {(int(n), int(m)) for n, m in d["broken"]}
+        c.last_eval = -np.inf if d["last_eval"] is None else float(d["last_eval"])
+        return c

@@ -1,0 +1,154 @@
+"""WGS84 ↔ local east/north on a tangent plane at a sector origin.
+
+The forward map is exact ENU through ECEF (dropping the "up" component); the inverse
+puts the point back on the ellipsoid by a short fixed-point iteration on "up", so a
+round trip is sub-millimetre and east/north distances are true to well under 0.5 m
+within 50 km of the origin. Everything is vectorised over arrays of points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+WGS84_A = 6_378_137.0
+WGS84_F = 1.0 / 298.257223563
+WGS84_E2 = WGS84_F * (2.0 - WGS84_F)
+WGS84_B = WGS84_A * (1.0 - WGS84_F)
+WGS84_EP2 = (WGS84_A**2 - WGS84_B**2) / WGS84_B**2
+
+FloatArray = NDArray[np.float64]
+
+
+def geodetic_to_ecef(lat: ArrayLike, lon: ArrayLike, h: ArrayLike = 0.0) -> FloatArray:
+    """Geodetic degrees (and metres above the ellipsoid) to ECEF metres, shape (..., 3)."""
+    phi = np.radians(np.asarray(lat, dtype=float))
+    lam = np.radians(np.asarray(lon, dtype=float))
+    h = np.asarray(h, dtype=float)
+    sin_phi = np.sin(phi)
+    n = WGS84_A / np.sqrt(1.0 - WGS84_E2 * sin_phi**2)
+    x = (n + h) * np.cos(phi) * np.cos(lam)
+    y = (n + h) * np.cos(phi) * np.sin(lam)
+    z = (n * (1.0 - WGS84_E2) + h) * sin_phi
+    return np.stack(np.broadcast_arrays(x, y, z), axis=-1)
+
+
+def ecef_to_geodetic(xyz: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """ECEF metres (..., 3) to geodetic degrees and height (Bowring, then one refinement)."""
+    xyz = np.asarray(xyz, dtype=float)
+    x, y, z = xyz[..., 0], xyz[..., 1], xyz[..., 2]
+    p = np.hypot(x, y)
+    theta = np.arctan2(z * WGS84_A, p * WGS84_B)
+    phi = np.arctan2(
+        z + WGS84_EP2 * WGS84_B * np.sin(theta) ** 3,
+        p - WGS84_E2 * WGS84_A * np.cos(theta) ** 3,
+    )
+    n = WGS84_A / np.sqrt(1.0 - WGS84_E2 * np.sin(phi) ** 2)
+    h = p / np.cos(phi) - n
+    phi = np.arctan2(z, p * (1.0 - WGS84_E2 * n / (n + h)))
+    n = WGS84_A / np.sqrt(1.0 - WGS84_E2 * np.sin(phi) ** 2)
+    h = p / np.cos(phi) - n
+    return np.degrees(phi), np.degrees(np.arctan2(y, x)), h
+
+
+@dataclass(frozen=True)
+class LocalFrame:
+    """A tangent plane at (lat0, lon0): ``to_en`` and ``to_latlon`` are mutual inverses."""
+
+    lat0: float
+    lon0: float
+    _origin: FloatArray = field(init=False, repr=False, compare=False)
+    _rot: FloatArray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        phi, lam = np.radians(self.lat0), np.radians(self.lon0)
+        sp, cp, sl, cl = np.sin(phi), np.cos(phi), np.sin(lam), np.cos(lam)
+        rot = np.array(
+            [
+                [-sl, cl, 0.0],  # east
+                [-sp * cl, -sp * sl, cp],  # north
+                [cp * cl, cp * sl, sp],  # up
+            ]
+        )
+        object.__setattr__(self, "_origin", geodetic_to_ecef(self.lat0, self.lon0))
+        object.__setattr__(self, "_rot", rot)
+
+    def to_en(self, lat: ArrayLike, lon: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Degrees to east/north metres on the tangent plane (points on the ellipsoid)."""
+        enu = (geodetic_to_ecef(lat, lon) - self._origin) @ self._rot.T
+        return enu[..., 0], enu[..., 1]
+
+    def to_latlon(self, east: ArrayLike, north: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """East/north metres back to degrees, on the ellipsoid surface."""
+        e = np.asarray(east, dtype=float)
+        n = np.asarray(north, dtype=float)
+        up = -(e**2 + n**2) / (2.0 * WGS84_A)
+        for _ in range(3):
+            enu = np.stack(np.broadcast_arrays(e, n, up), axis=-1)
+            lat, lon, h = ecef_to_geodetic(self._origin + enu @ self._rot)
+            up = up - h
+        return lat, lon
+
+    def rotation_en(self, lat: ArrayLike, lon: ArrayLike) -> FloatArray:
+        """2×2 rotations from a point's own local east/north axes into this frame's.
+
+        Needed to carry a covariance defined at a sensor (its local east/north) into
+        the sector frame; the meridian convergence is small but not zero far away.
+        """
+        lat = np.asarray(lat, dtype=float)
+        lon = np.asarray(lon, dtype=float)
+        e0, n0 = self.to_en(lat, lon)
+        step = 1e-5
+        e1, n1 = self.to_en(lat, lon + step)
+        angle = np.arctan2(n1 - n0, e1 - e0)
+        c, s = np.cos(angle), np.sin(angle)
+        return np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
+
+
+def destination(
+    lat: ArrayLike,
+    lon: ArrayLike,
+    range_m: ArrayLike,
+    bearing_deg: ArrayLike,
+) -> tuple[FloatArray, FloatArray]:
+    """Point at ``range_m`` along true ``bearing_deg`` from (lat, lon), via the local plane.
+
+    Exact to the tangent-plane approximation at the sensor, which for surveillance ranges
+    (< 50 km) is far inside sensor noise.
+    """
+    lat = np.asarray(lat, dtype=float)
+    lon = np.asarray(lon, dtype=float)
+    b = np.radians(np.asarray(bearing_deg, dtype=float))
+    r = np.asarray(range_m, dtype=float)
+    e, n = r * np.sin(b), r * np.cos(b)
+    if lat.ndim == 0:
+        return LocalFrame(float(lat), float(lon)).to_latlon(e, n)
+    out_lat = np.empty(np.broadcast(lat, r).shape)
+    out_lon = np.empty_like(out_lat)
+    lat_b, lon_b, e_b, n_b = np.broadcast_arrays(lat, lon, e, n)
+    for key in {(float(a), float(o)) for a, o in zip(lat_b.ravel(), lon_b.ravel(), strict=True)}:
+        mask = (lat_b == key[0]) & (lon_b == key[1])
+        out_lat[mask], out_lon[mask] = LocalFrame(*key).to_latlon(e_b[mask], n_b[mask])
+    return out_lat, out_lon
+
+
+def polar_covariance_en(
+    range_m: ArrayLike,
+    bearing_deg: ArrayLike,
+    sigma_range_m: ArrayLike,
+    sigma_bearing_deg: ArrayLike,
+) -> FloatArray:
+    """East/north covariance (…, 2, 2) of a range/bearing measurement (first-order)."""
+    r = np.asarray(range_m, dtype=float)
+    b = np.radians(np.asarray(bearing_deg, dtype=float))
+    sr2 = np.asarray(sigma_range_m, dtype=float) ** 2
+    sb2 = np.radians(np.asarray(sigma_bearing_deg, dtype=float)) ** 2
+    sin_b, cos_b = np.sin(b), np.cos(b)
+    # J = d(e, n)/d(r, b) with e = r sin b, n = r cos b
+    j = np.stack([np.stack([sin_b, r * cos_b], -1), np.stack([cos_b, -r * sin_b], -1)], -2)
+    d = np.zeros(j.shape)
+    d[..., 0, 0] = sr2
+    d[..., 1, 1] = sb2
+    return j @ d @ np.swapaxes(j, -1, -2)

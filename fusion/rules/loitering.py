@@ -1,0 +1,70 @@
+"""Loitering near the border: a track stays in a strip (or within ``distance_m`` of the
+border) for longer than ``dwell_s`` while its net displacement over that time is small.
+
+Per-track history is a short list of (t, e, n) samples, at most one per ``sample_s``, kept
+only while the track is near the border; net displacement is between the sample about
+``dwell_s`` ago and now, so pacing up and down counts as loitering and transit does not.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from fusion.rules.base import Batch, Context, Hit, Rule
+
+
+class Loitering(Rule):
+    name = "loitering"
+    defaults: ClassVar[dict[str, Any]] = {
+        "severity": "medium",
+        "score": 0.5,
+        "dwell_s": 300.0,
+        "max_displacement_m": 200.0,
+        "distance_m": 500.0,  # "near the border" when no strip contains the track
+        "sample_s": 5.0,
+        "statuses": ["confirmed", "coasting"],
+    }
+
+    def __init__(self, cfg: dict[str, Any] | None = None):
+        super().__init__(cfg)
+        self.state = {"hist": {}}  # track id -> [zone id, [[t, e, n], ...]]
+
+    def evaluate(self, batch: Batch, ctx: Context) -> list[Hit]:
+        hist: dict[str, list[Any]] = self.state["hist"]
+        d = np.abs(np.nan_to_num(batch.prox.signed_distance_m, nan=np.inf))
+        near = (d <= self.cfg["distance_m"]) | np.array([bool(s) for s in batch.strip])
+        ok = self.status_mask(batch)
+        dwell_s = float(self.cfg["dwell_s"])
+        max_len = int(dwell_s / self.cfg["sample_s"]) * 2 + 4
+        hits = []
+        for i in range(len(batch)):
+            u = batch.updates[i]
+            if not (near[i] and ok[i]):
+                hist.pop(u.track_id, None)
+                continue
+            zid = batch.strip[i][0] if batch.strip[i] else ctx.zones.borders[
+                int(batch.prox.border[i])].id
+            entry = hist.setdefault(u.track_id, [zid, []])
+            samples: list[list[float]] = entry[1]
+            e, n = float(batch.e[i]), float(batch.n[i])
+            if not samples or u.t - samples[-1][0] >= self.cfg["sample_s"]:
+                samples.append([u.t, e, n])
+            # keep one sample at or before now - dwell_s, drop older ones
+            while len(samples) > 1 and samples[1][0] <= u.t - dwell_s:
+                samples.pop(0)
+            del samples[:-max_len]
+            t0, e0, n0 = samples[0]
+            dwell = u.t - t0
+            disp = math.hypot(e - e0, n - n0)
+            if dwell >= dwell_s and disp <= self.cfg["max_displacement_m"]:
+                zone = ctx.zones.by_id[entry[0]]
+                head = (f"{ctx.subject(u)} has stayed near the border for {dwell / 60:.0f} min "
+                        f"(moved {disp:.0f} m net) in {zone.name}")
+                hits.append(self.hit(batch, i, entry[0],
+                                     ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
+                                     self.cfg["score"], dwell_s=round(dwell, 1),
+                                     displacement_m=round(disp, 1)))
+        return hits

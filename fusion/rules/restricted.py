@@ -1,0 +1,58 @@
+"""Restricted-zone entry: a track inside a ``restricted`` zone; the alert ends when it leaves.
+
+Severity is the zone's own ``severity`` unless the rule sets one. While the track stays inside
+the alert is refreshed with the dwell time; leaving resolves it, re-entering opens a new one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from fusion.rules.base import Batch, Context, Hit, Rule, sensor_bonus
+
+
+class RestrictedEntry(Rule):
+    name = "restricted_entry"
+    defaults: ClassVar[dict[str, Any]] = {
+        "severity": None,  # None: use the zone's severity
+        "score": 0.8,
+        "statuses": ["confirmed", "coasting"],
+    }
+
+    def __init__(self, cfg: dict[str, Any] | None = None):
+        super().__init__(cfg)
+        self.state = {"inside": {}}  # track id -> {zone id: entry time}
+
+    def evaluate(self, batch: Batch, ctx: Context) -> list[Hit]:
+        inside: dict[str, dict[str, float]] = self.state["inside"]
+        ok = self.status_mask(batch)
+        hits = []
+        for i in np.flatnonzero(ok | np.isin(batch.ids, list(inside))).tolist():
+            u = batch.updates[i]
+            now = set(batch.restricted[i]) if ok[i] else set()
+            before = inside.get(u.track_id, {})
+            for zid in sorted(set(before) - now):
+                zone = ctx.zones.by_id[zid]
+                head = f"{ctx.subject(u)} left restricted zone {zone.name}"
+                h = self.hit(batch, i, zid, ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
+                             0.0, dwell_s=round(u.t - before[zid], 1))
+                h.active = False
+                hits.append(h)
+            entered = {z: before.get(z, u.t) for z in now}
+            for zid in sorted(now):
+                zone = ctx.zones.by_id[zid]
+                dwell = u.t - entered[zid]
+                verb = "entered" if dwell == 0 else f"is inside ({dwell:.0f} s)"
+                head = f"{ctx.subject(u)} {verb} restricted zone {zone.name}"
+                hits.append(self.hit(
+                    batch, i, zid, ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
+                    self.cfg["score"] + sensor_bonus(batch.kinds[i]),
+                    severity=self.cfg["severity"] or zone.props["severity"],
+                    dwell_s=round(dwell, 1)))
+            if entered:
+                inside[u.track_id] = entered
+            else:
+                inside.pop(u.track_id, None)
+        return hits

@@ -1,0 +1,107 @@
+"""Geo-partitioning: which sector owns a point, and which neighbours see it in their halo.
+
+Sectors are the unit of Kafka partitioning and of tracker state (DESIGN §1). They come
+from ``kind: sector`` polygons in the zones file or, failing that, a square grid in a
+tangent plane at a fixed origin. A point belongs to exactly one home sector; sectors
+whose edge is within ``halo_m`` also receive it, so a track crossing a sector edge is
+already being tracked on the far side when ownership moves.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely.geometry import shape
+
+from fusion.geodesy import LocalFrame
+
+
+@dataclass(frozen=True, slots=True)
+class SectorInfo:
+    sector_id: str
+    lat0: float
+    lon0: float
+
+
+class Sectorizer:
+    """Maps positions to sector ids (vectorised over points)."""
+
+    def __init__(self, frame: LocalFrame, polygons: dict[str, shapely.Geometry] | None,
+                 grid_m: float, halo_m: float) -> None:
+        self.frame = frame
+        self.grid_m = grid_m
+        self.halo_m = halo_m
+        self._ids: list[str] = list(polygons or {})
+        self._geoms = np.array([polygons[i] for i in self._ids], dtype=object) if polygons else None
+        self._tree = shapely.STRtree(self._geoms) if self._geoms is not None else None
+        self._origins: dict[str, SectorInfo] = {}
+        if self._geoms is not None:
+            for sid, g in zip(self._ids, self._geoms, strict=True):
+                c = g.centroid
+                lat, lon = frame.to_latlon(c.x, c.y)
+                self._origins[sid] = SectorInfo(sid, float(lat), float(lon))
+
+    @classmethod
+    def from_zones(cls, zones_geojson: dict | None, origin: tuple[float, float],
+                   grid_m: float = 20_000.0, halo_m: float = 500.0) -> Sectorizer:
+        """Sector polygons from a zones FeatureCollection, or a grid around ``origin``."""
+        polygons: dict[str, shapely.Geometry] = {}
+        frame = LocalFrame(*origin)
+        for feat in (zones_geojson or {}).get("features", []):
+            props = feat.get("properties") or {}
+            if props.get("kind") != "sector":
+                continue
+            geom = shape(feat["geometry"])
+            coords = shapely.get_coordinates(geom)
+            e, n = frame.to_en(coords[:, 1], coords[:, 0])
+            polygons[str(props["id"])] = shapely.set_coordinates(geom, np.column_stack([e, n]))
+        return cls(frame, polygons or None, grid_m, halo_m)
+
+    def home(self, lat: np.ndarray, lon: np.ndarray) -> list[str]:
+        """Home sector id per point (``"outside"`` when no sector polygon contains it)."""
+        e, n = self.frame.to_en(np.asarray(lat, float), np.asarray(lon, float))
+        e, n = np.atleast_1d(e), np.atleast_1d(n)
+        if self._tree is None:
+            i = np.floor(e / self.grid_m).astype(int)
+            j = np.floor(n / self.grid_m).astype(int)
+            return [f"g{a}_{b}" for a, b in zip(i.tolist(), j.tolist(), strict=True)]
+        pts = shapely.points(e, n)
+        out = ["outside"] * len(pts)
+        pi, gi = self._tree.query(pts, predicate="intersects")
+        for p, g in zip(pi.tolist(), gi.tolist(), strict=True):
+            if out[p] == "outside":
+                out[p] = self._ids[g]
+        return out
+
+    def halo(self, lat: float, lon: float, home: str) -> list[str]:
+        """Other sectors within ``halo_m`` of the point (they track it but do not own it)."""
+        e, n = self.frame.to_en(lat, lon)
+        e, n = float(e), float(n)
+        if self._tree is None:
+            out = []
+            for de in (-self.halo_m, 0.0, self.halo_m):
+                for dn in (-self.halo_m, 0.0, self.halo_m):
+                    sid = f"g{math.floor((e + de) / self.grid_m)}_{math.floor((n + dn) / self.grid_m)}"
+                    if sid != home and sid not in out:
+                        out.append(sid)
+            return out
+        idx = self._tree.query(shapely.points(e, n), predicate="dwithin", distance=self.halo_m)
+        return [self._ids[i] for i in idx.tolist() if self._ids[i] != home]
+
+    def origin(self, sector_id: str) -> SectorInfo:
+        """Tangent-plane origin for the sector's tracker (polygon centroid or cell centre)."""
+        if sector_id in self._origins:
+            return self._origins[sector_id]
+        if sector_id.startswith("g") and "_" in sector_id:
+            i, j = (int(v) for v in sector_id[1:].split("_"))
+            lat, lon = self.frame.to_latlon((i + 0.5) * self.grid_m, (j + 0.5) * self.grid_m)
+            return SectorInfo(sector_id, float(lat), float(lon))
+        lat0, lon0 = self.frame.lat0, self.frame.lon0
+        return SectorInfo(sector_id, lat0, lon0)
+
+    def contains(self, sector_id: str, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """Whether each point lies in the sector (used to publish only owned tracks)."""
+        return np.array(self.home(lat, lon)) == sector_id

@@ -1,0 +1,685 @@
+"""The per-sector multi-sensor tracker: the one stateful object the fusion agent keeps.
+
+Composition (Stone Soup's seams, array storage): ``filters.motion`` predicts,
+``filters.measurement`` + ``filters.kalman`` update, ``association.gating`` finds candidate
+pairs with a k-d tree, ``association.gnn`` (or ``jpda``) assigns per independent group,
+this module initiates (one-point, M-of-N confirmation) and deletes (missed updates, coast
+time, covariance growth). AIS keeps its own per-MMSI tracks, correlated with the sensor
+tracks by ``correlation.AisCorrelator``. Every step runs on all tracks of the sector at once.
+
+Time: each track carries its own last-update time and is predicted per (track, observation)
+pair to the observation's own time, so a rotating radar's plots need no common scan time.
+Observations older than the tracker's current time are never applied: they are returned in
+``late`` for the caller to dead-letter.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fusion import classification
+from fusion.association.gating import candidate_pairs, chi2_gate
+from fusion.association.gnn import gnn_assign
+from fusion.association.jpda import jpda_weights
+from fusion.correlation import AisCorrelator, CorrelationConfig
+from fusion.filters.adaptive import adapt_q_scale
+from fusion.filters.kalman import inv2, kalman_update, mahalanobis2
+from fusion.filters.measurement import MeasurementBatch, innovations
+from fusion.filters.motion import ncv_predict
+from fusion.geodesy import LocalFrame
+from fusion.tracking.observations import ObservationArrays, from_observations
+from fusion.tracking.store import CONFIRMED, N_CLASSES, TENTATIVE, TrackStore
+from fusion.types import Observation, TrackUpdate
+
+log = logging.getLogger(__name__)
+FloatArray = NDArray[np.float64]
+SNAPSHOT_VERSION = 1
+
+
+@dataclass
+class TrackerConfig:
+    """Tracker settings; defaults suit people, vehicles and small boats at a land/river border."""
+
+    q: float = 0.5  # NCV process noise spectral density, m²/s³ per axis
+    gate_probability: float = 0.999  # chi-square gate (2 dof)
+    max_candidates: int = 8  # nearest tracks tested per observation
+    max_gate_radius_m: float = 3000.0  # cap on the k-d tree search radius
+    init_speed_sigma: float = 10.0  # m/s, velocity prior of a new track
+    confirm_m: int = 3  # M hits ...
+    confirm_n: int = 5  # ... within the first N opportunities confirm a track
+    max_misses: int = 5  # consecutive missed opportunities that delete a confirmed track
+    coast_after_s: float = 5.0  # a confirmed track without update this long is "coasting"
+    max_coast_s: float = 60.0  # ... and is deleted after this long
+    max_pos_std_m: float = 500.0  # ... or once its position σ grows past this
+    association: str = "gnn"  # "gnn" | "jpda"
+    pd: float = 0.9  # detection probability (JPDA)
+    clutter_density: float = 1e-6  # false alarms per m² per scan (JPDA)
+    adaptive: bool = True  # manoeuvre-adaptive q (see filters.adaptive)
+    adapt_probability: float = 0.99
+    batch_window_s: float = 1.0  # consecutive observations of one sensor within this = one scan
+    polar_update: str = "ekf"  # "ekf" (range/bearing update) | "converted" (position)
+    init_exclude_gated: bool = True  # no new track from an observation inside a track's gate
+    ais_timeout_s: float = 600.0  # AIS track dropped after this silence
+    ais_speed_sigma: float = 1.0  # m/s, velocity prior from SOG/COG
+    correlation: CorrelationConfig = field(default_factory=CorrelationConfig)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrackerConfig:
+        d = dict(d)
+        corr = CorrelationConfig(**d.pop("correlation", {}))
+        return cls(**d, correlation=corr)
+
+
+def _pos_var_at(store: TrackStore, dt: FloatArray, q: float) -> FloatArray:
+    """Trace of the predicted position covariance after ``dt`` (cheap, no full predict)."""
+    p = store.P
+    return (
+        p[:, 0, 0]
+        + p[:, 1, 1]
+        + 2.0 * dt * (p[:, 0, 2] + p[:, 1, 3])
+        + dt**2 * (p[:, 2, 2] + p[:, 3, 3])
+        + 2.0 * q * store.qscale * dt**3 / 3.0
+    )
+
+
+class SectorTracker:
+    """All tracks of one sector. ``process`` is the engine's entry point (see module doc)."""
+
+    def __init__(
+        self, sector: str, lat0: float, lon0: float, config: TrackerConfig | None = None
+    ) -> None:
+        self.sector = sector
+        self.lat0, self.lon0 = float(lat0), float(lon0)
+        self.config = config or TrackerConfig()
+        self.frame = LocalFrame(self.lat0, self.lon0)
+        self.tracks = TrackStore()
+        self.ais = TrackStore()  # num = MMSI, kept sorted
+        self.correlator = AisCorrelator(self.config.correlation)
+        self.sensors: list[str] = []
+        self.sensor_kinds: list[str] = []
+        self._sensor_idx: dict[str, int] = {}
+        self.time = -math.inf
+        self.counter = 0
+        self.n_late = 0
+        self.late: list[Observation] = []
+        self.invalid: list[Observation] = []
+        self._pending: set[int] = set()
+        self._gate = chi2_gate(self.config.gate_probability)
+        self._adapt_gate = chi2_gate(self.config.adapt_probability)
+        self._reset_call()
+
+    # ------------------------------------------------------------------ public API
+    def track_id(self, num: int) -> str:
+        return f"{self.sector}-T{num}"
+
+    def ais_track_id(self, mmsi: int) -> str:
+        return f"{self.sector}-AIS{mmsi}"
+
+    def process(self, observations: Sequence[Observation]) -> list[TrackUpdate]:
+        """Apply observations (event-time order); return one update per track touched.
+
+        Observations older than the tracker's time land in ``self.late`` (reset each call),
+        malformed ones in ``self.invalid``; neither changes any track.
+        """
+        self.late, self.invalid = [], []
+        ordered = sorted(observations, key=lambda o: o.t)  # stable: keeps given order on ties
+        valid: list[Observation] = []
+        for o in ordered:
+            if not _well_formed(o):
+                self.invalid.append(o)
+            elif o.t < self.time:
+                self.late.append(o)
+            else:
+                valid.append(o)
+        if self.late:
+            self.n_late += len(self.late)
+            log.info("sector %s: %d late observations", self.sector, len(self.late))
+        arrays = from_observations(valid, self.frame, self.config.polar_update == "ekf")
+        return self.process_arrays(arrays) if valid else self.process_arrays(None)
+
+    def process_arrays(self, obs: ObservationArrays | None, emit: bool = True) -> list[TrackUpdate]:
+        """The array-level core of ``process`` (observations already valid, sorted, in frame).
+
+        ``emit=False`` skips building ``TrackUpdate`` objects (the benchmark reads arrays).
+        """
+        self._reset_call()
+        coasting_before = self._coasting_nums()
+        if obs is not None and len(obs):
+            if obs.t[0] < self.time:
+                raise ValueError("observations older than the tracker time; use process()")
+            for start, stop in self._segments(obs):
+                if obs.mmsi[start] >= 0:
+                    self._ais_rows(obs, start, stop)
+                else:
+                    self._sensor_batch(obs, start, stop)
+            self.time = max(self.time, float(obs.t[-1]))
+        self._maintain()
+        self._correlate()
+        for num in coasting_before ^ self._coasting_nums():
+            self._touched.setdefault(num, [])
+        for num in self._pending:
+            self._touched.setdefault(num, [])
+        self._pending = set()
+        if not emit:
+            return []
+        return self._emit()
+
+    def override_correlation(self, track_id: str, mmsi: int | None) -> None:
+        """Operator decision: ``track_id`` is vessel ``mmsi`` (force) or is not (``None``)."""
+        num = self._parse_id(track_id)
+        if mmsi is None:
+            self.correlator.unlink(num)
+        else:
+            self.correlator.force(num, int(mmsi))
+        self._apply_correlation()
+        self._pending.add(num)
+
+    def live_tracks(
+        self, t: float | None = None, include_tentative: bool = False
+    ) -> list[TrackUpdate]:
+        """Every live sensor track predicted to ``t`` (default: the tracker time)."""
+        t = self.time if t is None else t
+        st = self.tracks
+        rows = np.flatnonzero(include_tentative | (st.status == CONFIRMED))
+        return self._updates(rows, at=t)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to continue identically, as JSON-safe plain data."""
+        return {
+            "version": SNAPSHOT_VERSION,
+            "sector": self.sector,
+            "lat0": self.lat0,
+            "lon0": self.lon0,
+            "config": asdict(self.config),
+            "time": None if not math.isfinite(self.time) else self.time,
+            "counter": self.counter,
+            "n_late": self.n_late,
+            "sensors": [[s, k] for s, k in zip(self.sensors, self.sensor_kinds, strict=True)],
+            "tracks": self.tracks.to_dict(),
+            "ais": self.ais.to_dict(),
+            "correlator": self.correlator.to_dict(),
+            "pending": sorted(self._pending),
+        }
+
+    @classmethod
+    def restore(cls, state: dict[str, Any]) -> SectorTracker:
+        if state.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"unsupported tracker snapshot version {state.get('version')}")
+        tr = cls(
+            state["sector"], state["lat0"], state["lon0"], TrackerConfig.from_dict(state["config"])
+        )
+        tr.time = -math.inf if state["time"] is None else float(state["time"])
+        tr.counter = int(state["counter"])
+        tr.n_late = int(state["n_late"])
+        for s, k in state["sensors"]:
+            tr._sensor(s, k)
+        tr.tracks = TrackStore.from_dict(state["tracks"])
+        tr.ais = TrackStore.from_dict(state["ais"])
+        tr.correlator = AisCorrelator.from_dict(state["correlator"])
+        tr._pending = {int(n) for n in state["pending"]}
+        return tr
+
+    # ------------------------------------------------------------------ internals
+    def _reset_call(self) -> None:
+        self._touched: dict[int, list[str]] = {}
+        self._ais_touched: set[int] = set()
+        self._deleted: list[TrackUpdate] = []
+
+    def _parse_id(self, track_id: str) -> int:
+        prefix = f"{self.sector}-T"
+        if not track_id.startswith(prefix) or not track_id[len(prefix) :].isdigit():
+            raise KeyError(f"not a track of sector {self.sector}: {track_id}")
+        return int(track_id[len(prefix) :])
+
+    def _sensor(self, sensor_id: str, kind: str) -> int:
+        idx = self._sensor_idx.get(sensor_id)
+        if idx is None:
+            idx = self._sensor_idx[sensor_id] = len(self.sensors)
+            self.sensors.append(sensor_id)
+            self.sensor_kinds.append(kind)
+            self.tracks.ensure_sensors(len(self.sensors))
+            self.ais.ensure_sensors(len(self.sensors))
+        return idx
+
+    def _segments(self, obs: ObservationArrays) -> list[tuple[int, int]]:
+        """Split into scans: runs of one sensor (AIS apart) within ``batch_window_s``."""
+        m = len(obs)
+        key = [(s, bool(a >= 0)) for s, a in zip(obs.sensor, obs.mmsi.tolist(), strict=True)]
+        out: list[tuple[int, int]] = []
+        start = 0
+        for i in range(1, m + 1):
+            if (
+                i == m
+                or key[i] != key[start]
+                or obs.t[i] - obs.t[start] > self.config.batch_window_s
+            ):
+                out.append((start, i))
+                start = i
+        return out
+
+    def _coasting_nums(self) -> set[int]:
+        st = self.tracks
+        if not len(st) or not math.isfinite(self.time):
+            return set()
+        mask = (st.status == CONFIRMED) & (self.time - st.t > self.config.coast_after_s)
+        return set(st.num[mask].tolist())
+
+    def _touch(
+        self,
+        rows: NDArray[np.intp],
+        obs_rows: NDArray[np.intp] | None,
+        obs: ObservationArrays | None,
+    ) -> None:
+        nums = self.tracks.num[rows].tolist()
+        if obs_rows is None or obs is None:
+            for n in nums:
+                self._touched.setdefault(n, [])
+            return
+        for n, j in zip(nums, obs_rows.tolist(), strict=True):
+            self._touched.setdefault(n, []).append(obs.obs_id[j])
+
+    def _sensor_batch(self, obs: ObservationArrays, start: int, stop: int) -> None:
+        """One scan of one sensor: gate, assign, update, count opportunities, initiate."""
+        cfg, st = self.config, self.tracks
+        s_idx = self._sensor(obs.sensor[start], obs.kind[start])
+        rows = slice(start, stop)
+        meas = obs.measurements(rows)
+        m, n = len(meas), len(st)
+        assigned_obs = np.zeros(m, bool)
+        gated_obs = np.zeros(m, bool)
+        hit_rows = np.empty(0, np.intp)
+        if n:
+            tb = float(meas.t.mean())
+            dtk = np.maximum(tb - st.t, 0.0)
+            pos_pred = st.x[:, :2] + dtk[:, None] * st.x[:, 2:]
+            var = _pos_var_at(st, dtk, cfg.q)
+            r_var = float(np.trace(obs.cov[rows], axis1=1, axis2=2).max())
+            spread = float(meas.t.max() - meas.t.min()) * float(np.abs(st.x[:, 2:]).max())
+            radius = min(
+                math.sqrt(self._gate * (float(var.max()) + r_var)) + spread, cfg.max_gate_radius_m
+            )
+            ti, oj = candidate_pairs(pos_pred, meas.pos, radius, cfg.max_candidates)
+            xp, pp = ncv_predict(st.x[ti], st.P[ti], meas.t[oj] - st.t[ti], cfg.q * st.qscale[ti])
+            y, h, s = innovations(xp, pp, meas.take(oj))
+            s_inv, det = inv2(s)
+            d2 = mahalanobis2(y, s_inv)
+            g = d2 <= self._gate
+            ti, oj, xp, pp, y, h, s, d2, det = (a[g] for a in (ti, oj, xp, pp, y, h, s, d2, det))
+            gated_obs[oj] = True
+            if cfg.association == "jpda":
+                hit_rows, best_obs = self._jpda_update(ti, oj, xp, pp, y, h, s, d2, det, meas, n, m)
+                assigned_obs[best_obs] = True
+            else:
+                at, ao = gnn_assign(ti, oj, d2, n, m, miss_cost=self._gate * (1 + 1e-9))
+                self._kalman_rows(at, ao, meas)
+                hit_rows, best_obs = at, ao
+                assigned_obs[ao] = True
+            if hit_rows.size:
+                st.seen[hit_rows, s_idx] = True
+                st.cls[hit_rows] = classification.fuse(
+                    st.cls[hit_rows], obs.cls_ll[start + best_obs]
+                )
+                st.hits[hit_rows] += 1
+                self._touch(hit_rows, start + best_obs, obs)
+            # every track this sensor has seen had an opportunity
+            opp = st.seen[:, s_idx].copy()
+            hit = np.zeros(n, bool)
+            hit[hit_rows] = True
+            st.opps[opp] += 1
+            st.misses[opp & ~hit] += 1
+            st.misses[hit] = 0
+        new = ~assigned_obs & (~gated_obs if cfg.init_exclude_gated else True)
+        self._initiate(obs, start + np.flatnonzero(new), s_idx)
+        self._confirm_and_prune()
+
+    def _kalman_rows(
+        self, at: NDArray[np.intp], ao: NDArray[np.intp], meas: MeasurementBatch
+    ) -> None:
+        """Predict tracks ``at`` to their observations ``ao`` and update them."""
+        cfg, st = self.config, self.tracks
+        if at.size == 0:
+            return
+        mt = meas.take(ao)
+        xp, pp = ncv_predict(st.x[at], st.P[at], mt.t - st.t[at], cfg.q * st.qscale[at])
+        y, h, s = innovations(xp, pp, mt)
+        xu, pu = kalman_update(xp, pp, y, h, s)
+        if cfg.adaptive:
+            s_inv, _ = inv2(s)
+            nis = mahalanobis2(y, s_inv)
+            conf = st.status[at] == CONFIRMED
+            st.qscale[at] = np.where(
+                conf, adapt_q_scale(st.qscale[at], nis, self._adapt_gate), st.qscale[at]
+            )
+        st.x[at], st.P[at], st.t[at] = xu, pu, mt.t
+
+    def _jpda_update(self, ti, oj, xp, pp, y, h, s, d2, det, meas, n, m):  # type: ignore[no-untyped-def]
+        """Cheap-JPDA mixture update of every gated track; returns (rows, best obs per row)."""
+        cfg, st = self.config, self.tracks
+        if ti.size == 0:
+            e = np.empty(0, np.intp)
+            return e, e
+        beta, beta0 = jpda_weights(ti, oj, d2, det, n, m, cfg.pd, cfg.clutter_density)
+        xu, pu = kalman_update(xp, pp, y, h, s)
+        rows = np.unique(ti)
+        order = np.lexsort((-beta, ti))
+        first = np.r_[True, ti[order][1:] != ti[order][:-1]]
+        best = order[first]  # best pair per track, aligned with ``rows``
+        t_new = meas.t[oj[best]]
+        x0, p0 = ncv_predict(st.x[rows], st.P[rows], t_new - st.t[rows], cfg.q * st.qscale[rows])
+        b0 = beta0[rows]
+        loc = np.searchsorted(rows, ti)
+        xm = b0[:, None] * x0
+        np.add.at(xm, loc, beta[:, None] * xu)
+        d0 = x0 - xm
+        pm = b0[:, None, None] * (p0 + d0[:, :, None] * d0[:, None, :])
+        dp = xu - xm[loc]
+        np.add.at(pm, loc, beta[:, None, None] * (pu + dp[:, :, None] * dp[:, None, :]))
+        st.x[rows], st.P[rows], st.t[rows] = xm, pm, t_new
+        hit = (1.0 - b0) > 0.5
+        return rows[hit], oj[best][hit]
+
+    def _initiate(self, obs: ObservationArrays, rows: NDArray[np.intp], s_idx: int) -> None:
+        k = rows.size
+        if k == 0:
+            return
+        st, cfg = self.tracks, self.config
+        x = np.zeros((k, 4))
+        x[:, :2] = obs.pos[rows]
+        p = np.zeros((k, 4, 4))
+        p[:, :2, :2] = obs.cov[rows]
+        p[:, 2, 2] = p[:, 3, 3] = cfg.init_speed_sigma**2
+        nums = self.counter + np.arange(k)
+        self.counter += k
+        seen = np.zeros((k, len(self.sensors)), bool)
+        seen[:, s_idx] = True
+        st.append(
+            seen,
+            num=nums,
+            x=x,
+            P=p,
+            t=obs.t[rows],
+            status=np.full(k, TENTATIVE),
+            hits=np.ones(k),
+            opps=np.ones(k),
+            misses=np.zeros(k),
+            qscale=np.ones(k),
+            cls=classification.fuse(np.zeros((k, N_CLASSES)), obs.cls_ll[rows]),
+            mmsi=np.full(k, -1),
+        )
+        for n, j in zip(nums.tolist(), rows.tolist(), strict=True):
+            self._touched[n] = [obs.obs_id[j]]
+
+    def _confirm_and_prune(self) -> None:
+        """M-of-N confirmation; deletion of hopeless tentative and long-missed tracks."""
+        cfg, st = self.config, self.tracks
+        tent = st.status == TENTATIVE
+        confirm = tent & (st.hits >= cfg.confirm_m) & (st.opps <= cfg.confirm_n)
+        if confirm.any():
+            st.status[confirm] = CONFIRMED
+            self._touch(np.flatnonzero(confirm), None, None)
+        hopeless = tent & ~confirm & ((st.opps - st.hits) > (cfg.confirm_n - cfg.confirm_m))
+        lost = (st.status == CONFIRMED) & (st.misses >= cfg.max_misses)
+        self._delete(hopeless | lost)
+
+    def _delete(self, mask: NDArray[np.bool_]) -> None:
+        if not mask.any():
+            return
+        rows = np.flatnonzero(mask)
+        for u in self._updates(rows, status="deleted"):
+            self._deleted.append(u)
+        for n in self.tracks.num[rows].tolist():
+            self._touched.pop(n, None)
+            self.correlator.forced.pop(n, None)
+        self.tracks.keep(~mask)
+
+    def _maintain(self) -> None:
+        """Time-based deletion: too long without update, or position too uncertain."""
+        cfg, st = self.config, self.tracks
+        if len(st) and math.isfinite(self.time):
+            dt = self.time - st.t
+            var = _pos_var_at(st, dt, cfg.q)
+            self._delete((dt > cfg.max_coast_s) | (var > 2.0 * cfg.max_pos_std_m**2))
+        ais = self.ais
+        if len(ais) and math.isfinite(self.time):
+            old = self.time - ais.t > cfg.ais_timeout_s
+            if old.any():
+                linked = set(self.correlator.assigned)
+                rows = np.flatnonzero(old)
+                for u in self._ais_updates(rows, status="deleted"):
+                    if int(u.mmsi or -1) not in linked:
+                        self._deleted.append(u)
+                ais.keep(~old)
+
+    # ------------------------------------------------------------------ AIS
+    def _ais_rows(self, obs: ObservationArrays, start: int, stop: int) -> None:
+        """AIS reports update their vessel's own track, and its correlated sensor track."""
+        cfg, ais = self.config, self.ais
+        for j in range(start, stop):
+            s_idx = self._sensor(obs.sensor[j], obs.kind[j])
+            mmsi = int(obs.mmsi[j])
+            meas = obs.measurements(slice(j, j + 1))
+            i = int(ais.index_of(np.array([mmsi]))[0])
+            if i < 0:
+                x = np.zeros((1, 4))
+                x[0, :2] = obs.pos[j]
+                p = np.zeros((1, 4, 4))
+                p[0, :2, :2] = obs.cov[j]
+                if np.isfinite(obs.vel[j]).all():
+                    x[0, 2:] = obs.vel[j]
+                    p[0, 2, 2] = p[0, 3, 3] = cfg.ais_speed_sigma**2
+                else:
+                    p[0, 2, 2] = p[0, 3, 3] = cfg.init_speed_sigma**2
+                seen = np.zeros((1, len(self.sensors)), bool)
+                seen[0, s_idx] = True
+                ais.append(
+                    seen,
+                    num=[mmsi],
+                    x=x,
+                    P=p,
+                    t=[obs.t[j]],
+                    status=[CONFIRMED],
+                    hits=[1],
+                    opps=[1],
+                    misses=[0],
+                    qscale=[1.0],
+                    cls=classification.fuse(np.zeros((1, N_CLASSES)), obs.cls_ll[j : j + 1]),
+                    mmsi=[mmsi],
+                )
+                order = np.argsort(ais.num, kind="stable")
+                ais.keep(np.ones(len(ais), bool))  # no-op copy keeps names in sync
+                for k in ais.cols:
+                    ais.cols[k] = ais.cols[k][order]
+                ais.seen = ais.seen[order]
+            else:
+                at = np.array([i])
+                xp, pp = ncv_predict(ais.x[at], ais.P[at], obs.t[j] - ais.t[at], cfg.q)
+                y, h, s = innovations(xp, pp, meas)
+                ais.x[at], ais.P[at] = kalman_update(xp, pp, y, h, s)
+                ais.t[at] = obs.t[j]
+                ais.seen[i, s_idx] = True
+                ais.hits[i] += 1
+            if obs.names[j]:
+                ais.names[mmsi] = str(obs.names[j])
+            self._ais_touched.add(mmsi)
+            num = self.correlator.assigned.get(mmsi)
+            if num is not None:
+                r = self.tracks.index_of(np.array([num]))
+                if r[0] >= 0:
+                    self._kalman_rows(r, np.array([0]), meas)
+                    self.tracks.seen[r[0], s_idx] = True
+                    self.tracks.cls[r] = classification.fuse(
+                        self.tracks.cls[r], obs.cls_ll[j : j + 1]
+                    )
+                    self.tracks.misses[r] = 0
+                    self._touch(r, np.array([j]), obs)
+
+    def _correlate(self) -> None:
+        cfg = self.config.correlation
+        if not math.isfinite(self.time) or self.time - self.correlator.last_eval < cfg.interval_s:
+            return
+        self.correlator.last_eval = self.time
+        st, ais = self.tracks, self.ais
+        non_ais = np.array([k != "ais" for k in self.sensor_kinds], bool)
+        elig = (st.status == CONFIRMED) & (
+            st.seen[:, non_ais].any(axis=1) if non_ais.size else np.zeros(len(st), bool)
+        )
+        rows = np.flatnonzero(elig)
+        xt, pt = ncv_predict(
+            st.x[rows], st.P[rows], self.time - st.t[rows], self.config.q * st.qscale[rows]
+        )
+        xa, pa = ncv_predict(ais.x, ais.P, self.time - ais.t, self.config.q)
+        before = dict(self.correlator.assigned)
+        self.correlator.evaluate(ais.num, xa, pa, st.num[rows], xt, pt)
+        if before != self.correlator.assigned:
+            for m in set(before) ^ set(self.correlator.assigned) | {
+                m for m in before if self.correlator.assigned.get(m) not in (None, before[m])
+            }:
+                self._ais_touched.add(m)
+        self._apply_correlation()
+
+    def _apply_correlation(self) -> None:
+        st = self.tracks
+        new = np.full(len(st), -1, np.int64)
+        for mmsi, num in self.correlator.assigned.items():
+            r = int(st.index_of(np.array([num]))[0])
+            if r >= 0:
+                new[r] = mmsi
+        changed = np.flatnonzero(new != st.mmsi)
+        st.cols["mmsi"] = new
+        for r in np.flatnonzero(new >= 0).tolist():
+            name = self.ais.names.get(int(new[r]))
+            if name:
+                st.names[int(st.num[r])] = name
+        for r in changed.tolist():
+            if new[r] < 0:
+                st.names.pop(int(st.num[r]), None)
+        self._touch(changed, None, None)
+
+    # ------------------------------------------------------------------ output
+    def _status(self, rows: NDArray[np.intp]) -> list[str]:
+        st = self.tracks
+        out = []
+        for s, t in zip(st.status[rows].tolist(), st.t[rows].tolist(), strict=True):
+            if s == TENTATIVE:
+                out.append("tentative")
+            elif self.time - t > self.config.coast_after_s:
+                out.append("coasting")
+            else:
+                out.append("confirmed")
+        return out
+
+    def _updates(
+        self, rows: NDArray[np.intp], at: float | None = None, status: str | None = None
+    ) -> list[TrackUpdate]:
+        st = self.tracks
+        if rows.size == 0:
+            return []
+        statuses = [status] * rows.size if status else self._status(rows)
+        x, p, t = st.x[rows], st.P[rows], st.t[rows]
+        if at is not None:
+            x, p = ncv_predict(x, p, np.maximum(at - t, 0.0), self.config.q * st.qscale[rows])
+            t = np.maximum(t, at)
+        elif status is None:
+            coast = np.array([s == "coasting" for s in statuses])
+            if coast.any():
+                xc, pc = ncv_predict(
+                    x[coast], p[coast], self.time - t[coast], self.config.q * st.qscale[rows][coast]
+                )
+                x, p, t = x.copy(), p.copy(), t.copy()
+                x[coast], p[coast], t[coast] = xc, pc, self.time
+        lat, lon = self.frame.to_latlon(x[:, 0], x[:, 1])
+        cls = classification.labels(st.cls[rows])
+        out = []
+        for k, r in enumerate(rows.tolist()):
+            num = int(st.num[r])
+            mmsi = int(st.mmsi[r])
+            out.append(
+                TrackUpdate(
+                    track_id=self.track_id(num),
+                    t=float(t[k]),
+                    lat=float(lat[k]),
+                    lon=float(lon[k]),
+                    vel_e=float(x[k, 2]),
+                    vel_n=float(x[k, 3]),
+                    cov=p[k].tolist(),
+                    status=statuses[k],
+                    sources=[self.sensors[s] for s in np.flatnonzero(st.seen[r]).tolist()],
+                    sector=self.sector,
+                    mmsi=mmsi if mmsi >= 0 else None,
+                    name=st.names.get(num),
+                    classification=cls[k],
+                    obs_ids=list(self._touched.get(num, [])),
+                )
+            )
+        return out
+
+    def _ais_updates(self, rows: NDArray[np.intp], status: str | None = None) -> list[TrackUpdate]:
+        ais = self.ais
+        if rows.size == 0:
+            return []
+        lat, lon = self.frame.to_latlon(ais.x[rows, 0], ais.x[rows, 1])
+        out = []
+        for k, r in enumerate(rows.tolist()):
+            mmsi = int(ais.num[r])
+            st = status or (
+                "coasting" if self.time - ais.t[r] > self.config.coast_after_s else "confirmed"
+            )
+            out.append(
+                TrackUpdate(
+                    track_id=self.ais_track_id(mmsi),
+                    t=float(ais.t[r]),
+                    lat=float(lat[k]),
+                    lon=float(lon[k]),
+                    vel_e=float(ais.x[r, 2]),
+                    vel_n=float(ais.x[r, 3]),
+                    cov=ais.P[r].tolist(),
+                    status=st,
+                    sources=[self.sensors[s] for s in np.flatnonzero(ais.seen[r]).tolist()],
+                    sector=self.sector,
+                    mmsi=mmsi,
+                    name=ais.names.get(mmsi),
+                    classification="boat",
+                    obs_ids=[],
+                )
+            )
+        return out
+
+    def _emit(self) -> list[TrackUpdate]:
+        st = self.tracks
+        nums = np.array(sorted(self._touched), np.int64)
+        rows = st.index_of(nums) if nums.size else np.empty(0, np.intp)
+        out = self._deleted + self._updates(rows[rows >= 0])
+        if self._ais_touched:
+            linked = set(self.correlator.assigned)
+            mm = np.array(sorted(self._ais_touched), np.int64)
+            r = self.ais.index_of(mm)
+            r = r[r >= 0]
+            for u in self._ais_updates(r):
+                if u.mmsi in linked:
+                    u.status = "deleted"  # merged into the correlated sensor track
+                out.append(u)
+        return out
+
+
+def _well_formed(o: Observation) -> bool:
+    try:
+        c = o.cov_en
+        vals = [o.t, o.lat, o.lon, c[0][0], c[0][1], c[1][0], c[1][1]]
+        ok = all(math.isfinite(float(v)) for v in vals)
+        return (
+            ok
+            and abs(o.lat) <= 90
+            and abs(o.lon) <= 180
+            and c[0][0] > 0
+            and c[1][1] > 0
+            and c[0][0] * c[1][1] - c[0][1] * c[1][0] > 0
+        )
+    except (TypeError, ValueError, IndexError):
+        return False

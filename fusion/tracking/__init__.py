@@ -1,0 +1,1 @@
+"""Track storage and life-cycle management (initiation, confirmation, deletion)."""

@@ -1,0 +1,96 @@
+"""All tracks of a sector as parallel arrays: one row per track, no per-track objects.
+
+Rows stay in creation order, so the integer track numbers in ``num`` are sorted and a track
+is found by binary search. Compaction (``keep``) preserves that order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+N_CLASSES = 5
+TENTATIVE = 0
+CONFIRMED = 1
+
+# column name -> (dtype, trailing shape); "seen" has a variable sensor dimension
+_COLUMNS: dict[str, tuple[type, tuple[int, ...]]] = {
+    "num": (np.int64, ()),
+    "x": (np.float64, (4,)),
+    "P": (np.float64, (4, 4)),
+    "t": (np.float64, ()),
+    "status": (np.int8, ()),
+    "hits": (np.int32, ()),
+    "opps": (np.int32, ()),
+    "misses": (np.int32, ()),
+    "qscale": (np.float64, ()),
+    "cls": (np.float64, (N_CLASSES,)),
+    "mmsi": (np.int64, ()),
+}
+
+
+class TrackStore:
+    """Column store of tracks. ``seen[i, s]`` marks sensor ``s`` as a contributor of track i."""
+
+    def __init__(self, n_sensors: int = 0) -> None:
+        self.cols: dict[str, NDArray[Any]] = {
+            k: np.empty((0, *shape), dtype=dt) for k, (dt, shape) in _COLUMNS.items()
+        }
+        self.seen: NDArray[np.bool_] = np.zeros((0, n_sensors), dtype=bool)
+        self.names: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return int(self.cols["num"].shape[0])
+
+    def __getattr__(self, name: str) -> NDArray[Any]:
+        cols = self.__dict__.get("cols")
+        if cols is not None and name in cols:
+            return cols[name]
+        raise AttributeError(name)
+
+    def ensure_sensors(self, n_sensors: int) -> None:
+        """Widen ``seen`` when a new sensor appears."""
+        extra = n_sensors - self.seen.shape[1]
+        if extra > 0:
+            self.seen = np.hstack([self.seen, np.zeros((len(self), extra), dtype=bool)])
+
+    def append(self, seen: NDArray[np.bool_], **values: NDArray[Any]) -> None:
+        """Append rows; every column must be given (same length)."""
+        for k, (dt, _) in _COLUMNS.items():
+            self.cols[k] = np.concatenate([self.cols[k], np.asarray(values[k], dtype=dt)])
+        self.seen = np.vstack([self.seen, seen])
+
+    def keep(self, mask: NDArray[np.bool_]) -> None:
+        """Drop rows where ``mask`` is False."""
+        for k in self.cols:
+            self.cols[k] = self.cols[k][mask]
+        self.seen = self.seen[mask]
+        alive = set(self.cols["num"].tolist())
+        self.names = {k: v for k, v in self.names.items() if k in alive}
+
+    def index_of(self, nums: NDArray[np.int64]) -> NDArray[np.intp]:
+        """Row indices of track numbers (-1 where absent)."""
+        num = self.cols["num"]
+        idx = np.searchsorted(num, nums)
+        idx = np.minimum(idx, max(len(num) - 1, 0))
+        found = (len(num) > 0) & (num[idx] == nums) if len(num) else np.zeros_like(nums, bool)
+        return np.where(found, idx, -1).astype(np.intp)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists and numbers (JSON-safe; floats round-trip exactly through repr)."""
+        out: dict[str, Any] = {k: v.tolist() for k, v in self.cols.items()}
+        out["seen"] = self.seen.astype(int).tolist()
+        out["n_sensors"] = int(self.seen.shape[1])
+        out["names"] = [[k, v] for k, v in sorted(self.names.items())]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrackStore:
+        store = cls(int(d["n_sensors"]))
+        for k, (dt, shape) in _COLUMNS.items():
+            store.cols[k] = np.asarray(d[k], dtype=dt).reshape((-1, *shape))
+        store.seen = np.asarray(d["seen"], dtype=bool).reshape(-1, int(d["n_sensors"]))
+        store.names = {int(k): str(v) for k, v in d["names"]}
+        return store

@@ -1,0 +1,1 @@
+"""Sensor side: reading schemas, decoders, registry, geo-referencing, gateways, simulator."""

@@ -1,0 +1,230 @@
+"""The Faust agents: thin drivers of the engine stages (decode → call the engine → send).
+
+Every agent catches per record: a bad record goes to ``deadletter`` with its reason and
+the agent carries on (a raising Faust agent is restarted and skips the records it died
+on, per KAFKA-NOTES). Hops carry batches — one record per sector per batch — because
+Faust's per-event cost, not Kafka, bounds throughput.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter, defaultdict
+from typing import Any
+
+from fusion.types import Alert, Observation, TrackUpdate
+from streams import metrics as M
+from streams.app import AppHandle
+from streams.deadletter import DeadLetter, dead_letter
+from streams.engine import AlertStage, Context, FusionStage, IngestStage, alert_sector
+
+log = logging.getLogger(__name__)
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), default=str).encode()
+
+
+def load_context(handle: AppHandle) -> Context:
+    s = handle.settings
+    if s.sensors_file is None:
+        raise RuntimeError("no sensor registry: set BORDERFUSION_SENSORS_FILE (sensors.yaml)")
+    return Context.from_files(s.sensors_file, s.zones_file, s.rules_file, grid_m=s.sector_grid_m,
+                              halo_m=s.halo_m, reorder_window_s=s.reorder_window_s,
+                              max_reading_age_s=s.max_reading_age_s)
+
+
+def register(handle: AppHandle) -> None:
+    app, s, tp = handle.app, handle.settings, handle.topics
+    ctx = load_context(handle)
+    counts: Counter[str] = Counter()
+    handle.state.update(ctx=ctx, counts=counts, started=time.time())
+
+    async def send_deadletters(items: list[DeadLetter]) -> None:
+        for dl in items:
+            M.DEADLETTERS.labels(dl.source, dl.reason).inc()
+            counts["deadletter"] += 1
+            await tp.deadletter.send(key=dl.source.encode(), value=dumps(dl.to_dict()))
+
+    handle.state["send_deadletters"] = send_deadletters
+
+    if "ingest" in handle.roles:
+        ingest = IngestStage(ctx)
+
+        @app.agent(tp.readings, name="ingest")
+        async def ingest_agent(stream: Any) -> None:
+            async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
+                by_sector: dict[str, list[dict[str, Any]]] = defaultdict(list)
+                dead: list[DeadLetter] = []
+                for event in events:
+                    topic = event.message.topic
+                    if s.topic_prefix and topic.startswith(s.topic_prefix):
+                        topic = topic[len(s.topic_prefix):]
+                    try:
+                        result = ingest.ingest(topic, event.value)
+                    except Exception as exc:  # noqa: BLE001 - a worker never dies on one record
+                        log.exception("ingest failed on a record")
+                        dead.append(dead_letter(topic, "internal_error", event.value,
+                                                message=repr(exc)))
+                        continue
+                    kind = topic.rsplit(".", 1)[-1]
+                    counts["readings"] += result.accepted
+                    for obs in result.observations:
+                        by_sector[obs.sector].append(obs.to_dict())
+                        M.OBSERVATIONS.labels(obs.sector, obs.kind).inc()
+                    if result.accepted:
+                        sid = _first_sensor(result.observations)
+                        M.READINGS_ACCEPTED.labels(sid, kind).inc(result.accepted)
+                    for dl in result.deadletters:
+                        M.READINGS_REJECTED.labels(dl.sensor_id or "", kind, dl.reason).inc()
+                    dead.extend(result.deadletters)
+                for sector, batch in by_sector.items():
+                    counts["observations"] += len(batch)
+                    await tp.observations.send(key=sector.encode(), value=dumps(batch))
+                await send_deadletters(dead)
+
+    if "fusion" in handle.roles:
+        fusion = FusionStage(ctx)
+        tracker_table = app.Table("tracker-state", default=None, partitions=s.partitions,
+                                  key_type=bytes, value_type=bytes, value_serializer="raw",
+                                  key_serializer="raw")
+        handle.tables["tracker-state"] = tracker_table
+        handle.state["fusion"] = fusion
+        restored: set[str] = set()
+        last_checkpoint: dict[str, float] = {}
+        seen_at: dict[str, float] = {}
+
+        def ensure_restored(sector: str) -> None:
+            if sector in restored:
+                return
+            restored.add(sector)
+            saved = tracker_table.get(sector.encode())
+            if saved:
+                fusion.restore(sector, json.loads(saved))
+                log.info("tracker state restored", extra={"sector": sector})
+
+        async def publish(sector: str, flush: bool) -> None:
+            t0 = time.perf_counter()
+            updates, late = fusion.advance(sector, flush=flush)
+            M.FUSION_LATENCY.labels(sector).observe(time.perf_counter() - t0)
+            if updates:
+                counts["track_updates"] += len(updates)
+                await tp.tracks.send(key=sector.encode(), value=dumps([u.to_dict()
+                                                                      for u in updates]))
+                M.ACTIVE_TRACKS.labels(sector).set(
+                    len(getattr(fusion.tracker(sector), "confirmed_ids", lambda: [])()))
+            if late:
+                await send_deadletters([dead_letter(
+                    "observations", "out_of_sequence", dumps(o.to_dict()),
+                    message="older than the sector's reorder window", sensor_id=o.sensor_id)
+                    for o in late])
+            now = time.monotonic()
+            if flush or now - last_checkpoint.get(sector, 0.0) >= 1.0:
+                last_checkpoint[sector] = now
+                tracker_table[sector.encode()] = dumps(fusion.snapshot(sector))
+
+        @app.agent(tp.observations, name="fusion")
+        async def fusion_agent(stream: Any) -> None:
+            async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
+                touched: set[str] = set()
+                for event in events:
+                    try:
+                        batch = json.loads(event.value)
+                        obs = [Observation.from_dict(o) for o in
+                               (batch if isinstance(batch, list) else [batch])]
+                        sector = event.key.decode() if event.key else obs[0].sector
+                        ensure_restored(sector)
+                        fusion.add(sector, obs)
+                        seen_at[sector] = time.time()
+                        touched.add(sector)
+                    except Exception as exc:  # noqa: BLE001
+                        await send_deadletters([dead_letter("observations", "malformed",
+                                                            event.value, message=repr(exc))])
+                for sector in sorted(touched):
+                    try:
+                        await publish(sector, flush=False)
+                    except Exception:  # noqa: BLE001
+                        log.exception("fusion failed", extra={"sector": sector})
+
+        @app.timer(interval=1.0)
+        async def flush_idle_sectors() -> None:
+            """Release buffered observations of sectors whose input went quiet (wall clock):
+            the watermark only moves with new data, so the tail of a burst would wait."""
+            now = time.time()
+            for sector in list(fusion.buffers):
+                if fusion.buffers[sector] and now - seen_at.get(sector, now) > s.reorder_window_s:
+                    await publish(sector, flush=True)
+
+    if "alerts" in handle.roles:
+        alerts_stage = AlertStage(ctx)
+        alert_table = app.Table("alert-state", default=None, partitions=s.partitions,
+                                key_type=bytes, value_type=bytes, value_serializer="raw",
+                                key_serializer="raw")
+        handle.tables["alert-state"] = alert_table
+        handle.state["alerts"] = alerts_stage
+        alerts_restored: set[str] = set()
+
+        def ensure_alerts_restored(sector: str) -> None:
+            if sector in alerts_restored:
+                return
+            alerts_restored.add(sector)
+            saved = alert_table.get(sector.encode())
+            if saved:
+                alerts_stage.restore(sector, json.loads(saved))
+
+        async def send_alerts(sector: str, alerts: list[Alert]) -> None:
+            for a in alerts:
+                counts["alerts"] += 1
+                M.ALERTS.labels(a.rule, a.severity).inc()
+                await tp.alerts.send(key=a.alert_id.encode(), value=dumps(a.to_dict()))
+            alert_table[sector.encode()] = dumps(alerts_stage.snapshot(sector))
+
+        @app.agent(tp.tracks, name="alerts")
+        async def alerts_agent(stream: Any) -> None:
+            async for event in stream.events():
+                try:
+                    batch = json.loads(event.value)
+                    updates = [TrackUpdate.from_dict(u) for u in
+                               (batch if isinstance(batch, list) else [batch])]
+                    sector = event.key.decode() if event.key else updates[0].sector
+                    ensure_alerts_restored(sector)
+                    alerts = alerts_stage.process(sector, updates)
+                    if alerts:
+                        await send_alerts(sector, alerts)
+                except Exception as exc:  # noqa: BLE001
+                    log.exception("alert rules failed on a record")
+                    await send_deadletters([dead_letter("tracks", "internal_error", event.value,
+                                                        message=repr(exc))])
+
+        @app.agent(tp.acks, name="acks-router")
+        async def acks_router(stream: Any) -> None:
+            async for event in stream.events():
+                try:
+                    ack = json.loads(event.value)
+                    sector = alert_sector(str(ack["alert_id"]))
+                    if sector is None:
+                        raise ValueError(f"alert id {ack['alert_id']!r} names no sector")
+                    await tp.acks_by_sector.send(key=sector.encode(), value=event.value)
+                except Exception as exc:  # noqa: BLE001
+                    await send_deadletters([dead_letter("alerts.acks", "malformed", event.value,
+                                                        message=repr(exc))])
+
+        @app.agent(tp.acks_by_sector, name="acks")
+        async def acks_agent(stream: Any) -> None:
+            async for event in stream.events():
+                try:
+                    ack = json.loads(event.value)
+                    sector = event.key.decode()
+                    ensure_alerts_restored(sector)
+                    changed = alerts_stage.apply_ack(sector, ack)
+                    if changed is not None:
+                        await send_alerts(sector, [changed])
+                except Exception as exc:  # noqa: BLE001
+                    await send_deadletters([dead_letter("alerts.acks", "internal_error",
+                                                        event.value, message=repr(exc))])
+
+
+def _first_sensor(observations: list[Observation]) -> str:
+    return observations[0].sensor_id if observations else ""

@@ -1,0 +1,114 @@
+"""``create_app(settings)``: the Faust app with its topics, tables and the agents of the
+requested roles. Agents live in ``streams/agents.py``; web views in ``streams/web/``.
+
+Values on every topic are raw bytes that the agents decode themselves: a poison record
+must reach our own error handling (and the dead-letter topic), not crash Faust's codec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from streams import topics as T
+from streams.settings import Settings
+
+ROLES = ("ingest", "fusion", "alerts", "web")
+
+
+@dataclass
+class Topics:
+    readings: Any
+    observations: Any
+    tracks: Any
+    alerts: Any
+    acks: Any
+    acks_by_sector: Any
+    deadletter: Any
+
+
+@dataclass
+class AppHandle:
+    """The app plus what agents and views share (topics, tables, pipeline stages)."""
+
+    app: faust.App
+    settings: Settings
+    roles: tuple[str, ...]
+    topics: Topics
+    tables: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+def _credentials(settings: Settings) -> Any:
+    proto = settings.kafka_security_protocol.upper()
+    if proto == "PLAINTEXT":
+        return None
+    ssl_context = None
+    if "SSL" in proto:
+        import ssl
+
+        ssl_context = ssl.create_default_context(
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None)
+    if proto.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username, password=settings.kafka_sasl_password,
+            mechanism=settings.kafka_sasl_mechanism or "PLAIN", ssl_context=ssl_context)
+    return faust.SSLCredentials(ssl_context)
+
+
+def create_app(settings: Settings, roles: tuple[str, ...] = ROLES) -> AppHandle:
+    """Build the Faust app running the agents of ``roles`` (default: all of them)."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown role(s) {sorted(unknown)}; choose from {', '.join(ROLES)}")
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=_credentials(settings),
+        store=settings.store,
+        datadir=str(settings.data_dir / "faust"),
+        topic_partitions=settings.partitions,
+        topic_allow_declare=True,
+        key_serializer="raw",
+        value_serializer="raw",
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.broker_session_timeout_s,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
+        web_enabled="web" in roles,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_in_thread=False,
+        autodiscover=False,
+        producer_acks=-1,
+        logging_config=None,
+    )
+
+    def topic(name: str) -> Any:
+        return app.topic(settings.topic(name), key_type=bytes, value_type=bytes,
+                         partitions=settings.partitions, internal=False)
+
+    handle = AppHandle(
+        app=app,
+        settings=settings,
+        roles=tuple(roles),
+        topics=Topics(
+            readings=app.topic(*[settings.topic(t) for t in T.READINGS], key_type=bytes,
+                               value_type=bytes),
+            observations=topic(T.OBSERVATIONS),
+            tracks=topic(T.TRACKS),
+            alerts=topic(T.ALERTS),
+            acks=topic(T.ACKS),
+            acks_by_sector=topic(T.ACKS_BY_SECTOR),
+            deadletter=topic(T.DEADLETTER),
+        ),
+    )
+    from streams import agents
+
+    agents.register(handle)
+    if "web" in roles:
+        from streams.web import views
+
+        views.register(handle)
+    return handle

@@ -1,0 +1,1 @@
+"""One module per ``borderfusion`` subcommand; each exposes ``register(subparsers)``."""

@@ -1,0 +1,327 @@
+"""The pipeline — ingest → fuse → rules — over plain data, with no Kafka in it.
+
+Both drivers use these stages: the Faust agents (``streams/agents.py``) and the offline
+runner (``borderfusion replay``), so a recorded stream replayed in-process yields the same
+tracks and alerts as the live system. Each stage keeps its state per sector and can
+snapshot/restore it, which is how the agents checkpoint into Faust tables.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fusion.sectors import Sectorizer
+from fusion.types import Alert, Observation, TrackUpdate
+from sensors.georef import (
+    ais_observation,
+    radar_observation,
+    seismic_observation,
+    thermal_observation,
+)
+from sensors.registry import SensorRegistry
+from sensors.schemas import READING_TOPICS, ReadingError, split_batch, validate_reading
+from streams.deadletter import DeadLetter, dead_letter
+
+log = logging.getLogger(__name__)
+
+MAX_RECORD_BYTES = 1_000_000
+
+
+@dataclass
+class Context:
+    """What every stage needs to know about the deployment: sensors, zones, rules."""
+
+    registry: SensorRegistry
+    sectorizer: Sectorizer
+    zones: dict[str, Any] | None = None
+    rules: dict[str, Any] | None = None
+    reorder_window_s: float = 2.0
+    max_reading_age_s: float = 30 * 24 * 3600.0
+
+    @classmethod
+    def from_files(cls, sensors_file: Path | str, zones_file: Path | str | None = None,
+                   rules_file: Path | str | None = None, *, grid_m: float = 20_000.0,
+                   halo_m: float = 500.0, reorder_window_s: float = 2.0,
+                   max_reading_age_s: float = 30 * 24 * 3600.0) -> Context:
+        registry = SensorRegistry.load(sensors_file)
+        zones = json.loads(Path(zones_file).read_text()) if zones_file else None
+        rules = yaml.safe_load(Path(rules_file).read_text()) if rules_file else None
+        sectorizer = Sectorizer.from_zones(zones, registry.centroid(), grid_m, halo_m)
+        return cls(registry, sectorizer, zones, rules, reorder_window_s, max_reading_age_s)
+
+    @classmethod
+    def from_scenario(cls, scenario_dir: Path | str, rules_file: Path | str | None = None,
+                      **kw: Any) -> Context:
+        d = Path(scenario_dir)
+        zones = d / "zones.geojson"
+        rules = rules_file or (d / "rules.yaml" if (d / "rules.yaml").exists() else None)
+        return cls.from_files(d / "sensors.yaml", zones if zones.exists() else None, rules, **kw)
+
+
+# ---------------------------------------------------------------- ingest
+
+
+@dataclass
+class IngestResult:
+    observations: list[Observation] = field(default_factory=list)
+    deadletters: list[DeadLetter] = field(default_factory=list)
+    accepted: int = 0
+
+    def by_sector(self) -> dict[str, list[Observation]]:
+        out: dict[str, list[Observation]] = defaultdict(list)
+        for obs in self.observations:
+            out[obs.sector].append(obs)
+        return out
+
+
+class IngestStage:
+    """Validate readings, decode AIS/waveforms, geo-reference, assign sectors (+ halo)."""
+
+    def __init__(self, ctx: Context, now: Callable[[], float] = time.time) -> None:
+        self.ctx = ctx
+        self.now = now
+        self._ais: Any = None
+        self._seismic: dict[str, Any] = {}
+
+    def ingest(self, topic: str, value: bytes | str | Any) -> IngestResult:
+        """One record of a ``readings.*`` topic: raw JSON bytes, or an already-parsed value."""
+        result = IngestResult()
+        kind = READING_TOPICS.get(topic)
+        if kind is None:
+            result.deadletters.append(dead_letter(topic, "unknown_topic", value))
+            return result
+        if isinstance(value, (bytes, str)):
+            if len(value) > MAX_RECORD_BYTES:
+                result.deadletters.append(dead_letter(
+                    topic, "too_large", value[:256],
+                    message=f"record of {len(value)} bytes exceeds {MAX_RECORD_BYTES}"))
+                return result
+            try:
+                value = json.loads(value)
+            except (ValueError, UnicodeDecodeError) as exc:
+                result.deadletters.append(dead_letter(topic, "malformed_json", value,
+                                                      message=str(exc)))
+                return result
+        for index, reading in enumerate(split_batch(value)):
+            try:
+                self._ingest_one(kind, reading, result)
+                result.accepted += 1
+            except ReadingError as err:
+                sid = reading.get("sensor_id") if isinstance(reading, dict) else None
+                result.deadletters.append(dead_letter(
+                    topic, err.reason, json.dumps(reading, default=str), field=err.field,
+                    message=err.message, sensor_id=sid if isinstance(sid, str) else None,
+                    index=index))
+        self._assign_sectors(result.observations)
+        return result
+
+    def _ingest_one(self, kind: str, reading: Any, result: IngestResult) -> None:
+        validate_reading(kind, reading, now=self.now(), max_age_s=self.ctx.max_reading_age_s)
+        sensor = self.ctx.registry.get(reading["sensor_id"])
+        if sensor is None:
+            raise ReadingError("sensor_id", "unknown_sensor",
+                               f"sensor {reading['sensor_id']!r} is not in the registry")
+        if kind == "radar":
+            result.observations.append(radar_observation(reading, sensor))
+        elif kind == "thermal":
+            result.observations.append(thermal_observation(reading, sensor))
+        elif kind == "seismic":
+            for event in self._seismic_events(reading, sensor):
+                result.observations.append(seismic_observation(event, sensor))
+        else:
+            result.observations.extend(self._ais_observations(reading, sensor.id))
+
+    def _seismic_events(self, reading: dict[str, Any], sensor: Any) -> list[dict[str, Any]]:
+        if "samples" not in reading:
+            return [reading]
+        from sensors.seismic import SeismicDetector  # waveform path only
+
+        det = self._seismic.get(sensor.id)
+        if det is None:
+            det = self._seismic[sensor.id] = SeismicDetector(float(reading["rate_hz"]))
+        import numpy as np
+
+        events = det.feed(np.asarray(reading["samples"], dtype=float), float(reading["t"]))
+        return [{**e, "sensor_id": sensor.id} for e in events]
+
+    def _ais_observations(self, reading: dict[str, Any], sensor_id: str) -> list[Observation]:
+        if self._ais is None:
+            from sensors.ais import AisDecoder
+
+            self._ais = AisDecoder()
+        out: list[Observation] = []
+        for item in self._ais.feed(reading["nmea"], reading.get("station_id", sensor_id),
+                                   float(reading["t"])):
+            if hasattr(item, "reason") and not hasattr(item, "to_dict"):
+                raise ReadingError("nmea", str(item.reason), getattr(item, "message", ""))
+            record = item.to_dict() if hasattr(item, "to_dict") else item
+            if "reason" in record and "mmsi" not in record:
+                raise ReadingError("nmea", str(record["reason"]), str(record.get("message", "")))
+            obs = ais_observation(record, sensor_id, {"nmea": reading["nmea"], "t": reading["t"]})
+            if obs is not None:
+                out.append(obs)
+        return out
+
+    def _assign_sectors(self, observations: list[Observation]) -> None:
+        if not observations:
+            return
+        sz = self.ctx.sectorizer
+        homes = sz.home([o.lat for o in observations], [o.lon for o in observations])
+        extra: list[Observation] = []
+        for obs, home in zip(observations, homes, strict=True):
+            obs.sector = home
+            if sz.halo_m > 0:
+                for other in sz.halo(obs.lat, obs.lon, home):
+                    extra.append(Observation(obs.obs_id, obs.sensor_id, obs.kind, obs.t, obs.lat,
+                                             obs.lon, obs.cov_en, {**obs.attrs, "halo": True},
+                                             other))
+        observations.extend(extra)
+
+
+# ---------------------------------------------------------------- fusion
+
+
+def _order_key(o: Observation) -> tuple[float, str, str]:
+    return (o.t, o.sensor_id, o.obs_id)
+
+
+class FusionStage:
+    """Per-sector trackers behind a reorder window: observations are processed in
+    event-time order once the sector's watermark (newest event time − window) passes them."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.trackers: dict[str, Any] = {}
+        self.buffers: dict[str, list[Observation]] = defaultdict(list)
+        self.newest: dict[str, float] = {}
+
+    def tracker(self, sector: str) -> Any:
+        tr = self.trackers.get(sector)
+        if tr is None:
+            from fusion.tracker import SectorTracker
+
+            origin = self.ctx.sectorizer.origin(sector)
+            tr = self.trackers[sector] = SectorTracker(sector=sector, lat0=origin.lat0,
+                                                       lon0=origin.lon0)
+        return tr
+
+    def add(self, sector: str, observations: Iterable[Observation]) -> None:
+        buf = self.buffers[sector]
+        for obs in observations:
+            buf.append(obs)
+            if obs.t > self.newest.get(sector, float("-inf")):
+                self.newest[sector] = obs.t
+
+    def advance(self, sector: str, flush: bool = False
+                ) -> tuple[list[TrackUpdate], list[Observation]]:
+        """Run the tracker over what the watermark releases; return (owned updates, late)."""
+        buf = self.buffers.get(sector)
+        if not buf:
+            return [], []
+        if flush:
+            ready, keep = buf, []
+        else:
+            mark = self.newest[sector] - self.ctx.reorder_window_s
+            ready = [o for o in buf if o.t <= mark]
+            keep = [o for o in buf if o.t > mark]
+        self.buffers[sector] = keep
+        if not ready:
+            return [], []
+        ready.sort(key=_order_key)
+        tr = self.tracker(sector)
+        updates = tr.process(ready)
+        late = list(getattr(tr, "late", []) or [])
+        if late:
+            tr.late = []
+        return self._owned(sector, updates), late
+
+    def _owned(self, sector: str, updates: list[TrackUpdate]) -> list[TrackUpdate]:
+        if not updates:
+            return updates
+        inside = self.ctx.sectorizer.contains(sector, [u.lat for u in updates],
+                                              [u.lon for u in updates])
+        out = []
+        for u, own in zip(updates, inside.tolist(), strict=True):
+            if own or u.status == "deleted":
+                u.sector = sector
+                out.append(u)
+        return out
+
+    def snapshot(self, sector: str) -> dict[str, Any]:
+        return {
+            "tracker": self.tracker(sector).snapshot(),
+            "buffer": [o.to_dict() for o in self.buffers.get(sector, [])],
+            "newest": self.newest.get(sector),
+        }
+
+    def restore(self, sector: str, state: dict[str, Any]) -> None:
+        from fusion.tracker import SectorTracker
+
+        self.trackers[sector] = SectorTracker.restore(state["tracker"])
+        self.buffers[sector] = [Observation.from_dict(o) for o in state.get("buffer", [])]
+        if state.get("newest") is not None:
+            self.newest[sector] = float(state["newest"])
+
+
+# ---------------------------------------------------------------- alerts
+
+
+class AlertStage:
+    """Geofences and rules per sector, with the alert lifecycle (ack, dismiss, escalate)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.engines: dict[str, Any] = {}
+        self._zones: Any = None
+
+    def zones(self) -> Any:
+        if self._zones is None:
+            from fusion.geofence import Zones
+
+            self._zones = Zones.from_geojson(self.ctx.zones or {"type": "FeatureCollection",
+                                                                "features": []})
+        return self._zones
+
+    def engine(self, sector: str) -> Any:
+        eng = self.engines.get(sector)
+        if eng is None:
+            from fusion.alerts import AlertEngine
+
+            eng = self.engines[sector] = AlertEngine(self.zones(), self.ctx.rules)
+        return eng
+
+    def process(self, sector: str, updates: list[TrackUpdate]) -> list[Alert]:
+        if not updates:
+            return []
+        now = max(u.t for u in updates)
+        return self.engine(sector).process(updates, now)
+
+    def apply_ack(self, sector: str, ack: dict[str, Any]) -> Alert | None:
+        return self.engine(sector).apply_ack(ack)
+
+    def reload_rules(self, rules: dict[str, Any] | None) -> None:
+        self.ctx.rules = rules
+        for eng in self.engines.values():
+            eng.reload_rules(rules)
+
+    def snapshot(self, sector: str) -> dict[str, Any]:
+        return self.engine(sector).snapshot()
+
+    def restore(self, sector: str, state: dict[str, Any]) -> None:
+        from fusion.alerts import AlertEngine
+
+        self.engines[sector] = AlertEngine.restore(self.zones(), self.ctx.rules, state)
+
+
+def alert_sector(alert_id: str) -> str | None:
+    """Alert ids are ``<sector>:<hash>`` so an ack can be routed to the sector's state."""
+    return alert_id.split(":", 1)[0] if ":" in alert_id else None

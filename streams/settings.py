@@ -1,0 +1,156 @@
+"""One typed settings object for every process: environment ``BORDERFUSION_*`` over an
+optional YAML file over defaults. ``borderfusion config show`` prints the result.
+
+Why not scatter ``os.environ`` reads: a Helm chart, a compose file and a test all have
+to set the same knobs, and an operator must be able to see what is in effect.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "BORDERFUSION_"
+SECRET_FIELDS = frozenset({"kafka_sasl_password"})
+
+
+class SettingsError(ValueError):
+    """A setting has a wrong name or a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective configuration. Field ``x`` is read from ``BORDERFUSION_X`` or YAML key ``x``."""
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    app_id: str = "borderfusion"
+    partitions: int = 4
+    store: str = "memory://"
+    data_dir: Path = Path("var")
+    sensors_file: Path | None = None
+    zones_file: Path | None = None
+    rules_file: Path | None = None
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8088
+    gateway_tokens_file: Path | None = None
+    spool_dir: Path | None = None
+    log_level: str = "INFO"
+    # fusion
+    reorder_window_s: float = 2.0
+    # readings older than this are refused (0: accept any age, e.g. for a replay namespace)
+    max_reading_age_s: float = 30 * 24 * 3600.0
+    halo_m: float = 500.0
+    sector_grid_m: float = 20_000.0
+    batch_size: int = 500
+    batch_within_s: float = 0.2
+    # Kafka client security, passed to every Kafka connection
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: Path | None = None
+    # consumer-group timing; short values make the first join fast on a single box
+    broker_session_timeout_s: float = 10.0
+    broker_heartbeat_interval_s: float = 1.0
+
+    def topic(self, name: str) -> str:
+        """Full topic name with the configured prefix (``replay1.`` + ``observations``)."""
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def spool_path(self) -> Path:
+        return self.spool_dir or self.data_dir / "spool"
+
+    def redacted(self) -> dict[str, Any]:
+        """A JSON-friendly view with secrets masked, for ``config show`` and logs."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS and value:
+                value = "***"
+            elif isinstance(value, Path):
+                value = str(value)
+            out[f.name] = value
+        return out
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(name: str, raw: Any, annotation: Any) -> Any:
+    """Convert a YAML or environment value to the field's declared type."""
+    hint = annotation
+    optional = False
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        hint = args[0]
+    if raw is None or (optional and isinstance(raw, str) and raw == ""):
+        if optional:
+            return None
+        raise SettingsError(f"setting {name!r} must not be empty")
+    try:
+        if hint is bool:
+            if isinstance(raw, bool):
+                return raw
+            if str(raw).lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(raw).lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if hint is Path:
+            return Path(str(raw))
+        return hint(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(
+            f"setting {name!r}: cannot read {raw!r} as {getattr(hint, '__name__', hint)}"
+        ) from exc
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    env: typing.Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Defaults, then the YAML file (``config_file`` or ``$BORDERFUSION_CONFIG``), then
+    ``BORDERFUSION_*`` variables, then explicit ``overrides`` (command-line flags)."""
+    env = os.environ if env is None else env
+    hints = typing.get_type_hints(Settings)
+    known = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = {}
+
+    path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    if path:
+        try:
+            doc = yaml.safe_load(Path(path).read_text()) or {}
+        except FileNotFoundError as exc:
+            raise SettingsError(f"settings file not found: {path}") from exc
+        if not isinstance(doc, dict):
+            raise SettingsError(f"settings file {path} must hold a mapping")
+        for key, raw in doc.items():
+            if key not in known:
+                raise SettingsError(f"{path}: unknown setting {key!r}")
+            values[key] = _coerce(key, raw, hints[key])
+
+    for key, raw in env.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        name = key[len(ENV_PREFIX):].lower()
+        if name not in known:
+            raise SettingsError(f"unknown environment setting {key}")
+        values[name] = _coerce(key, raw, hints[name])
+
+    for key, raw in overrides.items():
+        if raw is not None:
+            values[key] = _coerce(key, raw, hints[key])
+    return Settings(**values)

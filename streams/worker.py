@@ -1,0 +1,26 @@
+"""Running a Faust worker for a set of roles, used by ``worker`` and ``demo``."""
+
+from __future__ import annotations
+
+import logging
+
+from streams.app import ROLES, create_app
+from streams.settings import Settings
+from streams.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings, roles: tuple[str, ...] = ROLES) -> int:
+    """Create the topics, build the app and run it until SIGINT/SIGTERM."""
+    from faust.worker import Worker
+
+    ensure_topics(settings)
+    handle = create_app(settings, roles)
+    worker = Worker(handle.app, loglevel=settings.log_level.lower(), quiet=True,
+                    redirect_stdouts=False, override_logging=False)
+    log.info("worker starting", extra={"roles": list(roles), "bootstrap": settings.kafka_bootstrap,
+                                       "web": f"http://{settings.web_host}:{settings.web_port}"
+                                       if "web" in roles else None})
+    worker.execute_from_commandline()
+    return 0
