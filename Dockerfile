@@ -38,14 +38,18 @@ ENV PATH=/opt/borderfusion/bin:$PATH \
     BORDERFUSION_WEB_HOST=0.0.0.0 \
     BORDERFUSION_WEB_PORT=6066 \
     BORDERFUSION_GATEWAY_HOST=0.0.0.0 \
-    BORDERFUSION_GATEWAY_PORT=8088
+    BORDERFUSION_GATEWAY_PORT=8088 \
+    BORDERFUSION_SENSORS_FILE=/etc/borderfusion/config/sensors.yaml \
+    BORDERFUSION_ZONES_FILE=/etc/borderfusion/config/zones.geojson \
+    BORDERFUSION_RULES_FILE=/etc/borderfusion/config/rules.yaml
 RUN groupadd --system --gid 10001 borderfusion \
  && useradd --system --uid 10001 --gid borderfusion --home-dir /var/lib/borderfusion \
       --shell /usr/sbin/nologin borderfusion \
- && mkdir -p /var/lib/borderfusion/spool /etc/borderfusion \
+ && mkdir -p /var/lib/borderfusion/spool /etc/borderfusion/config \
  && chown -R borderfusion:borderfusion /var/lib/borderfusion
 COPY --from=build /opt/borderfusion /opt/borderfusion
-COPY deploy/config/ /etc/borderfusion/
+# The example site (deploy/config); mount your own over /etc/borderfusion/config.
+COPY deploy/config/ /etc/borderfusion/config/
 WORKDIR /var/lib/borderfusion
 USER 10001:10001
 VOLUME ["/var/lib/borderfusion"]

@@ -68,6 +68,7 @@ _COMPASS = ("north", "north-east", "east", "south-east", "south", "south-west", 
             "north-west")
 
 FloatArray = NDArray[np.float64]
+_DENSIFY_DEG = 0.01  # ~1 km: a chord that long sags < 0.1 m off the lon/lat straight line
 
 
 class ZoneError(ValueError):
@@ -214,7 +215,8 @@ class Zones:
             frame = LocalFrame(0.0, 0.0)
         zones = []
         for fid, kind, props, geom in parsed:
-            local = _to_local(geom, frame)
+            # GeoJSON edges are straight in lon/lat; densify so they stay so in metres
+            local = _to_local(shapely.segmentize(geom, _DENSIFY_DEG), frame)
             if kind == "strip" and geom.geom_type in _LINES:
                 local = shapely.buffer(local, float(props["width_m"]) / 2.0)
             if kind == "checkpoint" and geom.geom_type == "Point":

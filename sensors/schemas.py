@@ -90,7 +90,7 @@ SCHEMAS: dict[str, dict[str, FieldSpec]] = {
 }
 
 # Optional extras a decoder may attach (ASTERIX sac/sic, edition…): allowed, not checked.
-PASSTHROUGH = frozenset({"sac", "sic", "edition", "source", "seq"})
+PASSTHROUGH = frozenset({"sac", "sic", "edition", "source", "seq", "asterix"})
 
 
 def _check_field(name: str, value: Any, spec: FieldSpec) -> None:

@@ -45,6 +45,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def wait_for_kafka(bootstrap: str, timeout_s: float = 30.0) -> None:
     """Block until the broker answers a real Kafka request (metadata), not just a TCP accept."""
     from kafka import KafkaAdminClient
@@ -82,6 +91,9 @@ class EmbeddedBroker:
         return f"{self.host}:{self.port}"
 
     def start(self, timeout_s: float = 30.0) -> EmbeddedBroker:
+        if not port_is_free(self.host, self.port):
+            raise RuntimeError(f"port {self.port} on {self.host} is already in use: is another "
+                               "broker running? Pick another with --port")
         url = f"tcp://{self.host}:{self.port}"
         cmd = [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
                "--storage-engine", "memory://tansu/"]

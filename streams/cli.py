@@ -17,8 +17,11 @@ COMMAND_MODULES: list[str] = [
     "streams.commands.worker",
     "streams.commands.push",
     "streams.commands.demo",
+    "streams.commands.simulate",
+    "streams.commands.score",
     "streams.commands.ais",
     "streams.commands.radar",
+    "streams.commands.seismic",
 ]
 
 DESCRIPTION = """\

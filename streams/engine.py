@@ -138,7 +138,7 @@ class IngestStage:
             for event in self._seismic_events(reading, sensor):
                 result.observations.append(seismic_observation(event, sensor))
         else:
-            result.observations.extend(self._ais_observations(reading, sensor.id))
+            result.observations.extend(self._ais_observations(reading, sensor.id, result))
 
     def _seismic_events(self, reading: dict[str, Any], sensor: Any) -> list[dict[str, Any]]:
         if "samples" not in reading:
@@ -153,20 +153,27 @@ class IngestStage:
         events = det.feed(np.asarray(reading["samples"], dtype=float), float(reading["t"]))
         return [{**e, "sensor_id": sensor.id} for e in events]
 
-    def _ais_observations(self, reading: dict[str, Any], sensor_id: str) -> list[Observation]:
-        if self._ais is None:
-            from sensors.ais import AisDecoder
+    def _ais_observations(self, reading: dict[str, Any], sensor_id: str,
+                          result: IngestResult) -> list[Observation]:
+        """Feed one sentence; positions become observations. A rejection of this very
+        sentence refuses the reading; one of an earlier fragment (timed out) is
+        dead-lettered on its own."""
+        from sensors.ais import AisDecoder, AisRejection
 
+        if self._ais is None:
             self._ais = AisDecoder()
         out: list[Observation] = []
+        key = {"nmea": reading["nmea"], "t": reading["t"]}
         for item in self._ais.feed(reading["nmea"], reading.get("station_id", sensor_id),
                                    float(reading["t"])):
-            if hasattr(item, "reason") and not hasattr(item, "to_dict"):
-                raise ReadingError("nmea", str(item.reason), getattr(item, "message", ""))
-            record = item.to_dict() if hasattr(item, "to_dict") else item
-            if "reason" in record and "mmsi" not in record:
-                raise ReadingError("nmea", str(record["reason"]), str(record.get("message", "")))
-            obs = ais_observation(record, sensor_id, {"nmea": reading["nmea"], "t": reading["t"]})
+            if isinstance(item, AisRejection):
+                if item.raw and item.raw.strip() == reading["nmea"].strip():
+                    raise ReadingError("nmea", item.reason, item.message)
+                result.deadletters.append(dead_letter(
+                    "readings.ais", item.reason, item.raw, field="nmea", message=item.message,
+                    sensor_id=sensor_id))
+                continue
+            obs = ais_observation(item.to_dict(), sensor_id, key)
             if obs is not None:
                 out.append(obs)
         return out

@@ -15,6 +15,7 @@ def run_worker(settings: Settings, roles: tuple[str, ...] = ROLES) -> int:
     """Create the topics, build the app and run it until SIGINT/SIGTERM."""
     from faust.worker import Worker
 
+    (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     ensure_topics(settings)
     handle = create_app(settings, roles)
     worker = Worker(handle.app, loglevel=settings.log_level.lower(), quiet=True,

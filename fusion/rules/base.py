@@ -10,7 +10,6 @@ Rules that need history keep it in ``self.state`` (plain JSON types, so it snaps
 from __future__ import annotations
 
 import datetime as _dt
-from abc import ABC
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -139,7 +138,7 @@ def clock(t: float) -> str:
     return _dt.datetime.fromtimestamp(t, tz=_dt.UTC).strftime("%H:%M:%SZ")
 
 
-class Rule(ABC):
+class Rule:
     """Base of all rules: merged, checked configuration and JSON-serialisable state."""
 
     name: ClassVar[str] = ""

@@ -37,7 +37,7 @@ fetch() {
     rm -rf "$tmp"
     mkdir -p "$(dirname "$LIBS")"
     log "fetching Apache Kafka $KAFKA_VERSION jars from Maven Central into $LIBS"
-    mvn -q -B -f "$HERE/pom.xml" dependency:copy-dependencies \
+    mvn -q -B -Dstyle.color=never -f "$HERE/pom.xml" dependency:copy-dependencies \
         -Dkafka.version="$KAFKA_VERSION" -Dkafka.libs="$tmp" >&2 \
         || { rm -rf "$tmp"; die "mvn dependency:copy-dependencies failed"; }
     touch "$tmp/.complete"

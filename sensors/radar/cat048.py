@@ -33,10 +33,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asterix.generated as gen
-from asterix.base import AstCat, Bits, ParsingMode
+from asterix.base import Bits, ParsingMode
 
 from sensors.radar.asterix_values import record_values
 from sensors.radar.pcap import is_pcap, read_pcap_udp_payloads
@@ -45,9 +45,9 @@ from sensors.radar.problems import DecodeProblem
 NM_M = 1852.0
 DAY_S = 86400.0
 CATEGORY = 48
-EDITIONS: dict[str, type[AstCat]] = {
-    f"{cls.cv_edition[0]}.{cls.cv_edition[1]}": cls for cls in gen.manifest["CATS"][CATEGORY]
-}
+# Generated spec classes per edition; typed loosely since each has its own record class.
+_CAT048_SPECS: list[Any] = cast(dict[int, list[Any]], gen.manifest["CATS"])[CATEGORY]
+EDITIONS: dict[str, Any] = {f"{c.cv_edition[0]}.{c.cv_edition[1]}": c for c in _CAT048_SPECS}
 DEFAULT_EDITION = max(EDITIONS, key=lambda e: tuple(int(p) for p in e.split(".")))
 
 
@@ -121,7 +121,7 @@ def tod_to_epoch(
     """
     day = _as_date(date)
     if day is not None:
-        midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+        midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
         return midnight.timestamp() + tod_s
     ref = time.time() if ref_time is None else ref_time
     base = math.floor(ref / DAY_S) * DAY_S + tod_s
@@ -257,16 +257,24 @@ def decode_asterix_blocks(
         n_block += 1
         loc = f"{prefix}block {n_block} @ byte {off}"
         if len(data) - off < 3:
-            problems.append(DecodeProblem(loc, "truncated", "fewer than 3 bytes left for a "
-                                          "block header", data[off:]))
+            problems.append(
+                DecodeProblem(
+                    loc, "truncated", "fewer than 3 bytes left for a block header", data[off:]
+                )
+            )
             stats.malformed += 1
             break
         cat, length = data[off], int.from_bytes(data[off + 1 : off + 3], "big")
         if length < 3 or off + length > len(data):
-            problems.append(DecodeProblem(
-                loc, "truncated" if length >= 3 else "bad_length",
-                f"CAT{cat:03d} block length {length} but {len(data) - off} bytes left; "
-                "the rest of this input is unreadable", data[off:]))
+            problems.append(
+                DecodeProblem(
+                    loc,
+                    "truncated" if length >= 3 else "bad_length",
+                    f"CAT{cat:03d} block length {length} but {len(data) - off} bytes left; "
+                    "the rest of this input is unreadable",
+                    data[off:],
+                )
+            )
             stats.malformed += 1
             break
         block = data[off : off + length]
@@ -281,18 +289,25 @@ def decode_asterix_blocks(
             n_rec += 1
             parsed = spec.cv_record.parse(ParsingMode.StrictParsing, bits)
             if isinstance(parsed, ValueError):
-                problems.append(DecodeProblem(
-                    f"{loc} record {n_rec}", "malformed",
-                    f"CAT048 edition {ed} cannot parse the record: {parsed}", block))
+                problems.append(
+                    DecodeProblem(
+                        f"{loc} record {n_rec}",
+                        "malformed",
+                        f"CAT048 edition {ed} cannot parse the record: {parsed}",
+                        block,
+                    )
+                )
                 stats.malformed += 1
                 break
             rec, bits = parsed
             stats.plots += 1
-            reading, why = plot_to_reading(record_values(rec), ed, date=date,
-                                           ref_time=ref_time, sensor_ids=sensor_ids)
+            reading, why = plot_to_reading(
+                record_values(rec), ed, date=date, ref_time=ref_time, sensor_ids=sensor_ids
+            )
             if reading is None:
-                problems.append(DecodeProblem(f"{loc} record {n_rec}", "incomplete",
-                                              why or "", block))
+                problems.append(
+                    DecodeProblem(f"{loc} record {n_rec}", "incomplete", why or "", block)
+                )
                 continue
             readings.append(reading)
             stats.readings += 1
@@ -317,13 +332,21 @@ def decode_asterix_file(
     with open(path, "rb") as fh:
         head = fh.read(4)
     if not is_pcap(head):
-        return decode_asterix_blocks(Path(path).read_bytes(), edition, date,
-                                     sensor_ids=sensor_ids, stats=stats)
+        return decode_asterix_blocks(
+            Path(path).read_bytes(), edition, date, sensor_ids=sensor_ids, stats=stats
+        )
     readings: list[dict[str, Any]] = []
     problems: list[DecodeProblem] = []
     for n, (ts, payload) in enumerate(read_pcap_udp_payloads(path), start=1):
-        r, p = decode_asterix_blocks(payload, edition, date, ref_time=ts,
-                                     sensor_ids=sensor_ids, stats=stats, where=f"packet {n}")
+        r, p = decode_asterix_blocks(
+            payload,
+            edition,
+            date,
+            ref_time=ts,
+            sensor_ids=sensor_ids,
+            stats=stats,
+            where=f"packet {n}",
+        )
         readings.extend(r)
         problems.extend(p)
     return readings, problems

@@ -105,8 +105,9 @@ def read_pcap_udp_payloads(path: str | Path) -> Iterator[tuple[float, bytes]]:
             sec, frac, incl, _orig = rec.unpack(head)
             frame = fh.read(incl)
             if len(frame) < incl:
-                log.warning("pcap %s: packet %d cut short (%d of %d bytes)", path, n + 1,
-                            len(frame), incl)
+                log.warning(
+                    "pcap %s: packet %d cut short (%d of %d bytes)", path, n + 1, len(frame), incl
+                )
                 return
             n += 1
             payload = udp_payload(linktype, frame)

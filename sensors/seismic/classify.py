@@ -38,7 +38,7 @@ class Classification:
 
 
 def _smooth(x: np.ndarray, n: int) -> np.ndarray:
-    n = max(int(n), 1)
+    n = min(max(int(n), 1), len(x))
     return np.convolve(x, np.ones(n) / n, mode="same")
 
 
@@ -60,7 +60,7 @@ def classify(y: np.ndarray, rate_hz: float) -> Classification:
     edge = min(int(0.5 * rate_hz), n // 4)
     core = ratio[edge : n - edge] if n - 2 * edge > 8 else ratio
     swing = float(np.std(core))
-    impulsive = _ramp(swing, 0.25, 0.6)
+    impulsive = _ramp(swing, 0.2, 0.5)
 
     # Cadence: the fundamental period of the envelope's swings around its local level (the
     # slow rise and fall of an approaching source removed), from the autocorrelation: the
@@ -90,7 +90,7 @@ def classify(y: np.ndarray, rate_hz: float) -> Classification:
     f, p = signal.welch(y, fs=rate_hz, nperseg=nper)
     band = p > 1e-3 * p.max()
     tonal_db = 10 * np.log10(p.max() / max(float(np.median(p[band])), 1e-300))
-    tonal = _ramp(tonal_db, 6.0, 15.0)
+    tonal = _ramp(tonal_db, 8.0, 18.0)
     continuous = 1.0 - impulsive
 
     footstep = float(np.sqrt(impulsive * periodic))

@@ -36,8 +36,9 @@ def report_interval(ais_class: str, sog_kn: float) -> float:
     return 180.0 if sog_kn <= 2.0 else 30.0
 
 
-def _messages(layout: Layout, tg: Target, duration: float, t0: float,
-              rng: np.random.Generator) -> list[tuple[float, dict[str, Any]]]:
+def _messages(
+    layout: Layout, tg: Target, duration: float, t0: float, rng: np.random.Generator
+) -> list[tuple[float, dict[str, Any]]]:
     """(time, pyais message dict) for one vessel, before loss and encoding."""
     assert tg.ais is not None
     a = tg.ais
@@ -52,40 +53,85 @@ def _messages(layout: Layout, tg: Target, duration: float, t0: float,
         if sog > 0.2:
             course = float(np.degrees(np.arctan2(ve, vn)) % 360.0)
         e, n = tg.path.at(np.array([t]))
-        lat, lon = layout.frame.to_latlon(e + rng.normal(0, GPS_SIGMA_M),
-                                          n + rng.normal(0, GPS_SIGMA_M))
+        lat, lon = layout.frame.to_latlon(
+            e + rng.normal(0, GPS_SIGMA_M), n + rng.normal(0, GPS_SIGMA_M)
+        )
         second = int(t0 + t) % 60
-        msg: dict[str, Any] = {"mmsi": a.mmsi, "lat": round(float(lat[0]), 6),
-                               "lon": round(float(lon[0]), 6), "speed": round(sog, 1),
-                               "course": round(course, 1), "second": second, "accuracy": 1}
+        msg: dict[str, Any] = {
+            "mmsi": a.mmsi,
+            "lat": round(float(lat[0]), 6),
+            "lon": round(float(lon[0]), 6),
+            "speed": round(sog, 1),
+            "course": round(course, 1),
+            "second": second,
+            "accuracy": 1,
+        }
         if a.ais_class == "A":
-            msg.update(type=1, status=0 if sog >= 0.5 else 1,
-                       heading=int(round(course + rng.normal(0, 2.0))) % 360)
+            msg.update(
+                type=1,
+                status=0 if sog >= 0.5 else 1,
+                heading=int(round(course + rng.normal(0, 2.0))) % 360,
+            )
         else:
             msg.update(type=18, heading=511, cs=1)
         out.append((t, msg))
         t += report_interval(a.ais_class, sog)
     bow = int(round(a.length_m * 0.7))
-    dims = {"to_bow": bow, "to_stern": a.length_m - bow, "to_port": a.beam_m // 2,
-            "to_starboard": a.beam_m - a.beam_m // 2}
+    dims = {
+        "to_bow": bow,
+        "to_stern": a.length_m - bow,
+        "to_port": a.beam_m // 2,
+        "to_starboard": a.beam_m - a.beam_m // 2,
+    }
     t = start + rng.uniform(0.0, STATIC_PERIOD_S)
     while t < stop:
         if a.ais_class == "A":
-            out.append((t, {"type": 5, "mmsi": a.mmsi, "ais_version": 0, "imo": 0,
-                            "callsign": a.callsign, "shipname": a.name,
-                            "ship_type": a.ship_type, "epfd": 1, "draught": 2.5,
-                            "destination": "MOZYR", **dims}))
+            out.append(
+                (
+                    t,
+                    {
+                        "type": 5,
+                        "mmsi": a.mmsi,
+                        "ais_version": 0,
+                        "imo": 0,
+                        "callsign": a.callsign,
+                        "shipname": a.name,
+                        "ship_type": a.ship_type,
+                        "epfd": 1,
+                        "draught": 2.5,
+                        "destination": "MOZYR",
+                        **dims,
+                    },
+                )
+            )
         else:
             out.append((t, {"type": 24, "mmsi": a.mmsi, "partno": 0, "shipname": a.name}))
-            out.append((t + 0.05, {"type": 24, "mmsi": a.mmsi, "partno": 1,
-                                   "ship_type": a.ship_type, "callsign": a.callsign,
-                                   "vendorid": "SIM", **dims}))
+            out.append(
+                (
+                    t + 0.05,
+                    {
+                        "type": 24,
+                        "mmsi": a.mmsi,
+                        "partno": 1,
+                        "ship_type": a.ship_type,
+                        "callsign": a.callsign,
+                        "vendorid": "SIM",
+                        **dims,
+                    },
+                )
+            )
         t += STATIC_PERIOD_S
     return out
 
 
-def simulate(layout: Layout, sensor: dict[str, Any], targets: list[Target], t0: float,
-             duration: float, rng: np.random.Generator) -> list[SimReading]:
+def simulate(
+    layout: Layout,
+    sensor: dict[str, Any],
+    targets: list[Target],
+    t0: float,
+    duration: float,
+    rng: np.random.Generator,
+) -> list[SimReading]:
     """All AIS sentences received by the station ``sensor`` (one reading per sentence)."""
     msgs: list[tuple[float, int, str, dict[str, Any]]] = []
     for order, tg in enumerate(targets):
@@ -104,12 +150,18 @@ def simulate(layout: Layout, sensor: dict[str, Any], targets: list[Target], t0: 
         ch = "A" if ch_a else "B"
         sentences = encode_dict(m, talker_id="AI", sentence_type="VDM", radio_channel=ch)
         if len(sentences) > 1:
-            sentences = encode_dict(m, talker_id="AI", sentence_type="VDM", radio_channel=ch,
-                                    seq_id=seq)
+            sentences = encode_dict(
+                m, talker_id="AI", sentence_type="VDM", radio_channel=ch, seq_id=seq
+            )
             seq = (seq + 1) % 10
         tt = round(t0 + t, 3)
         for s in sentences:
-            out.append(SimReading(tt, "readings.ais", {
-                "sensor_id": sensor["id"], "station_id": sensor["id"], "t": tt, "nmea": s},
-                origin))
+            out.append(
+                SimReading(
+                    tt,
+                    "readings.ais",
+                    {"sensor_id": sensor["id"], "station_id": sensor["id"], "t": tt, "nmea": s},
+                    origin,
+                )
+            )
     return out

@@ -38,8 +38,9 @@ class SensorView:
         se, sn = self.frame.to_en(lat, lon)
         return np.hypot(se, sn), np.degrees(np.arctan2(se, sn)) % 360.0
 
-    def to_layout(self, range_m: np.ndarray, bearing_deg: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def to_layout(
+        self, range_m: np.ndarray, bearing_deg: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         b = np.radians(bearing_deg)
         lat, lon = self.frame.to_latlon(range_m * np.sin(b), range_m * np.cos(b))
         return self.layout.frame.to_en(lat, lon)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 import shapely
+from numpy.typing import ArrayLike
 from shapely.geometry import LineString, Polygon, box, mapping
 
 from fusion.geodesy import LocalFrame
@@ -30,13 +31,15 @@ STRIP_WIDTH_M = 300.0
 VERTEX_STEP_M = 100.0
 
 
-def forest_y(x: np.ndarray) -> np.ndarray:
+def forest_y(x: ArrayLike) -> np.ndarray:
     """Green border: a gently winding line through the woods (y = north metres)."""
+    x = np.asarray(x, dtype=float)
     return 120.0 * np.sin(x / 900.0) + 40.0 * np.sin(x / 230.0)
 
 
-def river_y(x: np.ndarray) -> np.ndarray:
+def river_y(x: ArrayLike) -> np.ndarray:
     """River centreline: a slow meander; the blue border follows it."""
+    x = np.asarray(x, dtype=float)
     return 250.0 * np.sin(x / 1400.0)
 
 
@@ -81,23 +84,32 @@ class Layout:
         return float(e), float(n)
 
     def to_latlon_geom(self, geom: Any) -> Any:
-        """A local-metre geometry as lon/lat degrees (GeoJSON order), 7 decimals."""
+        """A local-metre geometry as lon/lat degrees (GeoJSON order), 7 decimals.
+
+        Edges are first cut to ``VERTEX_STEP_M`` so that a straight edge in metres stays
+        within millimetres of itself in degrees and adjacent sectors still tile.
+        """
 
         def conv(xy: np.ndarray) -> np.ndarray:
             lat, lon = self.frame.to_latlon(xy[:, 0], xy[:, 1])
             return np.round(np.stack([lon, lat], axis=1), 7)
 
-        return shapely.transform(geom, conv)
+        return shapely.transform(shapely.segmentize(geom, VERTEX_STEP_M), conv)
 
     def zones_geojson(self) -> dict[str, Any]:
         """DESIGN §5 zones file: borders, territory, strip, restricted, checkpoint, water, sectors."""
         features = []
         for b in self.borders:
-            features.append(_feature(self.to_latlon_geom(b.line),
-                                     {"id": b.id, "kind": "border", "border_type": b.border_type}))
+            features.append(
+                _feature(
+                    self.to_latlon_geom(b.line),
+                    {"id": b.id, "kind": "border", "border_type": b.border_type},
+                )
+            )
         for z in self.zones:
-            features.append(_feature(self.to_latlon_geom(z.geom),
-                                     {"id": z.id, "kind": z.kind, **z.props}))
+            features.append(
+                _feature(self.to_latlon_geom(z.geom), {"id": z.id, "kind": z.kind, **z.props})
+            )
         return {"type": "FeatureCollection", "features": features}
 
     def sensors_doc(self) -> dict[str, Any]:
@@ -179,27 +191,52 @@ def build_layout(kind: str = "mixed") -> Layout:
     if kind != "forest":
         xr = 3000.0
         yr = float(river_y(xr)) - 450.0
-        zones.append(Zone("restricted-1", "restricted", box(xr - 150, yr - 100, xr + 150, yr + 100),
-                          {"severity": "high", "name": "pumping station"}))
+        zones.append(
+            Zone(
+                "restricted-1",
+                "restricted",
+                box(xr - 150, yr - 100, xr + 150, yr + 100),
+                {"severity": "high", "name": "pumping station"},
+            )
+        )
     if kind != "river":
         xr = -2200.0
         yr = float(forest_y(xr)) - 700.0
-        zones.append(Zone("restricted-2", "restricted", box(xr - 200, yr - 150, xr + 200, yr + 150),
-                          {"severity": "medium", "name": "forestry depot"}))
+        zones.append(
+            Zone(
+                "restricted-2",
+                "restricted",
+                box(xr - 200, yr - 150, xr + 200, yr + 150),
+                {"severity": "medium", "name": "forestry depot"},
+            )
+        )
     xc = -3000.0
     yc = float(border_y(kind, xc))
-    zones.append(Zone("checkpoint-1", "checkpoint", box(xc - 100, yc - 100, xc + 100, yc + 100),
-                      {"name": "road crossing" if kind != "river" else "ferry landing"}))
+    zones.append(
+        Zone(
+            "checkpoint-1",
+            "checkpoint",
+            box(xc - 100, yc - 100, xc + 100, yc + 100),
+            {"name": "road crossing" if kind != "river" else "ferry landing"},
+        )
+    )
 
     cuts = [-2000.0, 2000.0] if kind == "mixed" else [0.0]
     edges = [-HALF_WIDTH_M, *cuts, HALF_WIDTH_M]
     for i in range(len(edges) - 1):
-        zones.append(Zone(f"sector-{i + 1}", "sector",
-                          box(edges[i], -HALF_HEIGHT_M, edges[i + 1], HALF_HEIGHT_M), {}))
+        zones.append(
+            Zone(
+                f"sector-{i + 1}",
+                "sector",
+                box(edges[i], -HALF_HEIGHT_M, edges[i + 1], HALF_HEIGHT_M),
+                {},
+            )
+        )
 
     sensors = _sensors(kind, frame)
-    return Layout(kind, frame, tuple(borders), territory, water, tuple(zones), tuple(sensors),
-                  river_line)
+    return Layout(
+        kind, frame, tuple(borders), territory, water, tuple(zones), tuple(sensors), river_line
+    )
 
 
 def _at(frame: LocalFrame, e: float, n: float) -> tuple[float, float]:
@@ -217,17 +254,38 @@ def _sensors(kind: str, frame: LocalFrame) -> list[dict[str, Any]]:
 
     def radar(sid: str, e: float, n: float, h: float, rmax: float, sr: float, sb: float) -> None:
         lat, lon = _at(frame, e, n)
-        out.append({"id": sid, "type": "radar", "lat": lat, "lon": lon, "height_m": h,
-                    "max_range_m": rmax, "sigma_range_m": sr, "sigma_bearing_deg": sb,
-                    "scan_period_s": 1.0})
+        out.append(
+            {
+                "id": sid,
+                "type": "radar",
+                "lat": lat,
+                "lon": lon,
+                "height_m": h,
+                "max_range_m": rmax,
+                "sigma_range_m": sr,
+                "sigma_bearing_deg": sb,
+                "scan_period_s": 1.0,
+            }
+        )
 
-    def thermal(sid: str, e: float, n: float, h: float, look_x: float, fov: float,
-                rmax: float) -> None:
+    def thermal(
+        sid: str, e: float, n: float, h: float, look_x: float, fov: float, rmax: float
+    ) -> None:
         lat, lon = _at(frame, e, n)
         heading = _heading_to(e, n, look_x, float(border_y(kind, look_x)))
-        out.append({"id": sid, "type": "thermal", "lat": lat, "lon": lon, "height_m": h,
-                    "heading_deg": heading, "fov_deg": fov, "max_range_m": rmax,
-                    "sigma_bearing_deg": 0.2})
+        out.append(
+            {
+                "id": sid,
+                "type": "thermal",
+                "lat": lat,
+                "lon": lon,
+                "height_m": h,
+                "heading_deg": heading,
+                "fov_deg": fov,
+                "max_range_m": rmax,
+                "sigma_bearing_deg": 0.2,
+            }
+        )
 
     has_river = kind != "forest"
     has_forest = kind != "river"
@@ -246,8 +304,16 @@ def _sensors(kind: str, frame: LocalFrame) -> list[dict[str, Any]]:
         x0, x1 = (-5600.0, -400.0) if kind == "mixed" else (-5600.0, 5600.0)
         for i, xs in enumerate(np.arange(x0, x1 + 1.0, 400.0)):
             lat, lon = _at(frame, float(xs), float(forest_y(xs)) - 80.0)
-            out.append({"id": f"S{i + 1:02d}", "type": "seismic", "lat": lat, "lon": lon,
-                        "height_m": 0.0, "radius_m": 50.0})
+            out.append(
+                {
+                    "id": f"S{i + 1:02d}",
+                    "type": "seismic",
+                    "lat": lat,
+                    "lon": lon,
+                    "height_m": 0.0,
+                    "radius_m": 50.0,
+                }
+            )
     xa = 3000.0 if has_river else 0.0
     lat, lon = _at(frame, xa, float(border_y(kind, xa)) - 800.0)
     out.append({"id": "A1", "type": "ais", "lat": lat, "lon": lon, "height_m": 30.0})

@@ -128,8 +128,9 @@ def river_point(x: float, offset_m: float) -> tuple[float, float]:
     return float(x - offset_m * slope / norm), float(y + offset_m / norm)
 
 
-def along_river(x0: float, x1: float, offset_m: float, step_m: float = 150.0
-                ) -> list[tuple[float, float]]:
+def along_river(
+    x0: float, x1: float, offset_m: float, step_m: float = 150.0
+) -> list[tuple[float, float]]:
     """Waypoints following the river from ``x0`` to ``x1`` at a fixed offset."""
     n = max(2, int(abs(x1 - x0) // step_m) + 1)
     offset_m = float(np.clip(offset_m, -RIVER_HALF_WIDTH_M + 5, RIVER_HALF_WIDTH_M - 5))

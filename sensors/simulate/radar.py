@@ -30,8 +30,14 @@ def in_coverage(range_m: np.ndarray, sensor: dict[str, Any]) -> np.ndarray:
     return (range_m >= MIN_RANGE_M) & (range_m <= float(sensor["max_range_m"]))
 
 
-def simulate(layout: Layout, sensor: dict[str, Any], targets: list[Target], t0: float,
-             duration: float, rng: np.random.Generator) -> list[SimReading]:
+def simulate(
+    layout: Layout,
+    sensor: dict[str, Any],
+    targets: list[Target],
+    t0: float,
+    duration: float,
+    rng: np.random.Generator,
+) -> list[SimReading]:
     view = SensorView(layout, sensor)
     period = float(sensor["scan_period_s"])
     sr, sb = float(sensor["sigma_range_m"]), float(sensor["sigma_bearing_deg"])
@@ -41,10 +47,21 @@ def simulate(layout: Layout, sensor: dict[str, Any], targets: list[Target], t0: 
     def emit(times: np.ndarray, rng_m: np.ndarray, brg: np.ndarray, origin: str | None) -> None:
         keep = times < duration
         for t, r, b in zip(times[keep], rng_m[keep], brg[keep], strict=True):
-            out.append(SimReading(round(t0 + float(t), 3), "readings.radar", {
-                "sensor_id": sensor["id"], "t": round(t0 + float(t), 3),
-                "range_m": round(float(r), 1), "bearing_deg": float(b),
-                "sigma_range_m": sr, "sigma_bearing_deg": sb}, origin))
+            out.append(
+                SimReading(
+                    round(t0 + float(t), 3),
+                    "readings.radar",
+                    {
+                        "sensor_id": sensor["id"],
+                        "t": round(t0 + float(t), 3),
+                        "range_m": round(float(r), 1),
+                        "bearing_deg": float(b),
+                        "sigma_range_m": sr,
+                        "sigma_bearing_deg": sb,
+                    },
+                    origin,
+                )
+            )
 
     for tg in targets:
         alive = tg.path.alive(scans)
@@ -58,8 +75,12 @@ def simulate(layout: Layout, sensor: dict[str, Any], targets: list[Target], t0: 
         r, b = view.polar(*tg.path.at(tp))
         hit = in_coverage(r, sensor) & (rng.random(len(tp)) < PD[tg.cls])
         n = int(hit.sum())
-        emit(tp[hit], np.maximum(r[hit] + rng.normal(0.0, sr, n), 0.0),
-             wrap_deg(b[hit] + rng.normal(0.0, sb, n)), tg.id)
+        emit(
+            tp[hit],
+            np.maximum(r[hit] + rng.normal(0.0, sr, n), 0.0),
+            wrap_deg(b[hit] + rng.normal(0.0, sb, n)),
+            tg.id,
+        )
 
     # clutter: Poisson per scan, uniform over the coverage disc
     counts = rng.poisson(CLUTTER_PER_SCAN, len(scans))

@@ -26,18 +26,37 @@ MIN_SPEED_MPS = 0.2
 FALSE_RATE_HZ = 1.0 / 300.0
 
 
-def simulate(layout: Layout, sensor: dict[str, Any], targets: list[Target], t0: float,
-             duration: float, rng: np.random.Generator) -> list[SimReading]:
+def simulate(
+    layout: Layout,
+    sensor: dict[str, Any],
+    targets: list[Target],
+    t0: float,
+    duration: float,
+    rng: np.random.Generator,
+) -> list[SimReading]:
     se, sn = layout.sensor_en(sensor)
     radius = float(sensor["radius_m"])
     out: list[SimReading] = []
 
-    def emit(t: float, kind: str, energy: float, dur: float, conf: float,
-             origin: str | None) -> None:
+    def emit(
+        t: float, kind: str, energy: float, dur: float, conf: float, origin: str | None
+    ) -> None:
         tt = round(t0 + t, 3)
-        out.append(SimReading(tt, "readings.seismic", {
-            "sensor_id": sensor["id"], "t": tt, "kind": kind, "energy": round(energy, 4),
-            "duration_s": round(dur, 2), "confidence": round(conf, 2)}, origin))
+        out.append(
+            SimReading(
+                tt,
+                "readings.seismic",
+                {
+                    "sensor_id": sensor["id"],
+                    "t": tt,
+                    "kind": kind,
+                    "energy": round(energy, 4),
+                    "duration_s": round(dur, 2),
+                    "confidence": round(conf, 2),
+                },
+                origin,
+            )
+        )
 
     for tg in targets:
         if tg.cls not in CADENCE_S:
@@ -49,13 +68,20 @@ def simulate(layout: Layout, sensor: dict[str, Any], targets: list[Target], t0: 
         e, n = tg.path.at(ticks)
         ve, vn = tg.path.velocity(ticks)
         d = np.hypot(e - se, n - sn)
-        hit = (tg.path.alive(ticks) & (d <= radius) & (np.hypot(ve, vn) >= MIN_SPEED_MPS)
-               & (rng.random(len(ticks)) < PD))
+        hit = (
+            tg.path.alive(ticks)
+            & (d <= radius)
+            & (np.hypot(ve, vn) >= MIN_SPEED_MPS)
+            & (rng.random(len(ticks)) < PD)
+        )
         k = int(hit.sum())
         if not k:
             continue
-        energy = ENERGY_AT_10M[tg.cls] * (10.0 / np.maximum(d[hit], 2.0)) ** 2 * rng.lognormal(
-            0.0, 0.3, k)
+        energy = (
+            ENERGY_AT_10M[tg.cls]
+            * (10.0 / np.maximum(d[hit], 2.0)) ** 2
+            * rng.lognormal(0.0, 0.3, k)
+        )
         dur = rng.uniform(*DURATION_S[tg.cls], k)
         if tg.cls == "animal":
             kinds = np.where(rng.random(k) < 0.8, "unknown", "footstep")
@@ -68,6 +94,12 @@ def simulate(layout: Layout, sensor: dict[str, Any], targets: list[Target], t0: 
 
     nfalse = rng.poisson(FALSE_RATE_HZ * duration)
     for t in np.sort(rng.uniform(0.0, duration, nfalse)):
-        emit(float(t), "unknown", float(rng.uniform(0.01, 0.2)), float(rng.uniform(0.5, 2.0)),
-             float(rng.uniform(0.1, 0.35)), None)
+        emit(
+            float(t),
+            "unknown",
+            float(rng.uniform(0.01, 0.2)),
+            float(rng.uniform(0.5, 2.0)),
+            float(rng.uniform(0.1, 0.35)),
+            None,
+        )
     return out

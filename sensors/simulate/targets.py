@@ -77,22 +77,31 @@ class _Cast:
         mid = 272 if self.rng.random() < 0.7 else 206  # Ukraine / Belarus
         mmsi = mid * 1_000_000 + int(self.rng.integers(100_000, 999_999))
         name = f"{BOAT_NAMES[int(self.rng.integers(len(BOAT_NAMES)))]} {self.mmsi_seq}"
-        length = int(self.rng.integers(60, 110)) if ais_class == "A" else int(
-            self.rng.integers(6, 14))
-        return AisProfile(mmsi=mmsi, ais_class=ais_class, name=name,
-                          callsign=f"UR{int(self.rng.integers(1000, 9999))}",
-                          ship_type=79 if ais_class == "A" else 37,
-                          length_m=length, beam_m=max(2, length // 6), off_at=off_at)
+        length = (
+            int(self.rng.integers(60, 110)) if ais_class == "A" else int(self.rng.integers(6, 14))
+        )
+        return AisProfile(
+            mmsi=mmsi,
+            ais_class=ais_class,
+            name=name,
+            callsign=f"UR{int(self.rng.integers(1000, 9999))}",
+            ship_type=79 if ais_class == "A" else 37,
+            length_m=length,
+            beam_m=max(2, length // 6),
+            off_at=off_at,
+        )
 
-    def add(self, prefix: str, cls: str, role: str, path: Path,
-            ais: AisProfile | None = None) -> Target:
+    def add(
+        self, prefix: str, cls: str, role: str, path: Path, ais: AisProfile | None = None
+    ) -> Target:
         t = Target(self.new_id(prefix), cls, role, path, ais)
         self.targets.append(t)
         return t
 
 
-def build_targets(layout: Layout, rng: np.random.Generator, duration: float,
-                  density: float = 1.0) -> list[Target]:
+def build_targets(
+    layout: Layout, rng: np.random.Generator, duration: float, density: float = 1.0
+) -> list[Target]:
     """All targets of one scenario; ``density`` scales the populations (1.0 ≈ 20 targets)."""
     cast = _Cast(layout, rng, duration)
     reps = max(1, int(round(density)))
@@ -132,8 +141,9 @@ def _legit_vessel(c: _Cast, x0: float, x1: float) -> None:
     speed = rng.uniform(2.0, 4.0) if cls_a else rng.uniform(3.0, 6.0)
     a, b = (x0, x1) if rng.random() < 0.5 else (x1, x0)
     pts = along_river(a, b, -rng.uniform(20.0, 40.0))
-    path = route(pts, speed, rng, jitter_m=2.0, key=0,
-                 key_time=rng.uniform(-0.6, 0.3) * abs(b - a) / speed)
+    path = route(
+        pts, speed, rng, jitter_m=2.0, key=0, key_time=rng.uniform(-0.6, 0.3) * abs(b - a) / speed
+    )
     c.add("B", "boat", "legit", path, c.ais("A" if cls_a else "B"))
 
 
@@ -147,24 +157,48 @@ def _dark_ferry(c: _Cast, x0: float, x1: float) -> None:
     back = river_point(x + rng.uniform(-80, 80), 52.0)
     t_land = c.key_time(0.2, 0.6)
     dwell = rng.uniform(40.0, 90.0)
-    c.add("B", "boat", "threat",
-          route([far, near, back], speed, rng, dwells=[30.0, dwell, 0.0], key=1, key_time=t_land))
+    c.add(
+        "B",
+        "boat",
+        "threat",
+        route([far, near, back], speed, rng, dwells=[30.0, dwell, 0.0], key=1, key_time=t_land),
+    )
     # the passenger walks inland from the landing point
     inland = (near[0] + rng.uniform(-300, 300), near[1] - rng.uniform(800, 1500))
-    c.add("P", "person", "threat",
-          route([near, inland], rng.uniform(1.0, 1.5), rng, dwells=[5.0, 0.0], jitter_m=4.0,
-                key=0, key_time=t_land + 1.0))
+    c.add(
+        "P",
+        "person",
+        "threat",
+        route(
+            [near, inland],
+            rng.uniform(1.0, 1.5),
+            rng,
+            dwells=[5.0, 0.0],
+            jitter_m=4.0,
+            key=0,
+            key_time=t_land + 1.0,
+        ),
+    )
 
 
 def _ais_crossing(c: _Cast, x0: float, x1: float) -> None:
     """A class B boat with AIS on goes from our bank over to the far bank."""
     rng = c.rng
     x = rng.uniform(x0 + 300, x1 - 300)
-    pts = [river_point(x, -50.0), river_point(x + rng.uniform(100, 300), -10.0),
-           river_point(x + rng.uniform(350, 600), 45.0)]
-    c.add("B", "boat", "threat",
-          route(pts, rng.uniform(2.5, 4.0), rng, dwells=[20.0, 0.0, 60.0], key=1,
-                key_time=c.key_time()), c.ais("B"))
+    pts = [
+        river_point(x, -50.0),
+        river_point(x + rng.uniform(100, 300), -10.0),
+        river_point(x + rng.uniform(350, 600), 45.0),
+    ]
+    c.add(
+        "B",
+        "boat",
+        "threat",
+        route(
+            pts, rng.uniform(2.5, 4.0), rng, dwells=[20.0, 0.0, 60.0], key=1, key_time=c.key_time()
+        ),
+        c.ais("B"),
+    )
 
 
 def _rendezvous(c: _Cast, x0: float, x1: float) -> None:
@@ -176,15 +210,37 @@ def _rendezvous(c: _Cast, x0: float, x1: float) -> None:
     stay = rng.uniform(90.0, 150.0)
     far0 = river_point(x - rng.uniform(300, 600), 45.0)
     far1 = river_point(x + rng.uniform(300, 600), 45.0)
-    c.add("X", "boat", "threat",
-          route([far0, meet, far1], rng.uniform(2.0, 3.0), rng, dwells=[0.0, stay, 0.0],
-                jitter_m=2.0, key=1, key_time=t_meet))
+    c.add(
+        "X",
+        "boat",
+        "threat",
+        route(
+            [far0, meet, far1],
+            rng.uniform(2.0, 3.0),
+            rng,
+            dwells=[0.0, stay, 0.0],
+            jitter_m=2.0,
+            key=1,
+            key_time=t_meet,
+        ),
+    )
     near0 = river_point(x + rng.uniform(-200, 200), -45.0)
     meet2 = (meet[0] + 8.0, meet[1] - 4.0)
     other_ais = c.ais("B") if rng.random() < 0.5 else None
-    c.add("X", "boat", "threat",
-          route([near0, meet2, near0], rng.uniform(2.0, 3.0), rng, dwells=[0.0, stay - 20, 0.0],
-                key=1, key_time=t_meet + 10.0), other_ais)
+    c.add(
+        "X",
+        "boat",
+        "threat",
+        route(
+            [near0, meet2, near0],
+            rng.uniform(2.0, 3.0),
+            rng,
+            dwells=[0.0, stay - 20, 0.0],
+            key=1,
+            key_time=t_meet + 10.0,
+        ),
+        other_ais,
+    )
 
 
 def _goes_dark(c: _Cast, x0: float, x1: float) -> None:
@@ -196,9 +252,21 @@ def _goes_dark(c: _Cast, x0: float, x1: float) -> None:
     pts = along_river(x_off - 1200.0, x_off, -30.0)
     pts += [river_point(x_off + 200.0, 40.0), river_point(x_off + 600.0, 40.0)]
     key = len(pts) - 3
-    c.add("B", "boat", "threat",
-          route(pts, speed, rng, dwells=[0.0] * (len(pts) - 1) + [120.0], jitter_m=2.0, key=key,
-                key_time=t_off), c.ais("A", off_at=t_off))
+    c.add(
+        "B",
+        "boat",
+        "threat",
+        route(
+            pts,
+            speed,
+            rng,
+            dwells=[0.0] * (len(pts) - 1) + [120.0],
+            jitter_m=2.0,
+            key=key,
+            key_time=t_off,
+        ),
+        c.ais("A", off_at=t_off),
+    )
 
 
 # --- forest ----------------------------------------------------------------------------
@@ -225,8 +293,11 @@ def _forest_crossing(c: _Cast, xa: float, xb: float, cls: str, inbound: bool) ->
         if abs(x + 3000.0) > 400.0:
             break
     sensor = _nearest_seismic(c, x)
-    trail = (sensor[0] + rng.uniform(-25, 25), sensor[1] + rng.uniform(-25, 25)) if sensor \
+    trail = (
+        (sensor[0] + rng.uniform(-25, 25), sensor[1] + rng.uniform(-25, 25))
+        if sensor
         else off_border(kind, x, -80.0)
+    )
     far = off_border(kind, x + rng.uniform(-400, 400), rng.uniform(900, 1600))
     pre = off_border(kind, trail[0] + rng.uniform(-30, 30), 60.0)
     inland = off_border(kind, x + rng.uniform(-600, 600), -rng.uniform(1500, 2500))
@@ -247,11 +318,25 @@ def _checkpoint_crossing(c: _Cast) -> None:
     if kind == "river":
         return
     x = -3000.0
-    pts = [off_border(kind, x, 2500.0), off_border(kind, x, 40.0), off_border(kind, x, -40.0),
-           off_border(kind, x - 200.0, -2500.0)]
-    c.add("V", "vehicle", "legit",
-          route(pts, rng.uniform(8.0, 12.0), rng, dwells=[0.0, 60.0, 20.0, 0.0], key=1,
-                key_time=c.key_time()))
+    pts = [
+        off_border(kind, x, 2500.0),
+        off_border(kind, x, 40.0),
+        off_border(kind, x, -40.0),
+        off_border(kind, x - 200.0, -2500.0),
+    ]
+    c.add(
+        "V",
+        "vehicle",
+        "legit",
+        route(
+            pts,
+            rng.uniform(8.0, 12.0),
+            rng,
+            dwells=[0.0, 60.0, 20.0, 0.0],
+            key=1,
+            key_time=c.key_time(),
+        ),
+    )
 
 
 def _approach_and_loiter(c: _Cast, xa: float, xb: float) -> None:
@@ -263,12 +348,23 @@ def _approach_and_loiter(c: _Cast, xa: float, xb: float) -> None:
     near = off_border(kind, x + rng.uniform(-50, 50), rng.uniform(30, 60))
     pts = [far, near]
     for _ in range(3):  # shuffle about near the border
-        pts.append(off_border(kind, near[0] + rng.uniform(-40, 40), rng.uniform(30, 80)))
+        pts.append(off_border(kind, near[0] + rng.uniform(-15, 15), rng.uniform(30, 55)))
     pts.append(off_border(kind, x + rng.uniform(-400, 400), rng.uniform(1000, 1500)))
     dwells = [0.0, 40.0, 30.0, 30.0, 30.0, 0.0]
-    c.add("P", "person", "threat",
-          route(pts, [1.3, 0.3, 0.3, 0.3, 1.3], rng, dwells=dwells, jitter_m=4.0, key=1,
-                key_time=c.key_time(0.2, 0.5)))
+    c.add(
+        "P",
+        "person",
+        "threat",
+        route(
+            pts,
+            [1.3, 0.3, 0.3, 0.3, 1.3],
+            rng,
+            dwells=dwells,
+            jitter_m=4.0,
+            key=1,
+            key_time=c.key_time(0.2, 0.5),
+        ),
+    )
 
 
 def _restricted_intruder(c: _Cast, xa: float, xb: float) -> None:
@@ -281,9 +377,20 @@ def _restricted_intruder(c: _Cast, xa: float, xb: float) -> None:
     start = (cx + rng.uniform(-900, 900), cy - rng.uniform(900, 1400))
     inside = (cx + rng.uniform(-60, 60), cy + rng.uniform(-40, 40))
     out = (cx + rng.uniform(-900, 900), cy - rng.uniform(900, 1400))
-    c.add("P", "person", "threat",
-          route([start, inside, out], rng.uniform(1.0, 1.4), rng, dwells=[0.0, 60.0, 0.0],
-                jitter_m=4.0, key=1, key_time=c.key_time()))
+    c.add(
+        "P",
+        "person",
+        "threat",
+        route(
+            [start, inside, out],
+            rng.uniform(1.0, 1.4),
+            rng,
+            dwells=[0.0, 60.0, 0.0],
+            jitter_m=4.0,
+            key=1,
+            key_time=c.key_time(),
+        ),
+    )
 
 
 def _patrol(c: _Cast, xa: float, xb: float) -> None:
@@ -292,15 +399,36 @@ def _patrol(c: _Cast, xa: float, xb: float) -> None:
     kind = c.layout.kind
     x = rng.uniform(xa, xb - 1500)
     foot = [off_border(kind, float(xx), -150.0) for xx in np.linspace(x, x + 1500, 16)]
-    c.add("P", "person", "patrol",
-          route(foot + foot[::-1][1:], 1.2, rng, jitter_m=3.0, key=0,
-                key_time=rng.uniform(-0.3, 0.2) * c.duration), None)
+    c.add(
+        "P",
+        "person",
+        "patrol",
+        route(
+            foot + foot[::-1][1:],
+            1.2,
+            rng,
+            jitter_m=3.0,
+            key=0,
+            key_time=rng.uniform(-0.3, 0.2) * c.duration,
+        ),
+        None,
+    )
     road = [off_border(kind, float(xx), -600.0) for xx in np.linspace(xa, xb, 30)]
     if rng.random() < 0.5:
         road = road[::-1]
-    c.add("V", "vehicle", "patrol",
-          route(road, rng.uniform(8.0, 11.0), rng, jitter_m=1.0, key=0,
-                key_time=rng.uniform(0.0, 0.5) * c.duration))
+    c.add(
+        "V",
+        "vehicle",
+        "patrol",
+        route(
+            road,
+            rng.uniform(8.0, 11.0),
+            rng,
+            jitter_m=1.0,
+            key=0,
+            key_time=rng.uniform(0.0, 0.5) * c.duration,
+        ),
+    )
 
 
 # --- background ------------------------------------------------------------------------
@@ -325,6 +453,13 @@ def _animal(c: _Cast) -> None:
             continue
         pts.append(cand)
     dwells = rng.uniform(10.0, 60.0, len(pts))
-    path = route(pts, rng.uniform(0.4, 1.5), rng, dwells=dwells.tolist(), jitter_m=3.0, key=0,
-                 key_time=rng.uniform(-0.5, 0.6) * c.duration)
+    path = route(
+        pts,
+        rng.uniform(0.4, 1.5),
+        rng,
+        dwells=dwells.tolist(),
+        jitter_m=3.0,
+        key=0,
+        key_time=rng.uniform(-0.5, 0.6) * c.duration,
+    )
     c.add("N", "animal", "animal", path)

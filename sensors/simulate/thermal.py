@@ -37,12 +37,21 @@ def uses_rangefinder(sensor: dict[str, Any]) -> bool:
 def visible(r: np.ndarray, b: np.ndarray, sensor: dict[str, Any], cls: str) -> np.ndarray:
     half = float(sensor["fov_deg"]) / 2.0
     rmax = float(sensor["max_range_m"]) * RANGE_SHARE[cls]
-    return (r >= MIN_RANGE_M) & (r <= rmax) & (np.abs(angle_diff(b, float(sensor["heading_deg"])))
-                                               <= half)
+    return (
+        (r >= MIN_RANGE_M)
+        & (r <= rmax)
+        & (np.abs(angle_diff(b, float(sensor["heading_deg"]))) <= half)
+    )
 
 
-def simulate(layout: Layout, sensor: dict[str, Any], targets: list[Target], t0: float,
-             duration: float, rng: np.random.Generator) -> list[SimReading]:
+def simulate(
+    layout: Layout,
+    sensor: dict[str, Any],
+    targets: list[Target],
+    t0: float,
+    duration: float,
+    rng: np.random.Generator,
+) -> list[SimReading]:
     view = SensorView(layout, sensor)
     frames = rng.uniform(0.0, 1.0 / FRAME_RATE_HZ) + np.arange(0.0, duration, 1.0 / FRAME_RATE_HZ)
     sb = float(sensor["sigma_bearing_deg"])
@@ -66,8 +75,15 @@ def simulate(layout: Layout, sensor: dict[str, Any], targets: list[Target], t0: 
         p_right = np.clip(0.97 - 0.4 * r / rmax, 0.5, 0.97)
         right = rng.random(n) < p_right
         conf = np.where(right, rng.uniform(0.6, 0.95, n), rng.uniform(0.25, 0.55, n))
-        cols = {"t": ft, "r": r, "b": b, "right": right, "conf": conf,
-                "nb": rng.normal(0.0, sb, n), "nr": rng.normal(0.0, 1.0, n)}
+        cols = {
+            "t": ft,
+            "r": r,
+            "b": b,
+            "right": right,
+            "conf": conf,
+            "nb": rng.normal(0.0, sb, n),
+            "nr": rng.normal(0.0, 1.0, n),
+        }
         split = np.flatnonzero(np.diff(ft) > TRACK_GAP_S) + 1
         for idx in np.split(np.arange(n), split):
             runs.append((float(ft[idx[0]]), order, tg.id, {k: v[idx] for k, v in cols.items()}))
@@ -80,10 +96,23 @@ def simulate(layout: Layout, sensor: dict[str, Any], targets: list[Target], t0: 
     for i, t in enumerate(ft):
         r = np.array([rng.uniform(MIN_RANGE_M, rmax)])
         b = np.array([float(sensor["heading_deg"]) + rng.uniform(-half, half)])
-        runs.append((float(t), len(targets) + i, None, {
-            "t": np.array([t]), "r": r, "b": b, "right": np.array([False]),
-            "conf": np.array([rng.uniform(0.15, 0.45)]), "nb": np.zeros(1),
-            "nr": np.zeros(1), "cls": np.array(["animal" if rng.random() < 0.3 else "unknown"])}))
+        runs.append(
+            (
+                float(t),
+                len(targets) + i,
+                None,
+                {
+                    "t": np.array([t]),
+                    "r": r,
+                    "b": b,
+                    "right": np.array([False]),
+                    "conf": np.array([rng.uniform(0.15, 0.45)]),
+                    "nb": np.zeros(1),
+                    "nr": np.zeros(1),
+                    "cls": np.array(["animal" if rng.random() < 0.3 else "unknown"]),
+                },
+            )
+        )
 
     runs.sort(key=lambda run: (run[0], run[1]))
     out: list[SimReading] = []
@@ -98,8 +127,11 @@ def simulate(layout: Layout, sensor: dict[str, Any], targets: list[Target], t0: 
             dep = np.round(np.maximum(dep, 0.01), 4)
         for i in range(len(c["t"])):
             t = round(t0 + float(c["t"][i]), 3)
-            value: dict[str, Any] = {"sensor_id": sensor["id"], "t": t,
-                                     "bearing_deg": float(bearing[i])}
+            value: dict[str, Any] = {
+                "sensor_id": sensor["id"],
+                "t": t,
+                "bearing_deg": float(bearing[i]),
+            }
             if ranged:
                 value["range_m"] = float(rng_m[i])
             else:

@@ -43,7 +43,9 @@ def _date(text: str) -> dt.date:
 
 def register(subparsers: Any) -> None:
     radar = subparsers.add_parser(
-        "radar", help="radar decoders (ASTERIX CAT048)", description="Radar decoders.",
+        "radar",
+        help="radar decoders (ASTERIX CAT048)",
+        description="Radar decoders.",
     )
     radar_sub = radar.add_subparsers(dest="radar_command", metavar="COMMAND")
     radar.set_defaults(func=lambda args: (radar.print_help(), 2)[1])
@@ -55,13 +57,25 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("file", nargs="?", metavar="FILE", help="pcap capture or raw ASTERIX blocks")
-    p.add_argument("--edition", metavar="X.Y",
-                   help="CAT048 edition (default: the newest known, see --list-editions)")
-    p.add_argument("--date", type=_date, metavar="YYYY-MM-DD",
-                   help="UTC date of the recording (default: pcap capture date, else today)")
-    p.add_argument("--sensor", action="append", default=[], metavar="SAC/SIC=ID",
-                   help="map a radar's SAC/SIC to a sensor registry id (repeatable); "
-                        "unmapped radars get asterix-SAC-SIC")
+    p.add_argument(
+        "--edition",
+        metavar="X.Y",
+        help="CAT048 edition (default: the newest known, see --list-editions)",
+    )
+    p.add_argument(
+        "--date",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="UTC date of the recording (default: pcap capture date, else today)",
+    )
+    p.add_argument(
+        "--sensor",
+        action="append",
+        default=[],
+        metavar="SAC/SIC=ID",
+        help="map a radar's SAC/SIC to a sensor registry id (repeatable); "
+        "unmapped radars get asterix-SAC-SIC",
+    )
     p.add_argument("--list-editions", action="store_true", help="print known editions and exit")
     p.add_argument("--quiet", action="store_true", help="no per-problem lines on stderr")
     p.set_defaults(func=run_decode)

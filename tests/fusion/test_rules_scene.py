@@ -9,6 +9,7 @@ split the scene at east = 0.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -26,13 +27,17 @@ def ll(e: float, n: float) -> tuple[float, float]:
     return float(lat), float(lon)
 
 
-def _ring(e0: float, n0: float, e1: float, n1: float) -> list[list[float]]:
-    pts = [(e0, n0), (e1, n0), (e1, n1), (e0, n1), (e0, n0)]
-    return [[ll(e, n)[1], ll(e, n)[0]] for e, n in pts]
-
-
 def _line(*pts: tuple[float, float]) -> list[list[float]]:
-    return [[ll(e, n)[1], ll(e, n)[0]] for e, n in pts]
+    """Vertices every <= 250 m, so edges are straight in local metres to a few mm."""
+    dense: list[tuple[float, float]] = [pts[0]]
+    for (e0, n0), (e1, n1) in zip(pts[:-1], pts[1:], strict=True):
+        k = max(1, int(np.ceil(np.hypot(e1 - e0, n1 - n0) / 250.0)))
+        dense += [(e0 + (e1 - e0) * j / k, n0 + (n1 - n0) * j / k) for j in range(1, k + 1)]
+    return [[ll(e, n)[1], ll(e, n)[0]] for e, n in dense]
+
+
+def _ring(e0: float, n0: float, e1: float, n1: float) -> list[list[float]]:
+    return _line((e0, n0), (e1, n0), (e1, n1), (e0, n1), (e0, n0))
 
 
 def feature(props: dict[str, Any], gtype: str, coords: Any) -> dict[str, Any]:
@@ -61,7 +66,9 @@ def scene_fc() -> dict[str, Any]:
     ]}
 
 
+@functools.cache
 def scene() -> Zones:
+    """Built once per session: Zones is read-only after construction."""
     return Zones.from_geojson(scene_fc())
 
 
@@ -89,3 +96,36 @@ def test_scene_round_trips_metres() -> None:
     e, n = zones.to_en(*ll(1234.0, -567.0))
     e0, n0 = zones.to_en(*ll(0.0, 0.0))
     assert np.allclose([e[0] - e0[0], n[0] - n0[0]], [1234.0, -567.0], atol=0.5)
+
+
+T0 = 1_700_000_000.0  # 2023-11-14 22:13:20Z
+ALL_RULES = ("border_crossing", "approach", "restricted_entry", "dark_vessel", "ais_jump",
+             "ais_duplicate_mmsi", "ais_silence", "loitering", "rendezvous", "corroboration",
+             "sensor_silence")
+
+
+def only(*names: str, **overrides: dict[str, Any]) -> dict[str, Any]:
+    """A rules config with just ``names`` enabled (plus per-rule overrides)."""
+    rules: dict[str, Any] = {n: {"enabled": n in names} for n in ALL_RULES}
+    for n, o in overrides.items():
+        rules[n].update(o)
+    return {"rules": rules}
+
+
+def walk(track_id: str, start: tuple[float, float], vel: tuple[float, float], steps: int,
+         dt: float = 5.0, t0: float = T0, **kw: Any) -> list[TrackUpdate]:
+    """A straight, constant-velocity track sampled every ``dt`` seconds."""
+    return [upd(track_id, t0 + k * dt, start[0] + vel[0] * k * dt, start[1] + vel[1] * k * dt,
+                vel[0], vel[1], obs=[f"{track_id}-o{k}"], **kw) for k in range(steps)]
+
+
+def feed(engine: Any, *tracks: list[TrackUpdate]) -> list[Any]:
+    """Feed tracks' updates to the engine scan by scan (grouped by time); all emitted alerts."""
+    by_t: dict[float, list[TrackUpdate]] = {}
+    for tr in tracks:
+        for u in tr:
+            by_t.setdefault(u.t, []).append(u)
+    out = []
+    for t in sorted(by_t):
+        out += engine.process(by_t[t], t)
+    return out

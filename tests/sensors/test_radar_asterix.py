@@ -37,7 +37,7 @@ def _dir(shared_data: Path) -> Path:
 
 
 def _midnight(day: str) -> float:
-    return dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc).timestamp()
+    return dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC).timestamp()
 
 
 def parse_reference_text(path: Path) -> list[dict]:
@@ -130,8 +130,16 @@ def test_generic_walk_matches_expected_comm_items(shared_data: Path) -> None:
     raw = RawDatablock.parse(Bits.from_bytes((d / "sample_data" / "cat048.raw").read_bytes()))
     rec = EDITIONS[DEFAULT_EDITION].cv_uap.parse(raw[0].get_raw_records())[0]
     v = record_values(rec)
-    names = {"COM": "COM", "STAT": "STAT", "SI": "SI", "MSSC": "ModeSSSC", "ARC": "ARC",
-             "AIC": "AIC", "B1A": "BDS16", "B1B": "BDS37"}
+    names = {
+        "COM": "COM",
+        "STAT": "STAT",
+        "SI": "SI",
+        "MSSC": "ModeSSSC",
+        "ARC": "ARC",
+        "AIC": "AIC",
+        "B1A": "BDS16",
+        "B1B": "BDS37",
+    }
     assert {names[k]: val for k, val in v["230"].items()} == exp["I230"]
     assert f"{v['250'][0]['BDS1']:X}{v['250'][0]['BDS2']:X}" == exp["I250_0"]["BDS"]
 
@@ -157,13 +165,17 @@ def test_pcap_values_match_reference_for_every_plot(pcap_decode, reference) -> N
         assert r["range_m"] / NM == pytest.approx(ref["rho"], abs=1e-7)
         assert r["bearing_deg"] == pytest.approx(ref["theta"], abs=1e-7)
         assert a["track_number"] == ref["trn"]
-        for key, ours in (("mode3a", "mode3a"), ("fl", "flight_level"),
-                          ("address", "aircraft_address"), ("callsign", "callsign")):
+        for key, ours in (
+            ("mode3a", "mode3a"),
+            ("fl", "flight_level"),
+            ("address", "aircraft_address"),
+            ("callsign", "callsign"),
+        ):
             assert a.get(ours) == ref.get(key), (key, r, ref)
         # Dated by the capture: event time is within seconds before the capture time.
         capture_tod = ref["capture_tod"]
         assert 0.0 <= capture_tod - r["t"] % 86400.0 < 5.0
-        assert dt.datetime.fromtimestamp(r["t"], dt.timezone.utc).date() == dt.date(2016, 5, 5)
+        assert dt.datetime.fromtimestamp(r["t"], dt.UTC).date() == dt.date(2016, 5, 5)
 
 
 def test_readings_pass_the_radar_schema(pcap_decode) -> None:
@@ -183,7 +195,7 @@ def test_wrong_edition_gives_different_values(shared_data: Path, reference) -> N
     new_fl = [r["asterix"]["flight_level"] for r in new]
     old_fl = [r["asterix"]["flight_level"] for r in old]
     assert new_fl == ref_fl
-    assert [i for i, (a, b) in enumerate(zip(old_fl, new_fl)) if a != b] == [
+    assert [i for i, (a, b) in enumerate(zip(old_fl, new_fl, strict=True)) if a != b] == [
         i for i, fl in enumerate(ref_fl) if fl == -1.0
     ]
     assert {old_fl[i] for i, fl in enumerate(ref_fl) if fl == -1.0} == {4095.0}

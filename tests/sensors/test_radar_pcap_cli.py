@@ -45,8 +45,22 @@ def test_not_a_pcap_is_refused(tmp_path: Path) -> None:
 def test_udp_payload_over_vlan_and_raw_ip() -> None:
     payload = b"\x30\x00\x03"
     udp = struct.pack("!HHHH", 1000, 2000, 8 + len(payload), 0) + payload
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
-                     b"\x0a\0\0\x01", b"\xe8\x01\x01\x1f") + udp
+    ip = (
+        struct.pack(
+            "!BBHHHBBH4s4s",
+            0x45,
+            0,
+            20 + len(udp),
+            0,
+            0,
+            64,
+            17,
+            0,
+            b"\x0a\0\0\x01",
+            b"\xe8\x01\x01\x1f",
+        )
+        + udp
+    )
     eth_vlan = b"\x01" * 12 + b"\x81\x00\x00\x05" + b"\x08\x00" + ip
     assert udp_payload(1, eth_vlan) == payload
     assert udp_payload(101, ip) == payload
@@ -67,8 +81,17 @@ def test_cli_decodes_pcap_to_json_lines(shared_data: Path, capsys) -> None:
 
 
 def test_cli_edition_and_sensor_map(shared_data: Path, capsys) -> None:
-    argv = ["radar", "decode", str(_pcap(shared_data)), "--edition", "1.31",
-            "--sensor", "25/201=R1", "--date", "2020-01-02"]
+    argv = [
+        "radar",
+        "decode",
+        str(_pcap(shared_data)),
+        "--edition",
+        "1.31",
+        "--sensor",
+        "25/201=R1",
+        "--date",
+        "2020-01-02",
+    ]
     assert _run(argv) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {r["edition"] for r in lines} == {"1.31"}

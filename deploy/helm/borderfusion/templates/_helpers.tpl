@@ -78,7 +78,7 @@ app.kubernetes.io/component: {{ index . 1 }}
 
 {{/* True (non-empty) when a CA certificate is mounted for SSL / SASL_SSL. */}}
 {{- define "borderfusion.kafkaCa" -}}
-{{- if and (hasSuffix "SSL" .Values.kafka.securityProtocol) (or .Values.kafka.tls.caCert .Values.kafka.tls.caSecretName .Values.kafka.existingSecret) -}}true{{- end -}}
+{{- if and (hasSuffix "SSL" .Values.kafka.securityProtocol) (or .Values.kafka.tls.caCert .Values.kafka.tls.caSecretName) -}}true{{- end -}}
 {{- end -}}
 
 {{- define "borderfusion.kafkaCaSecretName" -}}
@@ -117,11 +117,11 @@ Call with (list $ "<store>").
 - name: BORDERFUSION_SPOOL_DIR
   value: /var/lib/borderfusion/spool
 - name: BORDERFUSION_SENSORS_FILE
-  value: /etc/borderfusion/sensors.yaml
+  value: /etc/borderfusion/config/sensors.yaml
 - name: BORDERFUSION_ZONES_FILE
-  value: /etc/borderfusion/zones.geojson
+  value: /etc/borderfusion/config/zones.geojson
 - name: BORDERFUSION_RULES_FILE
-  value: /etc/borderfusion/rules.yaml
+  value: /etc/borderfusion/config/rules.yaml
 - name: BORDERFUSION_WEB_HOST
   value: "0.0.0.0"
 - name: BORDERFUSION_WEB_PORT
@@ -177,7 +177,7 @@ Call with (list $ "<store>").
 
 {{- define "borderfusion.commonVolumeMounts" -}}
 - name: config
-  mountPath: /etc/borderfusion
+  mountPath: /etc/borderfusion/config
   readOnly: true
 - name: tmp
   mountPath: /tmp
@@ -230,7 +230,7 @@ affinity:
 {{- define "borderfusion.roleTopicsRegex" -}}
 {{- $root := index . 0 -}}
 {{- $role := index . 1 -}}
-{{- $p := regexQuoteMeta $root.Values.kafka.topicPrefix -}}
+{{- $p := regexQuoteMeta $root.Values.kafka.topicPrefix | replace "\\" "\\\\" -}}
 {{- if eq $role "ingest" -}}
 {{ $p }}readings\\..*
 {{- else if eq $role "fusion" -}}

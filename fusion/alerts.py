@@ -1,0 +1,381 @@
+"""The alert lifecycle: rules' hits in, deduplicated alerts (DESIGN §6) out.
+
+One alert per (rule, track, zone) while it is open or acknowledged: later hits refresh it in
+place (``t_last``, position, score, evidence). Its ``alert_id`` is a short hash of rule, track,
+zone and an episode number, so replaying the same stream gives the same ids. Coordinators'
+actions (``alerts.acks``) change the status; a dismissal suppresses the same (rule, track,
+zone) for a while; an acknowledged alert whose track then crosses the border is escalated
+(severity up one level, back to ``open``, ``evidence.escalated``). A deleted track resolves its
+alerts. Everything the engine holds snapshots to plain JSON and restores.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from fusion.geofence import Zones
+from fusion.rules import Batch, Context, Hit, Rule, RuleConfigError, build_rules
+from fusion.rules.corroboration import Corroboration
+from fusion.rules.sensor_silence import SensorSilence
+from fusion.types import SEVERITIES, Alert, TrackUpdate
+
+__all__ = ["ENGINE_DEFAULTS", "AlertEngine", "alert_id_for"]
+
+log = logging.getLogger(__name__)
+
+ENGINE_DEFAULTS: dict[str, Any] = {
+    "emit_interval_s": 30.0,
+    "score_delta": 0.05,
+    "suppress_after_dismiss_s": 600.0,
+    "suppress_after_resolve_s": 300.0,
+    "max_evidence": 50,
+    "max_closed": 2000,
+}
+LIVE = ("open", "acknowledged")
+SNAPSHOT_VERSION = 1
+
+
+def alert_id_for(rule: str, track_key: str, zone_id: str | None, episode: int) -> str:
+    """Deterministic id: same (rule, track, zone, episode) → same id, on any machine."""
+    raw = f"{rule}\x1f{track_key}\x1f{zone_id or ''}\x1f{episode}".encode()
+    return hashlib.sha1(raw).hexdigest()[:16]
+
+
+def _key(rule: str, track_key: str, zone_id: str | None) -> str:
+    return f"{rule}|{track_key}|{zone_id or ''}"
+
+
+def _severity_up(sev: str) -> str:
+    i = SEVERITIES.index(sev) if sev in SEVERITIES else 0
+    return SEVERITIES[min(i + 1, len(SEVERITIES) - 1)]
+
+
+def _engine_cfg(rules_cfg: dict[str, Any] | None) -> dict[str, Any]:
+    section = dict((rules_cfg or {}).get("engine") or {})
+    unknown = sorted(set(section) - set(ENGINE_DEFAULTS))
+    if unknown:
+        raise RuleConfigError(f"rules config: unknown engine key(s) {unknown}; known: "
+                              f"{sorted(ENGINE_DEFAULTS)}")
+    return {**ENGINE_DEFAULTS, **section}
+
+
+class AlertEngine:
+    """Runs the rules over batches of track updates and keeps the alerts' lifecycle."""
+
+    def __init__(self, zones: Zones, rules_cfg: dict[str, Any] | None = None,
+                 sensors: dict[str, dict[str, Any]] | None = None):
+        self.zones = zones
+        self.ctx = Context(zones, sensors)
+        self.rules_cfg: dict[str, Any] = copy.deepcopy(rules_cfg or {})
+        self.cfg = _engine_cfg(self.rules_cfg)
+        self.rules: dict[str, Rule] = build_rules(self.rules_cfg)
+        self.live: dict[str, dict[str, Any]] = {}  # key -> alert dict (open/acknowledged)
+        self.closed: OrderedDict[str, dict[str, Any]] = OrderedDict()  # alert id -> alert
+        self.episodes: dict[str, int] = {}  # key -> episodes opened so far
+        self.suppressed: dict[str, float] = {}  # key -> quiet until t
+        self.last_emit: dict[str, float] = {}  # alert id -> t of last emission
+        self.last_pos: dict[str, list[float]] = {}  # track -> [t, lat, lon]
+        self.now = 0.0
+
+    # ------------------------------------------------------------------ rules
+    def reload_rules(self, rules_cfg: dict[str, Any] | None) -> None:
+        """New thresholds/enabled flags; open alerts and rule history are kept."""
+        new_cfg = _engine_cfg(rules_cfg)
+        rules = build_rules(rules_cfg)
+        for name, rule in rules.items():
+            rule.state = self.rules[name].state
+        self.rules, self.cfg = rules, new_cfg
+        self.rules_cfg = copy.deepcopy(rules_cfg or {})
+        log.info("rules reloaded: enabled=%s", [n for n, r in rules.items() if r.enabled])
+
+    # ------------------------------------------------------------------ batches
+    def process(self, updates: list[TrackUpdate], now: float | None = None) -> list[Alert]:
+        """Evaluate the rules on a batch; return alerts that are new or changed."""
+        if not updates:
+            return []
+        order = sorted(range(len(updates)), key=lambda i: (updates[i].t, updates[i].track_id))
+        # a batch may hold several scans of one track: split into waves, one row per track
+        waves: list[list[TrackUpdate]] = []
+        seen_in: dict[str, int] = {}
+        for i in order:
+            u = updates[i]
+            w = seen_in.get(u.track_id, -1) + 1
+            seen_in[u.track_id] = w
+            if w == len(waves):
+                waves.append([])
+            waves[w].append(u)
+        out: dict[str, Alert] = {}
+        for wave in waves:
+            for a in self._process_wave(wave):
+                out[a.alert_id] = a
+        if now is not None:
+            self.now = max(self.now, float(now))
+        return list(out.values())
+
+    def _batch(self, ups: list[TrackUpdate]) -> Batch:
+        z = self.zones
+        lat = np.array([u.lat for u in ups], dtype=float)
+        lon = np.array([u.lon for u in ups], dtype=float)
+        ve = np.array([u.vel_e for u in ups], dtype=float)
+        vn = np.array([u.vel_n for u in ups], dtype=float)
+        prev = np.array([self.last_pos.get(u.track_id, [np.nan] * 3) for u in ups], dtype=float)
+        has_prev = ~np.isnan(prev[:, 0])
+        p_lat = np.where(has_prev, prev[:, 1], lat)
+        p_lon = np.where(has_prev, prev[:, 2], lon)
+        e, n = z.to_en(lat, lon)
+        kinds = [{self.ctx.kind_of(s) for s in u.sources} for u in ups]
+        has_ais = np.array([u.mmsi is not None or "ais" in k for u, k in zip(ups, kinds,
+                                                                               strict=True)])
+        sectors = z.sectors_of(lat, lon) if z.of_kind("sector") else [u.sector for u in ups]
+        return Batch(
+            updates=ups, ids=[u.track_id for u in ups],
+            t=np.array([u.t for u in ups], dtype=float), lat=lat, lon=lon, e=e, n=n, ve=ve,
+            vn=vn, status=np.array([u.status for u in ups]), prev_t=prev[:, 0],
+            prev_lat=prev[:, 1], prev_lon=prev[:, 2],
+            crossings=z.crossings(p_lat, p_lon, lat, lon),
+            prox=z.border_proximity(lat, lon, ve, vn),
+            water=z.zone_ids_at("water", lat, lon),
+            restricted=z.zone_ids_at("restricted", lat, lon),
+            strip=z.zone_ids_at("strip", lat, lon),
+            sectors=[s or u.sector for s, u in zip(sectors, ups, strict=True)],
+            kinds=kinds, has_ais=has_ais,
+        )
+
+    def _process_wave(self, ups: list[TrackUpdate]) -> list[Alert]:
+        alive = [u for u in ups if u.status != "deleted"]
+        deleted = [u for u in ups if u.status == "deleted"]
+        changed: list[Alert] = []
+        if alive:
+            batch = self._batch(alive)
+            hits: list[Hit] = []
+            for rule in self.rules.values():
+                if rule.enabled and not isinstance(rule, Corroboration | SensorSilence):
+                    hits.extend(rule.evaluate(batch, self.ctx))
+            corr = self.rules["corroboration"]
+            boosted = (corr.corroborated(batch, self.ctx)  # type: ignore[attr-defined]
+                       if corr.enabled else {})
+            for h in hits:
+                by = boosted.get(h.track_key)
+                if by and h.active:
+                    h.score = min(1.0, h.score + float(corr.cfg["boost"]))
+                    h.details["corroborated_by"] = by
+            for h in hits:
+                a = self._apply_hit(h)
+                if a is not None:
+                    changed.append(a)
+            crossed = {h.track_key for h in hits if h.rule == "border_crossing"}
+            changed.extend(self._escalate_on_crossing(crossed, hits))
+            for u in alive:
+                self.last_pos[u.track_id] = [u.t, u.lat, u.lon]
+            self.now = max(self.now, float(batch.t.max()))
+        for u in deleted:
+            changed.extend(self._track_gone(u))
+            self.now = max(self.now, u.t)
+        return changed
+
+    # ------------------------------------------------------------------ lifecycle
+    def _apply_hit(self, h: Hit) -> Alert | None:
+        key = _key(h.rule, h.track_key, h.zone_id)
+        cur = self.live.get(key)
+        if not h.active:
+            if cur is None:
+                return None
+            cur["summary"] = h.summary
+            cur["t_last"] = max(cur["t_last"], h.t)
+            return self._close(key, "resolved", h.t)
+        if self.suppressed.get(key, -np.inf) > h.t:
+            return None
+        if cur is None:
+            return self._open(key, h)
+        return self._refresh(key, cur, h)
+
+    def _open(self, key: str, h: Hit) -> Alert:
+        self.suppressed.pop(key, None)
+        ep = self.episodes.get(key, 0) + 1
+        self.episodes[key] = ep
+        aid = alert_id_for(h.rule, h.track_key, h.zone_id, ep)
+        ev: dict[str, Any] = {"obs_ids": [], "sensors": [], "details": {}}
+        a = {
+            "alert_id": aid, "rule": h.rule, "severity": h.severity, "score": 0.0,
+            "status": "open", "t_first": h.t, "t_last": h.t, "lat": h.lat, "lon": h.lon,
+            "sector": h.sector, "zone_id": h.zone_id, "track_ids": list(h.track_ids),
+            "summary": h.summary, "evidence": ev, "mmsi": h.mmsi,
+            "classification": h.classification, "_key": key,
+        }
+        self._merge(a, h)
+        self.live[key] = a
+        log.info("alert opened %s %s %s", aid, h.rule, h.summary)
+        return self._emit(a, h.t)
+
+    def _merge(self, a: dict[str, Any], h: Hit) -> None:
+        ev = a["evidence"]
+        ev["obs_ids"] = (ev["obs_ids"] + [o for o in h.obs_ids if o not in ev["obs_ids"]])[
+            -int(self.cfg["max_evidence"]):]
+        ev["sensors"] = sorted(set(ev["sensors"]) | set(h.sensors))
+        ev["details"] = {**ev.get("details", {}), **h.details}
+        a["score"] = round(max(float(a["score"]), h.score), 3)
+        a["t_last"] = max(a["t_last"], h.t)
+        a["lat"], a["lon"], a["summary"] = h.lat, h.lon, h.summary
+        a["sector"] = h.sector or a["sector"]
+        a["track_ids"] = list(dict.fromkeys(a["track_ids"] + h.track_ids))
+        a["mmsi"] = h.mmsi if h.mmsi is not None else a["mmsi"]
+        a["classification"] = h.classification or a["classification"]
+
+    def _refresh(self, key: str, a: dict[str, Any], h: Hit) -> Alert | None:
+        before = (a["score"], a["severity"], a["status"], tuple(a["evidence"]["sensors"]))
+        self._merge(a, h)
+        if SEVERITIES.index(h.severity) > SEVERITIES.index(a["severity"]):
+            a["severity"] = h.severity
+        material = (
+            abs(a["score"] - before[0]) >= self.cfg["score_delta"]
+            or (a["severity"], a["status"], tuple(a["evidence"]["sensors"])) != before[1:]
+        )
+        last = self.last_emit.get(a["alert_id"], -np.inf)
+        if material or h.t - last >= self.cfg["emit_interval_s"]:
+            return self._emit(a, h.t)
+        return None
+
+    def _emit(self, a: dict[str, Any], t: float) -> Alert:
+        self.last_emit[a["alert_id"]] = t
+        return Alert.from_dict(copy.deepcopy(a))
+
+    def _close(self, key: str, status: str, t: float) -> Alert:
+        a = self.live.pop(key)
+        a["status"] = status
+        self.closed[a["alert_id"]] = a
+        self.closed.move_to_end(a["alert_id"])
+        while len(self.closed) > int(self.cfg["max_closed"]):
+            old_id, _ = self.closed.popitem(last=False)
+            self.last_emit.pop(old_id, None)
+        return self._emit(a, t)
+
+    def _escalate(self, a: dict[str, Any], t: float, reason: str) -> None:
+        a["severity"] = _severity_up(a["severity"])
+        a["status"] = "open"
+        a["evidence"]["escalated"] = True
+        a["evidence"]["escalation"] = {"t": t, "reason": reason}
+
+    def _escalate_on_crossing(self, crossed: set[str], hits: list[Hit]) -> list[Alert]:
+        out = []
+        for a in list(self.live.values()):
+            if a["status"] != "acknowledged" or a["rule"] == "border_crossing":
+                continue
+            tids = set(a["track_ids"]) & crossed
+            if tids:
+                h = next(h for h in hits if h.rule == "border_crossing" and h.track_key in tids)
+                self._escalate(a, h.t, f"track {h.track_key} crossed the border: {h.summary}")
+                out.append(self._emit(a, h.t))
+        return out
+
+    def _track_gone(self, u: TrackUpdate) -> list[Alert]:
+        out = []
+        for key, a in list(self.live.items()):
+            if u.track_id in a["track_ids"]:
+                a["t_last"] = max(a["t_last"], u.t)
+                a["evidence"]["resolved_because"] = f"track {u.track_id} deleted"
+                out.append(self._close(key, "resolved", u.t))
+        self.last_pos.pop(u.track_id, None)
+        for rule in self.rules.values():
+            rule.forget({u.track_id})
+        return out
+
+    # ------------------------------------------------------------------ acks
+    def apply_ack(self, ack: dict[str, Any]) -> Alert | None:
+        """Apply a coordinator's action; return the changed alert, or None (unknown/no-op)."""
+        aid, action = ack.get("alert_id"), ack.get("action")
+        t = float(ack.get("t") or self.now)
+        key = next((k for k, a in self.live.items() if a["alert_id"] == aid), None)
+        a = self.live[key] if key else self.closed.get(str(aid))
+        if a is None:
+            log.warning("ack for unknown alert %s ignored", aid)
+            return None
+        if action not in ("ack", "dismiss", "resolve", "escalate"):
+            log.warning("unknown ack action %r for %s ignored", action, aid)
+            return None
+        a["evidence"].setdefault("actions", []).append(
+            {"action": action, "user": ack.get("user"), "note": ack.get("note"), "t": t})
+        a["evidence"]["actions"] = a["evidence"]["actions"][-20:]
+        if key is None:  # closed already: record the action, change nothing else
+            return None if action != "escalate" else self._reopen_escalated(a, t, ack)
+        if action == "ack":
+            if a["status"] == "acknowledged":
+                return None
+            a["status"] = "acknowledged"
+            return self._emit(a, t)
+        if action == "escalate":
+            self._escalate(a, t, f"escalated by {ack.get('user') or 'a coordinator'}")
+            return self._emit(a, t)
+        wait = self.cfg["suppress_after_dismiss_s" if action == "dismiss"
+                       else "suppress_after_resolve_s"]
+        self.suppressed[key] = t + float(wait)
+        return self._close(key, "dismissed" if action == "dismiss" else "resolved", t)
+
+    def _reopen_escalated(self, a: dict[str, Any], t: float, ack: dict[str, Any]) -> Alert | None:
+        key = a["_key"]
+        if key in self.live:
+            return None
+        self.closed.pop(a["alert_id"], None)
+        self.suppressed.pop(key, None)
+        self._escalate(a, t, f"escalated by {ack.get('user') or 'a coordinator'}")
+        self.live[key] = a
+        return self._emit(a, t)
+
+    # ------------------------------------------------------------------ sensor silence
+    def check_sensor_silence(self, now: float, last_seen: dict[str, float],
+                             expected_period: dict[str, float]) -> list[Alert]:
+        """Open coverage-gap alerts for silent sensors, resolve them when sensors are back."""
+        rule = self.rules["sensor_silence"]
+        if not rule.enabled:
+            return []
+        self.now = max(self.now, float(now))
+        hits = rule.check(now, last_seen, expected_period, self.ctx)  # type: ignore[attr-defined]
+        out = []
+        for h in hits:
+            a = self._apply_hit(h)
+            if a is not None:
+                out.append(a)
+        return out
+
+    # ------------------------------------------------------------------ views and state
+    def open_alerts(self) -> list[Alert]:
+        return [Alert.from_dict(copy.deepcopy(a)) for a in self.live.values()]
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to resume, as plain JSON types."""
+        return copy.deepcopy({
+            "version": SNAPSHOT_VERSION,
+            "now": self.now,
+            "live": self.live,
+            "closed": list(self.closed.values()),
+            "episodes": self.episodes,
+            "suppressed": self.suppressed,
+            "last_emit": self.last_emit,
+            "last_pos": self.last_pos,
+            "rule_state": {name: r.state for name, r in self.rules.items()},
+        })
+
+    @classmethod
+    def restore(cls, zones: Zones, rules_cfg: dict[str, Any] | None, state: dict[str, Any],
+                sensors: dict[str, dict[str, Any]] | None = None) -> AlertEngine:
+        if state.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"alert engine snapshot version {state.get('version')!r} "
+                             f"not supported (want {SNAPSHOT_VERSION})")
+        eng = cls(zones, rules_cfg, sensors)
+        st = copy.deepcopy(state)
+        eng.now = float(st["now"])
+        eng.live = st["live"]
+        eng.closed = OrderedDict((a["alert_id"], a) for a in st["closed"])
+        eng.episodes = st["episodes"]
+        eng.suppressed = st["suppressed"]
+        eng.last_emit = st["last_emit"]
+        eng.last_pos = st["last_pos"]
+        for name, rs in st["rule_state"].items():
+            if name in eng.rules:
+                eng.rules[name].state = rs
+        return eng

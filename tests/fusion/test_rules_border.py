@@ -1,0 +1,61 @@
+"""Border crossing and approach rules on the hand-made scene."""
+
+from __future__ import annotations
+
+from fusion.alerts import AlertEngine
+from tests.fusion.test_rules_scene import SENSORS, feed, ll, only, scene, walk
+
+
+def _engine(*names: str, **kw) -> AlertEngine:
+    return AlertEngine(scene(), only(*names, **kw), SENSORS)
+
+
+def test_crossing_fires_once_with_direction_and_place() -> None:
+    eng = _engine("border_crossing")
+    out = feed(eng, walk("T1", (-1000, 400), (0, -2), 60, sources=["R1", "C2"],
+                         classification="person"))
+    assert len(out) == 1
+    a = out[0]
+    assert (a.rule, a.zone_id, a.track_ids, a.status) == ("border_crossing", "B-green",
+                                                         ["T1"], "open")
+    assert a.evidence["details"]["direction"] == "inbound"
+    assert a.severity == "high"
+    # the alert sits at the crossing point: on the line, at east -1000
+    e, n = eng.zones.to_en(a.lat, a.lon)
+    e_ref, n_ref = eng.zones.to_en(*ll(-1000, 0))
+    assert abs(e[0] - e_ref[0]) < 1 and abs(n[0] - n_ref[0]) < 1
+    assert "crossed the green border inbound" in a.summary
+    assert "radar R1" in a.summary and "camera C2" in a.summary
+    assert a.evidence["sensors"] == ["C2", "R1"]
+    assert a.score == 0.9  # 0.8 + one extra sensor kind
+
+
+def test_crossing_through_checkpoint_or_parallel_is_silent() -> None:
+    eng = _engine("border_crossing")
+    out = feed(eng, walk("CP", (0, 400), (0, -2), 60), walk("PAR", (-3000, -30), (2, 0), 60))
+    assert out == []
+
+
+def test_outbound_filtered_by_config() -> None:
+    eng = _engine("border_crossing", border_crossing={"directions": ["inbound"]})
+    assert feed(eng, walk("T1", (-1000, -200), (0, 2), 60)) == []
+
+
+def test_approach_fires_under_threshold_only_when_heading_for_border() -> None:
+    eng = _engine("approach", approach={"threshold_s": 60})
+    # 1000 m out on the far side at 5 m/s south: 200 s to go, under 60 s from k=28 (t=140 s)
+    out = feed(eng, walk("IN", (-1500, 1000), (0, -5), 34, dt=5.0))
+    assert {a.rule for a in out} == {"approach"}
+    first = out[0]
+    assert first.t_first - 1_700_000_000 == 140.0
+    assert first.evidence["details"]["direction"] == "inbound"
+    assert first.evidence["details"]["time_to_border_s"] <= 60
+    # moving parallel 100 m from the border or away from it: never
+    eng2 = _engine("approach", approach={"threshold_s": 60})
+    assert feed(eng2, walk("PAR", (-3000, 100), (5, 0), 60),
+                walk("AWAY", (-1500, 200), (0, 3), 60)) == []
+
+
+def test_approach_needs_a_confirmed_track() -> None:
+    eng = _engine("approach")
+    assert feed(eng, walk("TEN", (-1500, 300), (0, -5), 10, status="tentative")) == []
