@@ -61,21 +61,42 @@ def _die_with_parent(parent_pid: int) -> Callable[[], None]:
     return setup
 
 
-def _answers_metadata(bootstrap: str) -> bool:
-    """True when the broker answers a real Kafka request, not just a TCP connect."""
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _admin_client(bootstrap: str) -> object:
+    """An admin client that gives up on an unreachable broker in 3 s, not kafka-python's 30 s."""
     from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaConfigurationError
 
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        return KafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=3000, bootstrap_timeout_ms=3000
+        )
+    except KafkaConfigurationError:  # kafka-python < 3 has no bootstrap_timeout_ms
+        return KafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=3000, api_version_auto_timeout_ms=3000
+        )
+
+
+def _answers_metadata(bootstrap: str) -> bool:
+    """True when the broker answers a real Kafka request, not just a TCP connect."""
+    if not _port_open(int(bootstrap.rsplit(":", 1)[1])):
+        return False
+    try:
+        admin = _admin_client(bootstrap)
     except Exception:  # noqa: BLE001 - NoBrokersAvailable and friends while it starts
         return False
     try:
-        admin.list_topics()
+        admin.list_topics()  # type: ignore[attr-defined]
         return True
     except Exception:  # noqa: BLE001
         return False
     finally:
-        admin.close()
+        admin.close()  # type: ignore[attr-defined]
 
 
 class KraftBroker:

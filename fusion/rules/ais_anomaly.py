@@ -113,7 +113,8 @@ class AisDuplicateMmsi(Rule):
                                  ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
                                  self.cfg["score"], separation_m=round(sep, 1),
                                  other_track=other)
-                    h.track_ids = [u.track_id, other]
+                    h.track_key = f"mmsi:{u.mmsi}"  # one alert per identity, not per track
+                    h.track_ids = sorted([u.track_id, other])
                     hits.append(h)
                     break
         return hits

@@ -139,9 +139,15 @@ run() {
 # Ready means a real Kafka request (Metadata via the admin client) is answered.
 probe() {
     "$PYTHON" - "$1" <<'EOF' >/dev/null 2>&1
-import sys
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+with socket.socket() as s:  # cheap check first: kafka-python waits 30 s on a closed port
+    s.settimeout(0.5)
+    if s.connect_ex((host, int(port))) != 0:
+        sys.exit(1)
 from kafka.admin import KafkaAdminClient
-admin = KafkaAdminClient(bootstrap_servers=sys.argv[1], request_timeout_ms=3000)
+admin = KafkaAdminClient(bootstrap_servers=sys.argv[1], request_timeout_ms=3000,
+                         bootstrap_timeout_ms=3000)
 admin.list_topics()
 admin.close()
 EOF

@@ -168,13 +168,16 @@ def _parse_record(buf: bytes, offset: int) -> Record:
 
 
 def iter_records(
-    buf: bytes, source: str = "", errors: str = "raise"
+    buf: bytes,
+    source: str = "",
+    errors: str = "raise",
+    skipped: list[MiniSeedError] | None = None,
 ) -> Iterator[Record]:
     """Yield the records of a miniSEED byte string in file order.
 
     ``errors="raise"`` stops at the first bad record with :class:`MiniSeedError`;
     ``"skip"`` logs it and resynchronises on the next plausible header (every 256 bytes,
-    the smallest common record length).
+    the smallest common record length), appending the error to ``skipped`` if given.
     """
     offset = 0
     while offset < len(buf):
@@ -187,7 +190,9 @@ def iter_records(
             err = MiniSeedError(str(exc), offset, source)
             if errors == "raise":
                 raise err from exc
-            log.warning("skipping bad miniSEED record: %s", err)
+            log.debug("skipping bad miniSEED record: %s", err)
+            if skipped is not None:
+                skipped.append(err)
             offset += 256
             continue
         yield rec
@@ -222,10 +227,17 @@ def _trace(key: tuple[str, str, str, str], run: list[Record]) -> Trace:
     return Trace(*key, starttime=run[0].starttime, rate_hz=run[0].rate_hz, samples=samples)
 
 
-def read_mseed(source: str | Path | bytes, errors: str = "raise") -> list[Trace]:
-    """Read a miniSEED file (path or bytes) into traces, one per contiguous channel run."""
+def read_mseed(
+    source: str | Path | bytes,
+    errors: str = "raise",
+    skipped: list[MiniSeedError] | None = None,
+) -> list[Trace]:
+    """Read a miniSEED file (path or bytes) into traces, one per contiguous channel run.
+
+    With ``errors="skip"`` bad records are left out and listed in ``skipped``.
+    """
     if isinstance(source, bytes | bytearray):
         buf, name = bytes(source), "<bytes>"
     else:
         buf, name = Path(source).read_bytes(), str(source)
-    return _merge(list(iter_records(buf, name, errors)))
+    return _merge(list(iter_records(buf, name, errors, skipped)))

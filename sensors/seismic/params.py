@@ -13,19 +13,19 @@ class DetectorParams:
     """STA/LTA detector settings (seconds and Hz, not samples, so they fit any sensor rate).
 
     Defaults suit ground sensors watching for people and vehicles: a 2–40 Hz band (clipped
-    below Nyquist), a 0.2 s STA against a 10 s LTA, and bursts closer than ``merge_gap_s``
+    below Nyquist), a 0.3 s STA against a 10 s LTA, and bursts closer than ``merge_gap_s``
     (a walker's steps) merged into one detection.
     """
 
     lo_hz: float = 2.0
     hi_hz: float = 40.0
     order: int = 4
-    sta_s: float = 0.2
+    sta_s: float = 0.3
     lta_s: float = 10.0
     on: float = 4.0
-    off: float = 1.5
+    off: float = 1.0
     warmup_s: float = 2.0  # no triggers in the first seconds of a stream (LTA not settled)
-    merge_gap_s: float = 1.5
+    merge_gap_s: float = 2.0
     max_event_s: float = 60.0  # a longer trigger is cut (and reported) in pieces
     min_duration_s: float = 0.0
     gap_tolerance_s: float = 0.0  # frame time jumps beyond max(this, 1.5 samples) reset state

@@ -293,14 +293,16 @@ def _sensors(kind: str, frame: LocalFrame) -> list[dict[str, Any]]:
     if has_river:
         xr = 2500.0 if kind == "mixed" else 0.0
         radar("R1", xr, float(river_y(xr)) - 400.0, 12.0, 5000.0, 10.0, 0.6)
-        xt = 4200.0 if kind == "mixed" else 2000.0
-        thermal("T1", xt, float(river_y(xt)) - 250.0, 20.0, xt + 100.0, 40.0, 3000.0)
+        river_cams = (4200.0,) if kind == "mixed" else (-3500.0, 0.0, 3500.0)
+        for xt in river_cams:
+            thermal(f"T{len(out)}", xt, float(river_y(xt)) - 250.0, 20.0, xt + 100.0, 40.0, 3000.0)
     if has_forest:
         xr = -3500.0 if kind == "mixed" else 0.0
         radar("R2", xr, float(forest_y(xr)) - 600.0, 8.0, 3000.0, 15.0, 1.0)
         cams = (-1500.0, -4500.0) if kind == "mixed" else (-3000.0, 0.0, 3000.0)
+        first = sum(1 for s in out if s["type"] == "thermal") + 1
         for i, xt in enumerate(cams):
-            thermal(f"T{i + 2}", xt, float(forest_y(xt)) - 300.0, 10.0, xt, 60.0, 1500.0)
+            thermal(f"T{first + i}", xt, float(forest_y(xt)) - 300.0, 10.0, xt, 60.0, 1500.0)
         x0, x1 = (-5600.0, -400.0) if kind == "mixed" else (-5600.0, 5600.0)
         for i, xs in enumerate(np.arange(x0, x1 + 1.0, 400.0)):
             lat, lon = _at(frame, float(xs), float(forest_y(xs)) - 80.0)

@@ -307,7 +307,7 @@ def _forest_crossing(c: _Cast, xa: float, xb: float, cls: str, inbound: bool) ->
     if not inbound:
         pts = pts[::-1]
     key = 2 if inbound else 1
-    path = route(pts, speed, rng, jitter_m=jitter, key=key, key_time=c.key_time())
+    path = route(pts, speed, rng, jitter_m=jitter, key=key, key_time=c.key_time(0.3, 0.8))
     c.add("P" if cls == "person" else "V", cls, "threat", path)
 
 
@@ -388,7 +388,7 @@ def _restricted_intruder(c: _Cast, xa: float, xb: float) -> None:
             dwells=[0.0, 60.0, 0.0],
             jitter_m=4.0,
             key=1,
-            key_time=c.key_time(),
+            key_time=c.key_time(0.35, 0.8),
         ),
     )
 

@@ -77,12 +77,19 @@ def run(args: argparse.Namespace) -> int:
     detections = []
     failed = 0
     for path in args.files:
+        skipped: list[MiniSeedError] = []
         try:
-            traces = read_mseed(path, errors="skip")
-        except (OSError, MiniSeedError) as exc:
+            traces = read_mseed(path, errors="skip", skipped=skipped)
+        except OSError as exc:
             print(f"seismic detect: {path}: {exc}", file=sys.stderr)
             failed += 1
             continue
+        for err in skipped[:20]:
+            print(f"seismic detect: skipped {err}", file=sys.stderr)
+        if len(skipped) > 20:
+            print(f"seismic detect: {path}: {len(skipped)} bad records in all", file=sys.stderr)
+        if not traces and skipped:
+            failed += 1
         for tr in traces:
             if tr.rate_hz <= 0 or len(tr.samples) < 2:
                 continue

@@ -84,7 +84,7 @@ def upd(track_id: str, t: float, e: float, n: float, ve: float = 0.0, vn: float 
 
 
 SENSORS = {
-    "R1": {"type": "radar", "lat": ll(0, -3000)[0], "lon": ll(0, -3000)[1]},
+    "R1": {"type": "radar", "lat": ll(-200, -3000)[0], "lon": ll(-200, -3000)[1]},
     "C2": {"type": "thermal", "lat": ll(500, -1000)[0], "lon": ll(500, -1000)[1]},
     "G1": {"type": "seismic", "lat": ll(-500, -300)[0], "lon": ll(-500, -300)[1]},
     "A1": {"type": "ais", "lat": ll(3000, -2000)[0], "lon": ll(3000, -2000)[1]},

@@ -1,0 +1,122 @@
+"""Alert lifecycle: dedup, acks, suppression, escalation, deletion, snapshot/restore, ids."""
+
+from __future__ import annotations
+
+import json
+
+from fusion.alerts import AlertEngine, alert_id_for
+from fusion.types import Alert
+from tests.fusion.test_rules_scene import SENSORS, T0, feed, only, scene, upd, walk
+
+
+def _dark(steps: int = 60, t0: float = T0, tid: str = "D1") -> list:
+    return walk(tid, (3000, -3000), (0, 0.5), steps, t0=t0, sources=["R1"])
+
+
+def test_one_alert_per_rule_track_zone_and_throttled_refresh() -> None:
+    eng = AlertEngine(scene(), only("dark_vessel"), SENSORS)
+    out = feed(eng, _dark(60))  # 300 s of updates every 5 s
+    assert len({a.alert_id for a in out}) == 1
+    # opened at +20 s, then re-sent at most every emit_interval_s (30 s): 10 records
+    assert len(out) == 10
+    assert [a.t_last for a in out] == sorted(a.t_last for a in out)
+    assert len(eng.open_alerts()) == 1
+    assert out[-1].t_first == out[0].t_first and out[-1].t_last == T0 + 290  # last re-send
+    assert eng.open_alerts()[0].t_last == T0 + 295  # held state is always current
+    assert all(isinstance(a, Alert) and a.status == "open" for a in out)
+
+
+def test_evidence_grows_and_is_bounded() -> None:
+    cfg = only("dark_vessel")
+    cfg["engine"] = {"max_evidence": 5, "emit_interval_s": 0}
+    eng = AlertEngine(scene(), cfg, SENSORS)
+    out = feed(eng, _dark(20))
+    assert out[-1].evidence["obs_ids"] == [f"D1-o{k}" for k in range(15, 20)]
+    assert out[-1].evidence["sensors"] == ["R1"]
+
+
+def test_ids_are_deterministic_and_distinct() -> None:
+    a = feed(AlertEngine(scene(), only("dark_vessel"), SENSORS), _dark(10))
+    b = feed(AlertEngine(scene(), only("dark_vessel"), SENSORS), _dark(10))
+    c = feed(AlertEngine(scene(), only("dark_vessel"), SENSORS), _dark(10, tid="D2"))
+    assert [x.alert_id for x in a] == [x.alert_id for x in b]
+    assert a[0].alert_id == alert_id_for("dark_vessel", "D1", "W1", 1)
+    assert c[0].alert_id != a[0].alert_id
+
+
+def test_ack_then_crossing_escalates() -> None:
+    eng = AlertEngine(scene(), only("approach", "border_crossing"), SENSORS)
+    track = walk("X", (-1000, 500), (0, -5), 30, sources=["R1"])
+    out = feed(eng, track[:15])  # approaching, not yet across (n = 500 - 25k)
+    appr = [a for a in out if a.rule == "approach"][0]
+    acked = eng.apply_ack({"alert_id": appr.alert_id, "action": "ack", "user": "op1",
+                           "note": "watching", "t": T0 + 71})
+    assert acked is not None and acked.status == "acknowledged"
+    assert acked.evidence["actions"][-1]["user"] == "op1"
+    assert eng.apply_ack({"alert_id": appr.alert_id, "action": "ack", "user": "op1"}) is None
+    out = feed(eng, track[15:])
+    esc = [a for a in out if a.alert_id == appr.alert_id]
+    assert esc and esc[0].status == "open" and esc[0].severity == "high"  # medium + 1
+    assert esc[0].evidence["escalated"] is True
+    assert any(a.rule == "border_crossing" for a in out)
+
+
+def test_dismiss_suppresses_then_new_episode() -> None:
+    cfg = only("dark_vessel")
+    cfg["engine"] = {"suppress_after_dismiss_s": 100}
+    eng = AlertEngine(scene(), cfg, SENSORS)
+    first = feed(eng, _dark(8))[0]  # opened at +20 s
+    gone = eng.apply_ack({"alert_id": first.alert_id, "action": "dismiss", "user": "op",
+                          "note": "fisherman", "t": T0 + 40})
+    assert gone is not None and gone.status == "dismissed"
+    later = feed(eng, _dark(40, t0=T0 + 40)[1:])  # +45 .. +235 s
+    assert later, "should re-open after the suppression"
+    assert later[0].t_first >= T0 + 140  # quiet until dismissal + 100 s
+    assert later[0].alert_id == alert_id_for("dark_vessel", "D1", "W1", 2)
+    assert later[0].alert_id != first.alert_id
+
+
+def test_resolve_escalate_and_unknown_ids() -> None:
+    eng = AlertEngine(scene(), only("dark_vessel"), SENSORS)
+    a = feed(eng, _dark(8))[0]
+    esc = eng.apply_ack({"alert_id": a.alert_id, "action": "escalate", "user": "op", "t": T0})
+    assert esc is not None and esc.severity == "critical" and esc.evidence["escalated"]
+    res = eng.apply_ack({"alert_id": a.alert_id, "action": "resolve", "user": "op",
+                         "t": T0 + 41})
+    assert res is not None and res.status == "resolved" and eng.open_alerts() == []
+    assert eng.apply_ack({"alert_id": "nope", "action": "ack"}) is None
+    assert eng.apply_ack({"alert_id": a.alert_id, "action": "ack"}) is None  # closed already
+
+
+def test_deleted_track_resolves_its_alerts() -> None:
+    eng = AlertEngine(scene(), only("dark_vessel"), SENSORS)
+    a = feed(eng, _dark(8))[0]
+    out = eng.process([upd("D1", T0 + 45, 3000, -2980, status="deleted")], T0 + 45)
+    assert [(x.alert_id, x.status) for x in out] == [(a.alert_id, "resolved")]
+    assert eng.open_alerts() == []
+
+
+def test_snapshot_restore_continues_identically() -> None:
+    stream = _dark(60) + walk("X", (-1000, 500), (0, -5), 60, sources=["R1"])
+    stream.sort(key=lambda u: (u.t, u.track_id))
+    whole = AlertEngine(scene(), {}, SENSORS)
+    ref = [a.to_dict() for a in feed(whole, stream)]
+
+    half = AlertEngine(scene(), {}, SENSORS)
+    cut = T0 + 150
+    got = [a.to_dict() for a in feed(half, [u for u in stream if u.t < cut])]
+    state = json.loads(json.dumps(half.snapshot()))  # must survive JSON
+    resumed = AlertEngine.restore(scene(), {}, state, SENSORS)
+    got += [a.to_dict() for a in feed(resumed, [u for u in stream if u.t >= cut])]
+    assert got == ref
+    assert {a["rule"] for a in ref} >= {"dark_vessel", "approach", "border_crossing"}
+
+
+def test_reload_rules_keeps_open_alerts() -> None:
+    eng = AlertEngine(scene(), only("dark_vessel"), SENSORS)
+    first = feed(eng, _dark(10))[0]
+    eng.reload_rules(only("dark_vessel", "approach", dark_vessel={"score": 0.9}))
+    later = feed(eng, _dark(20, t0=T0 + 50))
+    assert later and later[0].alert_id == first.alert_id
+    assert later[0].score > first.score  # new score applies to the same alert
+    assert len(eng.open_alerts()) == 1

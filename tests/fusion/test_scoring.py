@@ -1,0 +1,128 @@
+"""Alert scoring against a hand-made truth set, and the ``borderfusion score`` command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fusion.scoring import ScoreParams, score, score_files
+from tests.fusion.test_rules_scene import T0, ll
+
+
+def _truth() -> list[dict]:
+    rows = []
+    for k in range(0, 3601, 10):  # boat B2 going north along east 3000 at 2 m/s, 1 h
+        lat, lon = ll(3000, -200 + 2 * k)
+        rows.append({"kind": "position", "target": "B2", "class": "boat", "t": T0 + k,
+                     "lat": lat, "lon": lon})
+        lat, lon = ll(-1000, -150)  # person P1 standing near the border
+        rows.append({"kind": "position", "target": "P1", "class": "person", "t": T0 + k,
+                     "lat": lat, "lon": lon})
+    ev = [("dark_vessel", "B2", 50, (3000, -100), None),
+          ("crossing", "B2", 100, (3000, 0), "inbound"),
+          ("loitering", "P1", 600, (-1000, -150), None),
+          ("rendezvous", "B2+X9", 2000, (3000, 3800), None)]
+    for kind, tgt, t, (e, n), d in ev:
+        lat, lon = ll(e, n)
+        r = {"kind": "event", "event": kind, "target": tgt, "t": T0 + t, "lat": lat, "lon": lon}
+        if d:
+            r["direction"] = d
+        rows.append(r)
+    return rows
+
+
+def _alert(aid: str, rule: str, t: float, e: float, n: float, direction: str | None = None,
+           t_last: float | None = None) -> dict:
+    lat, lon = ll(e, n)
+    details = {"direction": direction} if direction else {}
+    return {"alert_id": aid, "rule": rule, "severity": "high", "score": 0.8, "status": "open",
+            "t_first": T0 + t, "t_last": T0 + (t_last or t), "lat": lat, "lon": lon,
+            "sector": "", "zone_id": None, "track_ids": ["T1"], "summary": "",
+            "evidence": {"obs_ids": [], "sensors": [], "details": details}}
+
+
+def _alerts() -> list[dict]:
+    return [
+        _alert("a1", "border_crossing", 105, 3000, 10, "inbound"),  # tta +5 s
+        _alert("a1", "border_crossing", 105, 3000, 60, "inbound", t_last=130),  # update
+        _alert("a2", "border_crossing", 103, 3000, 6, "outbound"),  # wrong direction: false
+        _alert("a3", "dark_vessel", 80, 3000, -40),  # tta +30 s
+        _alert("a4", "dark_vessel", 70, 3000, -60),  # a second alert on it: tta +20 s
+        _alert("a5", "approach", 90, 3000, -20),  # warns of the crossing: true
+        _alert("a6", "loitering", 900, -1000, -150),  # 300 s after the event: too late
+        _alert("a7", "loitering", 1500, -4000, -300),  # nobody there: false
+        _alert("a8", "sensor_silence", 2000, 0, -3000),  # no truth of that kind: unscored
+    ]
+
+
+def test_hand_made_scores() -> None:
+    res = score(_truth(), _alerts(), ScoreParams(before_s=120, after_s=120), n_sectors=2)
+    rules = {r["rule"]: r for r in res["rules"]}
+    bc = rules["border_crossing"]
+    assert (bc["events"], bc["detected"], bc["alerts"], bc["true_alerts"]) == (1, 1, 2, 1)
+    assert bc["recall"] == 1.0 and bc["precision"] == 0.5
+    assert bc["tta_median_s"] == 5.0 and bc["tta_worst_s"] == 5.0
+    dv = rules["dark_vessel"]
+    assert (dv["events"], dv["detected"], dv["alerts"], dv["true_alerts"]) == (1, 1, 2, 2)
+    assert dv["tta_median_s"] == 20.0  # the earliest matching alert counts
+    assert rules["approach"]["precision"] == 1.0 and rules["approach"]["recall"] is None
+    lo = rules["loitering"]
+    assert (lo["events"], lo["detected"], lo["true_alerts"]) == (1, 0, 0)
+    assert lo["recall"] == 0.0 and lo["false_per_hour"] == pytest.approx(2.0)
+    rv = rules["rendezvous"]
+    assert (rv["events"], rv["alerts"], rv["recall"]) == (1, 0, 0.0)
+    assert rules["sensor_silence"]["scored"] is False
+    o = res["overall"]
+    # scored: 4 events (crossing, dark, loitering, rendezvous), 2 detected; 7 alerts, 4 true
+    assert o["recall"] == pytest.approx(2 / 4)
+    assert o["precision"] == pytest.approx(4 / 7)
+    assert res["hours"] == pytest.approx(1.0)
+    assert o["false_per_hour"] == pytest.approx(3.0)
+    assert o["false_per_sector_hour"] == pytest.approx(1.5)
+
+
+def test_wider_window_catches_late_alert() -> None:
+    res = score(_truth(), _alerts(), ScoreParams(after_s=400))
+    lo = {r["rule"]: r for r in res["rules"]}["loitering"]
+    assert lo["detected"] == 1 and lo["tta_worst_s"] == 300.0
+
+
+def test_target_mismatch_is_not_a_match() -> None:
+    # a dark-vessel alert at the person's position at the right time is not the boat's event
+    res = score(_truth(), [_alert("x", "dark_vessel", 60, -1000, -150)])
+    dv = {r["rule"]: r for r in res["rules"]}["dark_vessel"]
+    assert dv["true_alerts"] == 0 and dv["detected"] == 0
+
+
+def _write(tmp_path: Path) -> tuple[Path, Path]:
+    scen = tmp_path / "scen"
+    scen.mkdir()
+    (scen / "truth.jsonl").write_text("\n".join(json.dumps(r) for r in _truth()) + "\n")
+    alerts = tmp_path / "alerts.jsonl"
+    alerts.write_text("\n".join(json.dumps(a) for a in _alerts()) + "\n")
+    return scen, alerts
+
+
+def test_score_files_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from streams.commands import score as score_cmd
+
+    scen, alerts = _write(tmp_path)
+    assert score_files(scen, alerts)["alerts"] == 8
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    score_cmd.register(sub)
+    args = parser.parse_args(["score", str(scen), str(alerts), "--json"])
+    assert args.func(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["overall"]["precision"] == pytest.approx(4 / 7)
+    args = parser.parse_args(["score", str(scen), str(alerts)])
+    assert args.func(args) == 0
+    table = capsys.readouterr().out
+    assert "border_crossing" in table and "50%" in table and "sensor_silence *" in table
+    args = parser.parse_args(["score", str(tmp_path), str(alerts)])
+    assert args.func(args) == 2
+    assert "truth.jsonl" in capsys.readouterr().err

@@ -1,0 +1,97 @@
+"""Test helpers that read topics the way that works on every broker: assign() + seek.
+
+(Tansu's consumer groups misbehave with kafka-python, KAFKA-NOTES; a test reader that
+needs no group is correct on Apache Kafka too.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class TopicReader:
+    """Accumulates every record of one topic from the beginning, across polls."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                      group_id=None, consumer_timeout_ms=500)
+        parts = self.consumer.partitions_for_topic(topic) or set()
+        deadline = time.monotonic() + 10
+        while not parts and time.monotonic() < deadline:
+            time.sleep(0.2)
+            parts = self.consumer.partitions_for_topic(topic) or set()
+        self.consumer.assign([TopicPartition(topic, p) for p in sorted(parts)])
+        self.consumer.seek_to_beginning()
+        self.records: list[Any] = []
+
+    def poll(self) -> list[Any]:
+        batch = self.consumer.poll(timeout_ms=500)
+        for msgs in batch.values():
+            self.records.extend(msgs)
+        return self.records
+
+    def values(self) -> list[Any]:
+        return [json.loads(r.value) for r in self.records]
+
+    def wait_for(self, predicate: Callable[[list[Any]], bool], timeout_s: float = 60.0) -> list[Any]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.poll()
+            vals = self.values()
+            if predicate(vals):
+                return vals
+        raise AssertionError(f"timed out after {timeout_s} s waiting on {self.topic}; "
+                             f"saw {len(self.records)} records: {self.values()[:5]}")
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def flatten(values: list[Any]) -> list[Any]:
+    """Batched records (JSON arrays) flattened into single items."""
+    out: list[Any] = []
+    for v in values:
+        out.extend(v if isinstance(v, list) else [v])
+    return out
+
+
+def start_worker(bootstrap: str, prefix: str, env: dict[str, str], roles: list[str],
+                 log_path: Path) -> subprocess.Popen[bytes]:
+    """A real ``borderfusion worker`` subprocess in its own namespace (prefix + app id)."""
+    from streams.broker import _die_with_parent
+
+    full_env = {**os.environ, "BORDERFUSION_KAFKA_BOOTSTRAP": bootstrap,
+                "BORDERFUSION_TOPIC_PREFIX": prefix, "BORDERFUSION_APP_ID": prefix + "app",
+                "BORDERFUSION_BROKER_SESSION_TIMEOUT_S": "6",
+                "BORDERFUSION_PARTITIONS": "2", **env}
+    argv = [sys.executable, "-m", "streams.cli", "worker"]
+    for r in roles:
+        argv += ["--role", r]
+    out = open(log_path, "ab")  # noqa: SIM115
+    proc = subprocess.Popen(argv, env=full_env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                            preexec_fn=_die_with_parent)
+    out.close()
+    return proc
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
