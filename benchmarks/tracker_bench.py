@@ -176,7 +176,7 @@ def main() -> int:
         "--ss-scans-1000",
         type=int,
         default=20,
-        help="Stone Soup scans at N=1000 (it takes ~1 s each)",
+        help="Stone Soup scans at N=1000 (~30 s each here)",
     )
     args = ap.parse_args()
     if args.quick:

@@ -60,16 +60,21 @@ def _engine_cfg(rules_cfg: dict[str, Any] | None) -> dict[str, Any]:
     section = dict((rules_cfg or {}).get("engine") or {})
     unknown = sorted(set(section) - set(ENGINE_DEFAULTS))
     if unknown:
-        raise RuleConfigError(f"rules config: unknown engine key(s) {unknown}; known: "
-                              f"{sorted(ENGINE_DEFAULTS)}")
+        raise RuleConfigError(
+            f"rules config: unknown engine key(s) {unknown}; known: {sorted(ENGINE_DEFAULTS)}"
+        )
     return {**ENGINE_DEFAULTS, **section}
 
 
 class AlertEngine:
     """Runs the rules over batches of track updates and keeps the alerts' lifecycle."""
 
-    def __init__(self, zones: Zones, rules_cfg: dict[str, Any] | None = None,
-                 sensors: dict[str, dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        zones: Zones,
+        rules_cfg: dict[str, Any] | None = None,
+        sensors: dict[str, dict[str, Any]] | None = None,
+    ):
         self.zones = zones
         self.ctx = Context(zones, sensors)
         self.rules_cfg: dict[str, Any] = copy.deepcopy(rules_cfg or {})
@@ -130,21 +135,32 @@ class AlertEngine:
         p_lon = np.where(has_prev, prev[:, 2], lon)
         e, n = z.to_en(lat, lon)
         kinds = [{self.ctx.kind_of(s) for s in u.sources} for u in ups]
-        has_ais = np.array([u.mmsi is not None or "ais" in k for u, k in zip(ups, kinds,
-                                                                               strict=True)])
+        has_ais = np.array(
+            [u.mmsi is not None or "ais" in k for u, k in zip(ups, kinds, strict=True)]
+        )
         sectors = z.sectors_of(lat, lon) if z.of_kind("sector") else [u.sector for u in ups]
         return Batch(
-            updates=ups, ids=[u.track_id for u in ups],
-            t=np.array([u.t for u in ups], dtype=float), lat=lat, lon=lon, e=e, n=n, ve=ve,
-            vn=vn, status=np.array([u.status for u in ups]), prev_t=prev[:, 0],
-            prev_lat=prev[:, 1], prev_lon=prev[:, 2],
+            updates=ups,
+            ids=[u.track_id for u in ups],
+            t=np.array([u.t for u in ups], dtype=float),
+            lat=lat,
+            lon=lon,
+            e=e,
+            n=n,
+            ve=ve,
+            vn=vn,
+            status=np.array([u.status for u in ups]),
+            prev_t=prev[:, 0],
+            prev_lat=prev[:, 1],
+            prev_lon=prev[:, 2],
             crossings=z.crossings(p_lat, p_lon, lat, lon),
             prox=z.border_proximity(lat, lon, ve, vn),
             water=z.zone_ids_at("water", lat, lon),
             restricted=z.zone_ids_at("restricted", lat, lon),
             strip=z.zone_ids_at("strip", lat, lon),
             sectors=[s or u.sector for s, u in zip(sectors, ups, strict=True)],
-            kinds=kinds, has_ais=has_ais,
+            kinds=kinds,
+            has_ais=has_ais,
         )
 
     def _process_wave(self, ups: list[TrackUpdate]) -> list[Alert]:
@@ -158,8 +174,11 @@ class AlertEngine:
                 if rule.enabled and not isinstance(rule, Corroboration | SensorSilence):
                     hits.extend(rule.evaluate(batch, self.ctx))
             corr = self.rules["corroboration"]
-            boosted = (corr.corroborated(batch, self.ctx)  # type: ignore[attr-defined]
-                       if corr.enabled else {})
+            boosted = (
+                corr.corroborated(batch, self.ctx)  # type: ignore[attr-defined]
+                if corr.enabled
+                else {}
+            )
             for h in hits:
                 by = boosted.get(h.track_key)
                 if by and h.active:
@@ -202,11 +221,23 @@ class AlertEngine:
         aid = alert_id_for(h.rule, h.track_key, h.zone_id, ep)
         ev: dict[str, Any] = {"obs_ids": [], "sensors": [], "details": {}}
         a = {
-            "alert_id": aid, "rule": h.rule, "severity": h.severity, "score": 0.0,
-            "status": "open", "t_first": h.t, "t_last": h.t, "lat": h.lat, "lon": h.lon,
-            "sector": h.sector, "zone_id": h.zone_id, "track_ids": list(h.track_ids),
-            "summary": h.summary, "evidence": ev, "mmsi": h.mmsi,
-            "classification": h.classification, "_key": key,
+            "alert_id": aid,
+            "rule": h.rule,
+            "severity": h.severity,
+            "score": 0.0,
+            "status": "open",
+            "t_first": h.t,
+            "t_last": h.t,
+            "lat": h.lat,
+            "lon": h.lon,
+            "sector": h.sector,
+            "zone_id": h.zone_id,
+            "track_ids": list(h.track_ids),
+            "summary": h.summary,
+            "evidence": ev,
+            "mmsi": h.mmsi,
+            "classification": h.classification,
+            "_key": key,
         }
         self._merge(a, h)
         self.live[key] = a
@@ -216,7 +247,8 @@ class AlertEngine:
     def _merge(self, a: dict[str, Any], h: Hit) -> None:
         ev = a["evidence"]
         ev["obs_ids"] = (ev["obs_ids"] + [o for o in h.obs_ids if o not in ev["obs_ids"]])[
-            -int(self.cfg["max_evidence"]):]
+            -int(self.cfg["max_evidence"]) :
+        ]
         ev["sensors"] = sorted(set(ev["sensors"]) | set(h.sensors))
         ev["details"] = {**ev.get("details", {}), **h.details}
         a["score"] = round(max(float(a["score"]), h.score), 3)
@@ -299,7 +331,8 @@ class AlertEngine:
             log.warning("unknown ack action %r for %s ignored", action, aid)
             return None
         a["evidence"].setdefault("actions", []).append(
-            {"action": action, "user": ack.get("user"), "note": ack.get("note"), "t": t})
+            {"action": action, "user": ack.get("user"), "note": ack.get("note"), "t": t}
+        )
         a["evidence"]["actions"] = a["evidence"]["actions"][-20:]
         if key is None:  # closed already: record the action, change nothing else
             return None if action != "escalate" else self._reopen_escalated(a, t, ack)
@@ -311,8 +344,9 @@ class AlertEngine:
         if action == "escalate":
             self._escalate(a, t, f"escalated by {ack.get('user') or 'a coordinator'}")
             return self._emit(a, t)
-        wait = self.cfg["suppress_after_dismiss_s" if action == "dismiss"
-                       else "suppress_after_resolve_s"]
+        wait = self.cfg[
+            "suppress_after_dismiss_s" if action == "dismiss" else "suppress_after_resolve_s"
+        ]
         self.suppressed[key] = t + float(wait)
         return self._close(key, "dismissed" if action == "dismiss" else "resolved", t)
 
@@ -327,8 +361,9 @@ class AlertEngine:
         return self._emit(a, t)
 
     # ------------------------------------------------------------------ sensor silence
-    def check_sensor_silence(self, now: float, last_seen: dict[str, float],
-                             expected_period: dict[str, float]) -> list[Alert]:
+    def check_sensor_silence(
+        self, now: float, last_seen: dict[str, float], expected_period: dict[str, float]
+    ) -> list[Alert]:
         """Open coverage-gap alerts for silent sensors, resolve them when sensors are back."""
         rule = self.rules["sensor_silence"]
         if not rule.enabled:
@@ -348,24 +383,33 @@ class AlertEngine:
 
     def snapshot(self) -> dict[str, Any]:
         """Everything needed to resume, as plain JSON types."""
-        return copy.deepcopy({
-            "version": SNAPSHOT_VERSION,
-            "now": self.now,
-            "live": self.live,
-            "closed": list(self.closed.values()),
-            "episodes": self.episodes,
-            "suppressed": self.suppressed,
-            "last_emit": self.last_emit,
-            "last_pos": self.last_pos,
-            "rule_state": {name: r.state for name, r in self.rules.items()},
-        })
+        return copy.deepcopy(
+            {
+                "version": SNAPSHOT_VERSION,
+                "now": self.now,
+                "live": self.live,
+                "closed": list(self.closed.values()),
+                "episodes": self.episodes,
+                "suppressed": self.suppressed,
+                "last_emit": self.last_emit,
+                "last_pos": self.last_pos,
+                "rule_state": {name: r.state for name, r in self.rules.items()},
+            }
+        )
 
     @classmethod
-    def restore(cls, zones: Zones, rules_cfg: dict[str, Any] | None, state: dict[str, Any],
-                sensors: dict[str, dict[str, Any]] | None = None) -> AlertEngine:
+    def restore(
+        cls,
+        zones: Zones,
+        rules_cfg: dict[str, Any] | None,
+        state: dict[str, Any],
+        sensors: dict[str, dict[str, Any]] | None = None,
+    ) -> AlertEngine:
         if state.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"alert engine snapshot version {state.get('version')!r} "
-                             f"not supported (want {SNAPSHOT_VERSION})")
+            raise ValueError(
+                f"alert engine snapshot version {state.get('version')!r} "
+                f"not supported (want {SNAPSHOT_VERSION})"
+            )
         eng = cls(zones, rules_cfg, sensors)
         st = copy.deepcopy(state)
         eng.now = float(st["now"])

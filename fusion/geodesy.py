@@ -1,9 +1,11 @@
 """WGS84 ↔ local east/north on a tangent plane at a sector origin.
 
-The forward map is exact ENU through ECEF (dropping the "up" component); the inverse
-puts the point back on the ellipsoid by a short fixed-point iteration on "up", so a
-round trip is sub-millimetre and east/north distances are true to well under 0.5 m
-within 50 km of the origin. Everything is vectorised over arrays of points.
+The map is azimuthal-equidistant-like: exact ENU through ECEF, then the horizontal part is
+stretched so its length is the arc length on the osculating sphere at the origin (dropping
+"up" alone, an orthographic map, shortens 50 km by half a metre). Distances and bearings
+from the origin are then true to centimetres within 50 km (tested against Vincenty). The
+inverse puts the point back on the ellipsoid by a short fixed-point iteration on "up", so
+a round trip is sub-millimetre. Everything is vectorised over arrays of points.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class LocalFrame:
     lon0: float
     _origin: FloatArray = field(init=False, repr=False, compare=False)
     _rot: FloatArray = field(init=False, repr=False, compare=False)
+    _radius: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         phi, lam = np.radians(self.lat0), np.radians(self.lon0)
@@ -74,19 +77,31 @@ class LocalFrame:
         )
         object.__setattr__(self, "_origin", geodetic_to_ecef(self.lat0, self.lon0))
         object.__setattr__(self, "_rot", rot)
+        # Gaussian mean radius of curvature sqrt(M N) at the origin
+        w2 = 1.0 - WGS84_E2 * sp**2
+        radius = WGS84_A * np.sqrt(1.0 - WGS84_E2) / w2
+        object.__setattr__(self, "_radius", float(radius))
 
     def to_en(self, lat: ArrayLike, lon: ArrayLike) -> tuple[FloatArray, FloatArray]:
         """Degrees to east/north metres on the tangent plane (points on the ellipsoid)."""
         enu = (geodetic_to_ecef(lat, lon) - self._origin) @ self._rot.T
-        return enu[..., 0], enu[..., 1]
+        rho = np.hypot(enu[..., 0], enu[..., 1])
+        arc = self._radius * np.arctan2(rho, self._radius + enu[..., 2])
+        scale = np.where(rho > 0, arc / np.where(rho > 0, rho, 1.0), 1.0)
+        return enu[..., 0] * scale, enu[..., 1] * scale
 
     def to_latlon(self, east: ArrayLike, north: ArrayLike) -> tuple[FloatArray, FloatArray]:
         """East/north metres back to degrees, on the ellipsoid surface."""
         e = np.asarray(east, dtype=float)
         n = np.asarray(north, dtype=float)
-        up = -(e**2 + n**2) / (2.0 * WGS84_A)
-        for _ in range(3):
-            enu = np.stack(np.broadcast_arrays(e, n, up), axis=-1)
+        arc = np.hypot(e, n)
+        safe = np.where(arc > 0, arc, 1.0)
+        up = -(arc**2) / (2.0 * WGS84_A)
+        for _ in range(4):
+            # invert arc = R atan2(rho, R + up) for the plane length rho at this "up"
+            rho = (self._radius + up) * np.tan(arc / self._radius)
+            scale = np.where(arc > 0, rho / safe, 1.0)
+            enu = np.stack(np.broadcast_arrays(e * scale, n * scale, up), axis=-1)
             lat, lon, h = ecef_to_geodetic(self._origin + enu @ self._rot)
             up = up - h
         return lat, lon

@@ -64,8 +64,16 @@ _ALLOWED_GEOMS: dict[str, tuple[str, ...]] = {
     "water": _AREAS,
     "sector": _AREAS,
 }
-_COMPASS = ("north", "north-east", "east", "south-east", "south", "south-west", "west",
-            "north-west")
+_COMPASS = (
+    "north",
+    "north-east",
+    "east",
+    "south-east",
+    "south",
+    "south-west",
+    "west",
+    "north-west",
+)
 
 FloatArray = NDArray[np.float64]
 _DENSIFY_DEG = 0.01  # ~1 km: a chord that long sags < 0.1 m off the lon/lat straight line
@@ -139,8 +147,11 @@ def _validate(i: int, feat: Any) -> tuple[str, str, dict[str, Any], shapely.Geom
     except Exception as exc:  # shapely raises several types for bad GeoJSON
         raise _fail(fid, "geometry", f"not valid GeoJSON geometry ({exc})") from exc
     if geom.geom_type not in _ALLOWED_GEOMS[kind]:
-        raise _fail(fid, "geometry", f"a {kind} must be {'|'.join(_ALLOWED_GEOMS[kind])}, "
-                    f"got {geom.geom_type}")
+        raise _fail(
+            fid,
+            "geometry",
+            f"a {kind} must be {'|'.join(_ALLOWED_GEOMS[kind])}, got {geom.geom_type}",
+        )
     if geom.is_empty:
         raise _fail(fid, "geometry", "is empty")
     if kind == "border" and props.get("border_type") not in BORDER_TYPES:
@@ -152,8 +163,9 @@ def _validate(i: int, feat: Any) -> tuple[str, str, dict[str, Any], shapely.Geom
         if isinstance(w, bool) or not isinstance(w, int | float) or not w > 0:
             raise _fail(fid, "width_m", f"a strip needs a positive width in metres, got {w!r}")
     if kind == "restricted" and props.get("severity") not in SEVERITIES:
-        raise _fail(fid, "severity",
-                    f"must be one of {'|'.join(SEVERITIES)}, got {props.get('severity')!r}")
+        raise _fail(
+            fid, "severity", f"must be one of {'|'.join(SEVERITIES)}, got {props.get('severity')!r}"
+        )
     if kind == "checkpoint" and geom.geom_type == "Point":
         r = props.get("radius_m", 50.0)
         if isinstance(r, bool) or not isinstance(r, int | float) or not r > 0:
@@ -261,8 +273,9 @@ class Zones:
             return np.zeros(e.shape, dtype=bool)
         return np.asarray(shapely.intersects_xy(self.territory, e, n), dtype=bool)
 
-    def crossings(self, lat0: ArrayLike, lon0: ArrayLike, lat1: ArrayLike, lon1: ArrayLike
-                  ) -> Crossings:
+    def crossings(
+        self, lat0: ArrayLike, lon0: ArrayLike, lat1: ArrayLike, lon1: ArrayLike
+    ) -> Crossings:
         """Border crossings of n path segments (lat0, lon0) → (lat1, lon1), all at once."""
         e0, n0 = self.to_en(lat0, lon0)
         e1, n1 = self.to_en(lat1, lon1)
@@ -308,8 +321,9 @@ class Zones:
             cps = self.layers["checkpoint"]
             if cps.zones:
                 if self.checkpoint_margin_m > 0:
-                    q, c = cps.tree.query(pt, predicate="dwithin",
-                                          distance=self.checkpoint_margin_m)
+                    q, c = cps.tree.query(
+                        pt, predicate="dwithin", distance=self.checkpoint_margin_m
+                    )
                 else:
                     q, c = cps.tree.query(pt, predicate="intersects")
                 q, first_c = np.unique(q, return_index=True)
@@ -318,11 +332,13 @@ class Zones:
         lat, lon = self.frame.to_latlon(px, py)
         lat = np.where(crossed, lat, np.nan)
         lon = np.where(crossed, lon, np.nan)
-        return Crossings(crossed, exempt, border, direction, np.atleast_1d(lat),
-                         np.atleast_1d(lon), checkpoint)
+        return Crossings(
+            crossed, exempt, border, direction, np.atleast_1d(lat), np.atleast_1d(lon), checkpoint
+        )
 
-    def border_proximity(self, lat: ArrayLike, lon: ArrayLike, vel_e: ArrayLike = 0.0,
-                         vel_n: ArrayLike = 0.0) -> BorderProximity:
+    def border_proximity(
+        self, lat: ArrayLike, lon: ArrayLike, vel_e: ArrayLike = 0.0, vel_n: ArrayLike = 0.0
+    ) -> BorderProximity:
         """Signed distance to the nearest border and the time to reach it at this velocity.
 
         The time is the distance over the velocity's component toward the nearest border
@@ -336,8 +352,7 @@ class Zones:
         layer = self.layers["border"]
         if m == 0 or not layer.zones:
             nan = np.full(m, np.nan)
-            return BorderProximity(nan, np.full(m, -1, np.int64), nan, nan, nan,
-                                   np.full(m, np.inf))
+            return BorderProximity(nan, np.full(m, -1, np.int64), nan, nan, nan, np.full(m, np.inf))
         pts = shapely.points(e, n)
         idx, dist = layer.tree.query_nearest(pts, return_distance=True, all_matches=False)
         border = np.full(m, -1, dtype=np.int64)
@@ -357,14 +372,16 @@ class Zones:
             d = np.where(self.inside_territory(e, n), d, -d)
         return BorderProximity(d, border, ne, nn, closing, ttb)
 
-    def membership(self, kind: str, lat: ArrayLike, lon: ArrayLike
-                   ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    def membership(
+        self, kind: str, lat: ArrayLike, lon: ArrayLike
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Pairs (point index, zone index within ``of_kind(kind)``) with the point inside."""
         e, n = self.to_en(lat, lon)
         return self.membership_en(kind, e, n)
 
-    def membership_en(self, kind: str, e: ArrayLike, n: ArrayLike
-                      ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    def membership_en(
+        self, kind: str, e: ArrayLike, n: ArrayLike
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         layer = self.layers[kind]
         e = np.atleast_1d(np.asarray(e, float))
         if not layer.zones or e.size == 0:
@@ -394,7 +411,7 @@ class Zones:
         """Vectorised :meth:`sector_of`."""
         return [ids[0] if ids else "" for ids in self.zone_ids_at("sector", lat, lon)]
 
-    def describe_location(self, lat: float, lon: float, max_m: float = 5000.0) -> str:
+    def describe_location(self, lat: float, lon: float, max_m: float = 2000.0) -> str:
         """'120 m north of Checkpoint X' relative to the nearest checkpoint, or ''."""
         layer = self.layers["checkpoint"]
         if not layer.zones:

@@ -118,8 +118,9 @@ def _collapse_alerts(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             by_id[aid] = {**r, "track_ids": list(r.get("track_ids") or [])}
         else:
             cur["t_first"] = min(float(cur["t_first"]), float(r["t_first"]))
-            cur["track_ids"] = list(dict.fromkeys(cur["track_ids"] + list(r.get("track_ids")
-                                                                            or [])))
+            cur["track_ids"] = list(
+                dict.fromkeys(cur["track_ids"] + list(r.get("track_ids") or []))
+            )
     return sorted(by_id.values(), key=lambda a: (float(a["t_first"]), a["alert_id"]))
 
 
@@ -132,13 +133,16 @@ def _event_targets(ev: dict[str, Any]) -> set[str]:
     return {p for p in str(tgt).replace(",", "+").split("+") if p}
 
 
-def score(truth: list[dict[str, Any]], alert_records: list[dict[str, Any]],
-          params: ScoreParams | None = None, n_sectors: int = 0) -> dict[str, Any]:
+def score(
+    truth: list[dict[str, Any]],
+    alert_records: list[dict[str, Any]],
+    params: ScoreParams | None = None,
+    n_sectors: int = 0,
+) -> dict[str, Any]:
     """Score alerts against truth records; returns a JSON-ready dict (see module doc)."""
     p = params or ScoreParams()
     positions = [r for r in truth if r.get("kind") == "position"]
-    events = sorted((r for r in truth if r.get("kind") == "event"),
-                    key=lambda r: float(r["t"]))
+    events = sorted((r for r in truth if r.get("kind") == "event"), key=lambda r: float(r["t"]))
     alerts = _collapse_alerts(alert_records)
     pts = positions + events + alerts
     lat0 = float(np.mean([float(r["lat"]) for r in pts])) if pts else 0.0
@@ -152,8 +156,7 @@ def score(truth: list[dict[str, Any]], alert_records: list[dict[str, Any]],
     for tgt, rows in by_target.items():
         rows.sort(key=lambda r: float(r["t"]))
         e, n = frame.to_en([r["lat"] for r in rows], [r["lon"] for r in rows])
-        tracks[tgt] = (np.array([float(r["t"]) for r in rows]), np.atleast_1d(e),
-                       np.atleast_1d(n))
+        tracks[tgt] = (np.array([float(r["t"]) for r in rows]), np.atleast_1d(e), np.atleast_1d(n))
 
     def target_at(t: float, e: float, n: float) -> str | None:
         best, best_d = None, p.assoc_m
@@ -165,8 +168,11 @@ def score(truth: list[dict[str, Any]], alert_records: list[dict[str, Any]],
                 best, best_d = tgt, d
         return best
 
-    ev_en = frame.to_en([e["lat"] for e in events], [e["lon"] for e in events]) if events else (
-        np.zeros(0), np.zeros(0))
+    ev_en = (
+        frame.to_en([e["lat"] for e in events], [e["lon"] for e in events])
+        if events
+        else (np.zeros(0), np.zeros(0))
+    )
     ev_e, ev_n = np.atleast_1d(ev_en[0]), np.atleast_1d(ev_en[1])
     first_tta: dict[tuple[str, int], float] = {}
     results: dict[str, RuleScore] = {}
@@ -177,7 +183,7 @@ def score(truth: list[dict[str, Any]], alert_records: list[dict[str, Any]],
         rs.alerts += 1
         ta = float(a["t_first"])
         ae, an = (float(v) for v in frame.to_en(a["lat"], a["lon"]))
-        tgt = target_at(ta, ae, an)
+        atgt = target_at(ta, ae, an)
         matched = False
         for j, ev in enumerate(events):
             if ev["event"] not in RULE_EVENTS.get(rule, (rule,)):
@@ -189,8 +195,8 @@ def score(truth: list[dict[str, Any]], alert_records: list[dict[str, Any]],
             if ev.get("direction") and adir and adir != ev["direction"]:
                 continue
             targets = _event_targets(ev)
-            if tgt is not None and targets:
-                ok = tgt in targets
+            if atgt is not None and targets:
+                ok = atgt in targets
             else:
                 ok = math.hypot(ae - ev_e[j], an - ev_n[j]) <= p.max_distance_m
             if not ok:
@@ -225,8 +231,9 @@ def score(truth: list[dict[str, Any]], alert_records: list[dict[str, Any]],
             "recall": _ratio(sum(r["detected"] for r in scored), n_ev),
             "precision": _ratio(n_alerts - n_false, n_alerts),
             "false_per_hour": n_false / hours if hours > 0 else None,
-            "false_per_sector_hour": (n_false / (hours * n_sectors)
-                                      if hours > 0 and n_sectors else None),
+            "false_per_sector_hour": (
+                n_false / (hours * n_sectors) if hours > 0 and n_sectors else None
+            ),
         },
     }
 
@@ -235,20 +242,27 @@ def _count_sectors(zones_path: Path) -> int:
     if not zones_path.is_file():
         return 0
     fc = json.loads(zones_path.read_text(encoding="utf-8"))
-    return sum(1 for f in fc.get("features", [])
-               if (f.get("properties") or {}).get("kind") == "sector")
+    return sum(
+        1 for f in fc.get("features", []) if (f.get("properties") or {}).get("kind") == "sector"
+    )
 
 
-def score_files(scenario_dir: str | Path, alerts_path: str | Path,
-                params: ScoreParams | None = None) -> dict[str, Any]:
+def score_files(
+    scenario_dir: str | Path, alerts_path: str | Path, params: ScoreParams | None = None
+) -> dict[str, Any]:
     """Score ``ALERTS`` (JSON lines) against ``SCENARIO_DIR/truth.jsonl``."""
     sdir = Path(scenario_dir)
     truth_path = sdir / "truth.jsonl"
     if not truth_path.is_file():
-        raise FileNotFoundError(f"{truth_path}: no ground truth (only simulated scenarios "
-                                "have truth.jsonl)")
-    return score(_read_jsonl(truth_path), _read_jsonl(Path(alerts_path)), params,
-                 _count_sectors(sdir / "zones.geojson"))
+        raise FileNotFoundError(
+            f"{truth_path}: no ground truth (only simulated scenarios have truth.jsonl)"
+        )
+    return score(
+        _read_jsonl(truth_path),
+        _read_jsonl(Path(alerts_path)),
+        params,
+        _count_sectors(sdir / "zones.geojson"),
+    )
 
 
 def _fmt(v: Any, pct: bool = False, digits: int = 1) -> str:
@@ -261,8 +275,10 @@ def _fmt(v: Any, pct: bool = False, digits: int = 1) -> str:
 
 def format_table(result: dict[str, Any]) -> str:
     """A fixed-width table a person can read in a terminal."""
-    head = (f"{'rule':<20}{'events':>7}{'found':>7}{'recall':>8}{'alerts':>8}{'false':>7}"
-            f"{'precis.':>9}{'tta med':>9}{'tta max':>9}{'false/h':>9}")
+    head = (
+        f"{'rule':<20}{'events':>7}{'found':>7}{'recall':>8}{'alerts':>8}{'false':>7}"
+        f"{'precis.':>9}{'tta med':>9}{'tta max':>9}{'false/h':>9}"
+    )
     lines = [head, "-" * len(head)]
     for r in result["rules"]:
         name = r["rule"] + ("" if r["scored"] else " *")
@@ -277,8 +293,11 @@ def format_table(result: dict[str, Any]) -> str:
     lines.append(
         f"overall: recall {_fmt(o['recall'], True)}, precision {_fmt(o['precision'], True)}, "
         f"false alerts/hour {_fmt(o['false_per_hour'], digits=2)}"
-        + (f", per sector-hour {_fmt(o['false_per_sector_hour'], digits=3)}"
-           if o["false_per_sector_hour"] is not None else "")
+        + (
+            f", per sector-hour {_fmt(o['false_per_sector_hour'], digits=3)}"
+            if o["false_per_sector_hour"] is not None
+            else ""
+        )
         + f" over {result['hours']:.2f} h, {result['events']} events, {result['alerts']} alerts"
     )
     if any(not r["scored"] for r in result["rules"]):

@@ -17,11 +17,14 @@ COMMAND_MODULES: list[str] = [
     "streams.commands.worker",
     "streams.commands.push",
     "streams.commands.demo",
+    "streams.commands.replay",
     "streams.commands.simulate",
     "streams.commands.score",
     "streams.commands.ais",
     "streams.commands.radar",
     "streams.commands.seismic",
+    "streams.commands.users",
+    "streams.commands.track",
 ]
 
 DESCRIPTION = """\

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -202,14 +204,23 @@ def _order_key(o: Observation) -> tuple[float, str, str]:
 
 
 class FusionStage:
-    """Per-sector trackers behind a reorder window: observations are processed in
-    event-time order once the sector's watermark (newest event time − window) passes them."""
+    """Per-sector trackers behind a reorder window.
 
-    def __init__(self, ctx: Context) -> None:
+    Observations are released in event-time order once the sector's watermark (newest
+    event time − window) passes them, and always handed to the tracker in whole time
+    buckets (``bucket_s``), so the tracker sees the same sequence of calls whether the
+    driver advances after every reading (offline replay) or after a Kafka batch (agents):
+    that is what makes live and replayed runs agree on track and alert ids. Anything
+    arriving behind the released watermark is late: returned for the dead-letter topic.
+    """
+
+    def __init__(self, ctx: Context, bucket_s: float = 1.0) -> None:
         self.ctx = ctx
+        self.bucket_s = bucket_s
         self.trackers: dict[str, Any] = {}
         self.buffers: dict[str, list[Observation]] = defaultdict(list)
         self.newest: dict[str, float] = {}
+        self.released: dict[str, float] = {}
 
     def tracker(self, sector: str) -> Any:
         tr = self.trackers.get(sector)
@@ -221,35 +232,51 @@ class FusionStage:
                                                        lon0=origin.lon0)
         return tr
 
-    def add(self, sector: str, observations: Iterable[Observation]) -> None:
+    def add(self, sector: str, observations: Iterable[Observation]) -> list[Observation]:
+        """Buffer observations; return those already behind the released watermark (late)."""
         buf = self.buffers[sector]
+        released = self.released.get(sector, float("-inf"))
+        late = []
         for obs in observations:
+            if obs.t < released:
+                late.append(obs)
+                continue
             buf.append(obs)
             if obs.t > self.newest.get(sector, float("-inf")):
                 self.newest[sector] = obs.t
+        return late
 
     def advance(self, sector: str, flush: bool = False
-                ) -> tuple[list[TrackUpdate], list[Observation]]:
-        """Run the tracker over what the watermark releases; return (owned updates, late)."""
+                ) -> tuple[list[list[TrackUpdate]], list[Observation]]:
+        """Run the tracker over what the watermark releases.
+
+        Returns the owned track updates per time bucket (one list per bucket, in order —
+        downstream rules see the same sequence on every driver) and the late observations.
+        """
         buf = self.buffers.get(sector)
         if not buf:
             return [], []
         if flush:
-            ready, keep = buf, []
+            mark = math.floor(self.newest[sector] / self.bucket_s + 1) * self.bucket_s
         else:
-            mark = self.newest[sector] - self.ctx.reorder_window_s
-            ready = [o for o in buf if o.t <= mark]
-            keep = [o for o in buf if o.t > mark]
-        self.buffers[sector] = keep
+            mark = math.floor((self.newest[sector] - self.ctx.reorder_window_s) / self.bucket_s
+                              ) * self.bucket_s
+        ready = [o for o in buf if o.t < mark]
         if not ready:
             return [], []
+        self.buffers[sector] = [o for o in buf if o.t >= mark]
+        self.released[sector] = max(mark, self.released.get(sector, float("-inf")))
         ready.sort(key=_order_key)
         tr = self.tracker(sector)
-        updates = tr.process(ready)
+        buckets = []
+        for _, chunk in groupby(ready, key=lambda o: math.floor(o.t / self.bucket_s)):
+            owned = self._owned(sector, tr.process(list(chunk)))
+            if owned:
+                buckets.append(owned)
         late = list(getattr(tr, "late", []) or [])
         if late:
             tr.late = []
-        return self._owned(sector, updates), late
+        return buckets, late
 
     def _owned(self, sector: str, updates: list[TrackUpdate]) -> list[TrackUpdate]:
         if not updates:
@@ -268,6 +295,7 @@ class FusionStage:
             "tracker": self.tracker(sector).snapshot(),
             "buffer": [o.to_dict() for o in self.buffers.get(sector, [])],
             "newest": self.newest.get(sector),
+            "released": self.released.get(sector),
         }
 
     def restore(self, sector: str, state: dict[str, Any]) -> None:
@@ -277,6 +305,8 @@ class FusionStage:
         self.buffers[sector] = [Observation.from_dict(o) for o in state.get("buffer", [])]
         if state.get("newest") is not None:
             self.newest[sector] = float(state["newest"])
+        if state.get("released") is not None:
+            self.released[sector] = float(state["released"])
 
 
 # ---------------------------------------------------------------- alerts

@@ -40,6 +40,7 @@ class Settings:
     rules_file: Path | None = None
     web_host: str = "127.0.0.1"
     web_port: int = 6066
+    users_file: Path | None = None  # web users/roles (streams/web/auth.py)
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8088
     gateway_tokens_file: Path | None = None

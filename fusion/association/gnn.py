@@ -47,7 +47,8 @@ def gnn_assign(
     in_simple = simple[label]
     order = np.lexsort((cost[in_simple], label[in_simple]))
     lab_s = label[in_simple][order]
-    first = np.r_[True, lab_s[1:] != lab_s[:-1]]
+    first = np.ones(lab_s.size, bool)
+    first[1:] = lab_s[1:] != lab_s[:-1]
     out_t = [ti[in_simple][order][first]]
     out_o = [oj[in_simple][order][first]]
     # contested groups: small dense problems

@@ -86,8 +86,9 @@ def build_rules(cfg: dict[str, Any] | None) -> dict[str, Rule]:
         raise RuleConfigError("rules config: 'rules' must be a mapping of rule name → settings")
     unknown = sorted(set(section) - set(RULE_CLASSES))
     if unknown:
-        raise RuleConfigError(f"rules config: unknown rule(s) {unknown}; known: "
-                              f"{sorted(RULE_CLASSES)}")
+        raise RuleConfigError(
+            f"rules config: unknown rule(s) {unknown}; known: {sorted(RULE_CLASSES)}"
+        )
     out = {}
     for name, cls in RULE_CLASSES.items():
         entry = section.get(name) or {}

@@ -53,21 +53,41 @@ class AisJump(Rule):
             if prev is not None:
                 dt = u.t - prev[0]
                 dist = math.hypot(e - prev[1], n - prev[2])
-                if (dt > self.cfg["dup_window_s"] and dist >= self.cfg["min_jump_m"]
-                        and dist / dt > vmax):
-                    head = (f"{ctx.subject(u)} jumped {dist:.0f} m in {dt:.0f} s "
-                            f"({dist / dt:.0f} m/s, impossible)")
-                    hits.append(self.hit(batch, i, None,
-                                         ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
-                                         self.cfg["score"], anomaly="jump",
-                                         jump_m=round(dist, 1), dt_s=round(dt, 1),
-                                         previous_track=prev[3]))
+                if (
+                    dt > self.cfg["dup_window_s"]
+                    and dist >= self.cfg["min_jump_m"]
+                    and dist / dt > vmax
+                ):
+                    head = (
+                        f"{ctx.subject(u)} jumped {dist:.0f} m in {dt:.0f} s "
+                        f"({dist / dt:.0f} m/s, impossible)"
+                    )
+                    hits.append(
+                        self.hit(
+                            batch,
+                            i,
+                            None,
+                            ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
+                            self.cfg["score"],
+                            anomaly="jump",
+                            jump_m=round(dist, 1),
+                            dt_s=round(dt, 1),
+                            previous_track=prev[3],
+                        )
+                    )
             if speed[i] > vmax and u.status != "tentative":
                 head = f"{ctx.subject(u)} moves at {speed[i]:.0f} m/s (impossible)"
-                hits.append(self.hit(batch, i, None,
-                                     ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
-                                     self.cfg["score"], anomaly="speed",
-                                     speed_mps=round(float(speed[i]), 1)))
+                hits.append(
+                    self.hit(
+                        batch,
+                        i,
+                        None,
+                        ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
+                        self.cfg["score"],
+                        anomaly="speed",
+                        speed_mps=round(float(speed[i]), 1),
+                    )
+                )
             last[key] = [u.t, e, n, u.track_id]
         return hits
 
@@ -107,12 +127,19 @@ class AisDuplicateMmsi(Rule):
                     continue
                 sep = math.hypot(e - oe, n - on)
                 if sep >= self.cfg["min_separation_m"]:
-                    head = (f"MMSI {u.mmsi} reported in two places {sep:.0f} m apart "
-                            f"(tracks {other} and {u.track_id})")
-                    h = self.hit(batch, i, None,
-                                 ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
-                                 self.cfg["score"], separation_m=round(sep, 1),
-                                 other_track=other)
+                    head = (
+                        f"MMSI {u.mmsi} reported in two places {sep:.0f} m apart "
+                        f"(tracks {other} and {u.track_id})"
+                    )
+                    h = self.hit(
+                        batch,
+                        i,
+                        None,
+                        ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
+                        self.cfg["score"],
+                        separation_m=round(sep, 1),
+                        other_track=other,
+                    )
                     h.track_key = f"mmsi:{u.mmsi}"  # one alert per identity, not per track
                     h.track_ids = sorted([u.track_id, other])
                     hits.append(h)
@@ -140,8 +167,10 @@ class AisSilence(Rule):
 
     def evaluate(self, batch: Batch, ctx: Context) -> list[Hit]:
         last_ais: dict[str, float] = self.state["last_ais"]
-        near = np.abs(np.nan_to_num(batch.prox.signed_distance_m, nan=np.inf)) <= self.cfg[
-            "near_border_m"]
+        near = (
+            np.abs(np.nan_to_num(batch.prox.signed_distance_m, nan=np.inf))
+            <= self.cfg["near_border_m"]
+        )
         hits = []
         for i in range(len(batch)):
             u = batch.updates[i]
@@ -154,10 +183,19 @@ class AisSilence(Rule):
             quiet = u.t - last_ais[u.track_id]
             if quiet >= self.cfg["silence_s"]:
                 d = abs(float(batch.prox.signed_distance_m[i]))
-                head = (f"{ctx.subject(u)} stopped transmitting AIS {quiet:.0f} s ago, "
-                        f"{d:.0f} m from the border")
-                hits.append(self.hit(batch, i, None,
-                                     ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
-                                     self.cfg["score"], silent_s=round(quiet, 1),
-                                     distance_m=round(d, 1)))
+                head = (
+                    f"{ctx.subject(u)} stopped transmitting AIS {quiet:.0f} s ago, "
+                    f"{d:.0f} m from the border"
+                )
+                hits.append(
+                    self.hit(
+                        batch,
+                        i,
+                        None,
+                        ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
+                        self.cfg["score"],
+                        silent_s=round(quiet, 1),
+                        distance_m=round(d, 1),
+                    )
+                )
         return hits

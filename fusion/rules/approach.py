@@ -44,15 +44,23 @@ class Approach(Rule):
             u = batch.updates[i]
             border = ctx.zones.borders[int(p.border[i])]
             ttb = float(p.time_to_border_s[i])
-            head = (f"{ctx.subject(u, bool(batch.water[i]))} is {abs(d[i]):.0f} m from the "
-                    f"{border.props.get('border_type', '')} border, heading for it "
-                    f"({direction[i]}), about {ttb:.0f} s to reach it,")
+            head = (
+                f"{ctx.subject(u, bool(batch.water[i]))} is {abs(d[i]):.0f} m from the "
+                f"{border.props.get('border_type', '')} border, heading for it "
+                f"({direction[i]}), about {ttb:.0f} s to reach it,"
+            )
             # closer in time → higher score
             score = self.cfg["score"] + 0.3 * (1.0 - ttb / self.cfg["threshold_s"])
-            hits.append(self.hit(batch, i, border.id,
-                                 ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
-                                 score + sensor_bonus(batch.kinds[i]),
-                                 time_to_border_s=round(ttb, 1),
-                                 distance_m=round(float(abs(d[i])), 1),
-                                 direction=str(direction[i])))
+            hits.append(
+                self.hit(
+                    batch,
+                    i,
+                    border.id,
+                    ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
+                    score + sensor_bonus(batch.kinds[i]),
+                    time_to_border_s=round(ttb, 1),
+                    distance_m=round(float(abs(d[i])), 1),
+                    direction=str(direction[i]),
+                )
+            )
         return hits

@@ -115,8 +115,12 @@ class Context:
 
     def seen_by(self, sensors: list[str]) -> str:
         """'seen by radar R1 and camera C2'."""
-        words = {"radar": "radar", "thermal": "camera", "seismic": "seismic sensor",
-                 "ais": "AIS station"}
+        words = {
+            "radar": "radar",
+            "thermal": "camera",
+            "seismic": "seismic sensor",
+            "ais": "AIS station",
+        }
         parts = [f"{words.get(self.kind_of(s), 'sensor')} {s}" for s in sorted(set(sensors))]
         if not parts:
             return ""
@@ -180,16 +184,34 @@ class Rule:
     def status_mask(self, batch: Batch) -> NDArray[np.bool_]:
         return np.isin(batch.status, list(self.cfg.get("statuses", ())))
 
-    def hit(self, batch: Batch, i: int, zone_id: str | None, summary: str, score: float,
-            severity: str | None = None, **details: Any) -> Hit:
+    def hit(
+        self,
+        batch: Batch,
+        i: int,
+        zone_id: str | None,
+        summary: str,
+        score: float,
+        severity: str | None = None,
+        **details: Any,
+    ) -> Hit:
         """A hit on row ``i`` carrying that update's evidence."""
         u = batch.updates[i]
         return Hit(
-            rule=self.name, track_key=u.track_id, zone_id=zone_id, t=u.t, lat=u.lat,
-            lon=u.lon, severity=severity or str(self.cfg["severity"]),
-            score=float(np.clip(score, 0.0, 1.0)), summary=summary, track_ids=[u.track_id],
-            sector=batch.sectors[i] or u.sector, obs_ids=list(u.obs_ids),
-            sensors=list(u.sources), details=details, mmsi=u.mmsi,
+            rule=self.name,
+            track_key=u.track_id,
+            zone_id=zone_id,
+            t=u.t,
+            lat=u.lat,
+            lon=u.lon,
+            severity=severity or str(self.cfg["severity"]),
+            score=float(np.clip(score, 0.0, 1.0)),
+            summary=summary,
+            track_ids=[u.track_id],
+            sector=batch.sectors[i] or u.sector,
+            obs_ids=list(u.obs_ids),
+            sensors=list(u.sources),
+            details=details,
+            mmsi=u.mmsi,
             classification=u.classification,
         )
 

@@ -26,8 +26,12 @@ class BorderCrossing(Rule):
 
     def evaluate(self, batch: Batch, ctx: Context) -> list[Hit]:
         cr = batch.crossings
-        mask = (cr.crossed & ~cr.exempt & self.status_mask(batch)
-                & np.isin(cr.direction, list(self.cfg["directions"])))
+        mask = (
+            cr.crossed
+            & ~cr.exempt
+            & self.status_mask(batch)
+            & np.isin(cr.direction, list(self.cfg["directions"]))
+        )
         hits = []
         borders = ctx.zones.borders
         for i in np.flatnonzero(mask).tolist():
@@ -35,13 +39,22 @@ class BorderCrossing(Rule):
             border = borders[int(cr.border[i])]
             lat, lon = float(cr.lat[i]), float(cr.lon[i])
             btype = border.props.get("border_type", "")
-            head = (f"{ctx.subject(u, bool(batch.water[i]))} crossed the {btype} border "
-                    f"{cr.direction[i]}").replace("  ", " ")
+            head = (
+                f"{ctx.subject(u, bool(batch.water[i]))} crossed the {btype} border "
+                f"{cr.direction[i]}"
+            ).replace("  ", " ")
             score = self.cfg["score"] + sensor_bonus(batch.kinds[i])
             if u.status == "tentative":
                 score *= self.cfg["tentative_factor"]
-            h = self.hit(batch, i, border.id, ctx.sentence(head, lat, lon, u.t, u.sources),
-                         score, direction=str(cr.direction[i]), border_type=btype)
+            h = self.hit(
+                batch,
+                i,
+                border.id,
+                ctx.sentence(head, lat, lon, u.t, u.sources),
+                score,
+                direction=str(cr.direction[i]),
+                border_type=btype,
+            )
             h.lat, h.lon = lat, lon
             hits.append(h)
         return hits

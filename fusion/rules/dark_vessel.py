@@ -38,25 +38,36 @@ class DarkVessel(Rule):
             if u.status == "confirmed":
                 since.setdefault(u.track_id, u.t)
             on_water = bool(batch.water[i])
-            is_dark = (on_water and not batch.has_ais[i] and bool(batch.kinds[i] & kinds)
-                       and (u.classification or "unknown") not in excluded
-                       and u.status in ("confirmed", "coasting"))
+            is_dark = (
+                on_water
+                and not batch.has_ais[i]
+                and bool(batch.kinds[i] & kinds)
+                and (u.classification or "unknown") not in excluded
+                and u.status in ("confirmed", "coasting")
+            )
             aged = u.track_id in since and u.t - since[u.track_id] >= self.cfg["min_confirmed_s"]
             if is_dark and aged:
                 zid = dark.get(u.track_id) or batch.water[i][0]
                 dark[u.track_id] = zid
                 zone = ctx.zones.by_id[zid]
                 head = f"{ctx.subject(u, True)} on {zone.name}"
-                hits.append(self.hit(batch, i, zid,
-                                     ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
-                                     self.cfg["score"] + sensor_bonus(batch.kinds[i]),
-                                     dark_for_s=round(u.t - since[u.track_id], 1)))
+                hits.append(
+                    self.hit(
+                        batch,
+                        i,
+                        zid,
+                        ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
+                        self.cfg["score"] + sensor_bonus(batch.kinds[i]),
+                        dark_for_s=round(u.t - since[u.track_id], 1),
+                    )
+                )
             elif u.track_id in dark and not is_dark:
                 zid = dark.pop(u.track_id)
                 why = "AIS now correlated" if batch.has_ais[i] else "left the water"
                 head = f"{ctx.subject(u)} is no longer dark ({why})"
-                h = self.hit(batch, i, zid, ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
-                             0.0, reason=why)
+                h = self.hit(
+                    batch, i, zid, ctx.sentence(head, u.lat, u.lon, u.t, u.sources), 0.0, reason=why
+                )
                 h.active = False
                 hits.append(h)
         return hits

@@ -45,8 +45,11 @@ class Loitering(Rule):
             if not (near[i] and ok[i]):
                 hist.pop(u.track_id, None)
                 continue
-            zid = batch.strip[i][0] if batch.strip[i] else ctx.zones.borders[
-                int(batch.prox.border[i])].id
+            zid = (
+                batch.strip[i][0]
+                if batch.strip[i]
+                else ctx.zones.borders[int(batch.prox.border[i])].id
+            )
             entry = hist.setdefault(u.track_id, [zid, []])
             samples: list[list[float]] = entry[1]
             e, n = float(batch.e[i]), float(batch.n[i])
@@ -61,10 +64,19 @@ class Loitering(Rule):
             disp = math.hypot(e - e0, n - n0)
             if dwell >= dwell_s and disp <= self.cfg["max_displacement_m"]:
                 zone = ctx.zones.by_id[entry[0]]
-                head = (f"{ctx.subject(u)} has stayed near the border for {dwell / 60:.0f} min "
-                        f"(moved {disp:.0f} m net) in {zone.name}")
-                hits.append(self.hit(batch, i, entry[0],
-                                     ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
-                                     self.cfg["score"], dwell_s=round(dwell, 1),
-                                     displacement_m=round(disp, 1)))
+                head = (
+                    f"{ctx.subject(u)} has stayed near the border for {dwell / 60:.0f} min "
+                    f"(moved {disp:.0f} m net) in {zone.name}"
+                )
+                hits.append(
+                    self.hit(
+                        batch,
+                        i,
+                        entry[0],
+                        ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
+                        self.cfg["score"],
+                        dwell_s=round(dwell, 1),
+                        displacement_m=round(disp, 1),
+                    )
+                )
         return hits

@@ -44,8 +44,17 @@ class Rendezvous(Rule):
             u = batch.updates[i]
             if batch.water[i] and u.status != "deleted":
                 dark = not bool(batch.has_ais[i])
-                pos[u.track_id] = [u.t, float(batch.e[i]), float(batch.n[i]), u.vel_e, u.vel_n,
-                                   dark, batch.water[i][0], u.lat, u.lon]
+                pos[u.track_id] = [
+                    u.t,
+                    float(batch.e[i]),
+                    float(batch.n[i]),
+                    u.vel_e,
+                    u.vel_n,
+                    dark,
+                    batch.water[i][0],
+                    u.lat,
+                    u.lon,
+                ]
             else:
                 pos.pop(u.track_id, None)
         for tid in [k for k, v in pos.items() if now - v[0] > self.cfg["max_age_s"]]:
@@ -70,20 +79,28 @@ class Rendezvous(Rule):
             if now - first < self.cfg["duration_s"]:
                 continue
             a, b = key.split("+", 1)
-            i = row.get(a, row.get(b))
-            if i is None:
+            ri = row.get(a, row.get(b))
+            if ri is None:
                 continue  # neither updated in this batch: refresh on their next update
             pa, pb = pos[a], pos[b]
             sep = math.hypot(pa[1] - pb[1], pa[2] - pb[2])
             zone = ctx.zones.by_id[pa[6]]
-            u = batch.updates[i]
+            u = batch.updates[ri]
             lat, lon = (pa[7] + pb[7]) / 2.0, (pa[8] + pb[8]) / 2.0
             who = " and ".join(f"{t}{' (dark)' if pos[t][5] else ''}" for t in (a, b))
-            head = (f"Tracks {who} have been within {sep:.0f} m of each other on {zone.name} "
-                    f"for {now - first:.0f} s")
-            h = self.hit(batch, i, zone.id, ctx.sentence(head, lat, lon, now, u.sources),
-                         self.cfg["score"], separation_m=round(sep, 1),
-                         together_s=round(now - first, 1))
+            head = (
+                f"Tracks {who} have been within {sep:.0f} m of each other on {zone.name} "
+                f"for {now - first:.0f} s"
+            )
+            h = self.hit(
+                batch,
+                ri,
+                zone.id,
+                ctx.sentence(head, lat, lon, now, u.sources),
+                self.cfg["score"],
+                separation_m=round(sep, 1),
+                together_s=round(now - first, 1),
+            )
             h.track_key, h.track_ids, h.lat, h.lon, h.t = key, [a, b], lat, lon, now
             hits.append(h)
         return hits

@@ -36,8 +36,14 @@ class RestrictedEntry(Rule):
             for zid in sorted(set(before) - now):
                 zone = ctx.zones.by_id[zid]
                 head = f"{ctx.subject(u)} left restricted zone {zone.name}"
-                h = self.hit(batch, i, zid, ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
-                             0.0, dwell_s=round(u.t - before[zid], 1))
+                h = self.hit(
+                    batch,
+                    i,
+                    zid,
+                    ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
+                    0.0,
+                    dwell_s=round(u.t - before[zid], 1),
+                )
                 h.active = False
                 hits.append(h)
             entered = {z: before.get(z, u.t) for z in now}
@@ -46,11 +52,17 @@ class RestrictedEntry(Rule):
                 dwell = u.t - entered[zid]
                 verb = "entered" if dwell == 0 else f"is inside ({dwell:.0f} s)"
                 head = f"{ctx.subject(u)} {verb} restricted zone {zone.name}"
-                hits.append(self.hit(
-                    batch, i, zid, ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
-                    self.cfg["score"] + sensor_bonus(batch.kinds[i]),
-                    severity=self.cfg["severity"] or zone.props["severity"],
-                    dwell_s=round(dwell, 1)))
+                hits.append(
+                    self.hit(
+                        batch,
+                        i,
+                        zid,
+                        ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
+                        self.cfg["score"] + sensor_bonus(batch.kinds[i]),
+                        severity=self.cfg["severity"] or zone.props["severity"],
+                        dwell_s=round(dwell, 1),
+                    )
+                )
             if entered:
                 inside[u.track_id] = entered
             else:

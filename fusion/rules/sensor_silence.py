@@ -20,8 +20,13 @@ class SensorSilence(Rule):
         "min_gap_s": 30.0,
     }
 
-    def check(self, now: float, last_seen: dict[str, float],
-              expected_period: dict[str, float], ctx: Context) -> list[Hit]:
+    def check(
+        self,
+        now: float,
+        last_seen: dict[str, float],
+        expected_period: dict[str, float],
+        ctx: Context,
+    ) -> list[Hit]:
         hits = []
         for sid in sorted(expected_period):
             period = float(expected_period[sid])
@@ -33,16 +38,32 @@ class SensorSilence(Rule):
             kind = ctx.kind_of(sid)
             silent = last is None or now - last > gap_limit
             if silent:
-                since = "never reported" if last is None else (
-                    f"silent since {clock(last)} ({now - last:.0f} s, expected every "
-                    f"{period:g} s)")
+                since = (
+                    "never reported"
+                    if last is None
+                    else (
+                        f"silent since {clock(last)} ({now - last:.0f} s, expected every "
+                        f"{period:g} s)"
+                    )
+                )
                 summary = f"Coverage gap: {kind} sensor {sid} {since}{ctx.where(lat, lon)}."
             else:
-                summary = f"Sensor {sid} reporting again at {clock(float(last))}."
-            h = Hit(rule=self.name, track_key=sid, zone_id=None, t=now, lat=lat, lon=lon,
-                    severity=str(self.cfg["severity"]), score=float(self.cfg["score"]),
-                    summary=summary, track_ids=[], sector=sector, sensors=[sid],
-                    details={"sensor_id": sid, "last_seen": last, "expected_period_s": period},
-                    active=silent)
+                summary = f"Sensor {sid} reporting again at {clock(last if last is not None else now)}."
+            h = Hit(
+                rule=self.name,
+                track_key=sid,
+                zone_id=None,
+                t=now,
+                lat=lat,
+                lon=lon,
+                severity=str(self.cfg["severity"]),
+                score=float(self.cfg["score"]),
+                summary=summary,
+                track_ids=[],
+                sector=sector,
+                sensors=[sid],
+                details={"sensor_id": sid, "last_seen": last, "expected_period_s": period},
+                active=silent,
+            )
             hits.append(h)
         return hits

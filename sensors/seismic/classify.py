@@ -37,7 +37,7 @@ class Classification:
     tonality: float
 
 
-def _smooth(x: np.ndarray, n: int) -> np.ndarray:
+def _smooth(x: np.ndarray, n: float) -> np.ndarray:
     n = min(max(int(n), 1), len(x))
     return np.convolve(x, np.ones(n) / n, mode="same")
 
@@ -101,6 +101,12 @@ def classify(y: np.ndarray, rate_hz: float) -> Classification:
     else:
         kind, conf = ("footstep" if footstep > vehicle else "vehicle"), best
     return Classification(
-        kind, round(conf, 3), round(footstep, 3), round(vehicle, 3),
-        round(periodicity, 3), round(cadence, 2), round(swing, 3), round(float(tonal_db), 2),
+        kind,
+        round(conf, 3),
+        round(footstep, 3),
+        round(vehicle, 3),
+        round(periodicity, 3),
+        round(cadence, 2),
+        round(swing, 3),
+        round(float(tonal_db), 2),
     )

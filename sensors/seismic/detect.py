@@ -9,7 +9,6 @@ envelope is not delayed or skewed by the filter.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,7 +71,7 @@ def detect_trace(trace: Trace, params: DetectorParams | None = None) -> list[Cha
     params = params or DetectorParams()
     det = SeismicDetector(trace.rate_hz, params, sensor_id=trace.id)
     spans = det.feed_detections(trace.samples, trace.starttime)
-    spans += det._flush()
+    spans += det.flush_detections()
     if not spans:
         return []
     y = bandpass(trace.samples, params.lo_hz, params.hi_hz, trace.rate_hz, params.order)
@@ -118,10 +117,11 @@ def coincidence(
         stations = sorted({d.station for d in g})
         if len(stations) < min_stations:
             continue
-        votes: Counter[str] = Counter()
+        votes: dict[str, float] = {}
         for d in g:
-            votes[d.kind] += d.confidence if d.kind != "unknown" else 0.0
-        ranked = votes.most_common()
+            if d.kind != "unknown":
+                votes[d.kind] = votes.get(d.kind, 0.0) + d.confidence
+        ranked = sorted(votes.items(), key=lambda kv: -kv[1])
         if not ranked or ranked[0][1] == 0 or (len(ranked) > 1 and ranked[0][1] == ranked[1][1]):
             kind = "unknown"
             conf = float(np.mean([d.confidence for d in g if d.kind == "unknown"] or [0.0]))

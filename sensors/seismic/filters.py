@@ -49,9 +49,7 @@ def bandpass(
     return signal.sosfiltfilt(sos, x - x.mean())
 
 
-def _recursive_mean(
-    e: np.ndarray, n: int, state: float, n_before: int
-) -> tuple[np.ndarray, float]:
+def _recursive_mean(e: np.ndarray, n: int, state: float, n_before: int) -> tuple[np.ndarray, float]:
     """Exponential mean with time constant ``n`` samples, started as an expanding mean.
 
     For the first ``n`` samples of a stream the average is the plain mean of everything seen
@@ -99,9 +97,7 @@ def sta_lta(
     return cft, (s_sta, s_lta)
 
 
-def trigger_mask(
-    cft: np.ndarray, on: float, off: float, active: bool = False
-) -> np.ndarray:
+def trigger_mask(cft: np.ndarray, on: float, off: float, active: bool = False) -> np.ndarray:
     """Boolean "triggered" per sample: switches on above ``on``, off below ``off``.
 
     Vectorised hysteresis: mark on/off events, forward-fill the index of the last event,

@@ -28,8 +28,15 @@ log = logging.getLogger(__name__)
 _FIXED = struct.Struct("6sc1x5s2s3s2sHHBBBxHHhhBBBBiHH")  # 48 bytes, byte order prefixed later
 _QUALITY = b"DRQM"
 _DTYPES = {1: "i2", 3: "i4", 4: "f4", 5: "f8"}
-_ENCODING_NAMES = {0: "ASCII text", 1: "INT16", 3: "INT32", 4: "FLOAT32", 5: "FLOAT64",
-                   10: "Steim-1", 11: "Steim-2"}
+_ENCODING_NAMES = {
+    0: "ASCII text",
+    1: "INT16",
+    3: "INT32",
+    4: "FLOAT32",
+    5: "FLOAT64",
+    10: "Steim-1",
+    11: "Steim-2",
+}
 
 
 class MiniSeedError(ValueError):
@@ -94,8 +101,14 @@ def sample_rate(factor: int, multiplier: int) -> float:
 
 
 def _btime(year: int, doy: int, hour: int, minute: int, sec: int, fract: int) -> float:
-    if not (1900 <= year <= 2500 and 1 <= doy <= 366 and hour < 24 and minute < 60 and sec <= 60
-            and fract < 10000):
+    if not (
+        1900 <= year <= 2500
+        and 1 <= doy <= 366
+        and hour < 24
+        and minute < 60
+        and sec <= 60
+        and fract < 10000
+    ):
         raise ValueError(f"invalid BTIME {year}-{doy:03d} {hour}:{minute}:{sec}.{fract:04d}")
     jan1 = calendar.timegm((year, 1, 1, 0, 0, 0, 0, 1, 0))
     return jan1 + (doy - 1) * 86400 + hour * 3600 + minute * 60 + sec + fract * 1e-4
@@ -113,8 +126,30 @@ def _parse_record(buf: bytes, offset: int) -> Record:
     if not 1900 <= struct.unpack(">H", head[20:22])[0] <= 2500:
         order = "<"
     fields = struct.unpack(order + _FIXED.format, head)
-    (seq, quality, sta, loc, cha, net, year, doy, hour, minute, sec, fract, nsamp, factor, mult,
-     act, _io, _dq, nblk, tcorr, data_off, blk_off) = fields
+    (
+        seq,
+        quality,
+        sta,
+        loc,
+        cha,
+        net,
+        year,
+        doy,
+        hour,
+        minute,
+        sec,
+        fract,
+        nsamp,
+        factor,
+        mult,
+        act,
+        _io,
+        _dq,
+        nblk,
+        tcorr,
+        data_off,
+        blk_off,
+    ) = fields
     start = _btime(year, doy, hour, minute, sec, fract)
     if act & 0x02 == 0:  # time correction not yet applied
         start += tcorr * 1e-4
@@ -126,7 +161,9 @@ def _parse_record(buf: bytes, offset: int) -> Record:
             raise ValueError(f"blockette offset {pos} outside the record")
         btype, nxt = struct.unpack(order + "HH", buf[offset + pos : offset + pos + 4])
         if btype == 1000:
-            encoding, word_order, exp = struct.unpack("BBB", buf[offset + pos + 4 : offset + pos + 7])
+            encoding, word_order, exp = struct.unpack(
+                "BBB", buf[offset + pos + 4 : offset + pos + 7]
+            )
             reclen = 1 << exp
         elif btype == 1001:
             start += struct.unpack("b", buf[offset + pos + 5 : offset + pos + 6])[0] * 1e-6
@@ -158,12 +195,18 @@ def _parse_record(buf: bytes, offset: int) -> Record:
     if nsamp and rate <= 0:
         raise ValueError(f"samples present but sample rate is {rate}")
     return Record(
-        offset=offset, sequence=seq.decode("ascii"), quality=quality.decode("ascii"),
+        offset=offset,
+        sequence=seq.decode("ascii"),
+        quality=quality.decode("ascii"),
         network=net.decode("ascii", "replace").strip(),
         station=sta.decode("ascii", "replace").strip(),
         location=loc.decode("ascii", "replace").strip(),
         channel=cha.decode("ascii", "replace").strip(),
-        starttime=start, rate_hz=rate, encoding=encoding, record_length=reclen, samples=samples,
+        starttime=start,
+        rate_hz=rate,
+        encoding=encoding,
+        record_length=reclen,
+        samples=samples,
     )
 
 

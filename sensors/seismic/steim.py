@@ -112,7 +112,5 @@ def decode_steim(data: bytes, nsamples: int, level: int, big_endian: bool = True
     diffs[0] = 0
     samples = x0 + np.cumsum(diffs)
     if int(samples[-1]) != xn:
-        raise SteimError(
-            f"last sample {int(samples[-1])} != reverse integration constant {xn}"
-        )
+        raise SteimError(f"last sample {int(samples[-1])} != reverse integration constant {xn}")
     return samples.astype(np.int32)

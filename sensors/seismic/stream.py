@@ -46,6 +46,11 @@ class Detection:
 class SeismicDetector:
     """Band-pass → recursive STA/LTA → hysteresis trigger → merge → classify, per sensor."""
 
+    _zi: np.ndarray | None
+    _open: int | None
+    _pending: tuple[int, int] | None
+    _t_ref: float | None
+
     def __init__(
         self, rate_hz: float, params: DetectorParams | None = None, sensor_id: str = ""
     ) -> None:
@@ -73,7 +78,7 @@ class SeismicDetector:
 
     def flush(self) -> list[dict[str, Any]]:
         """End of stream: close the open detection and report everything pending."""
-        return [d.event for d in self._flush()]
+        return [d.event for d in self.flush_detections()]
 
     def snapshot(self) -> dict[str, Any]:
         """All carried state as a JSON-serialisable dict."""
@@ -126,13 +131,13 @@ class SeismicDetector:
     # -- internals --------------------------------------------------------------------------
 
     def _reset(self) -> None:
-        self._zi: np.ndarray | None = None
+        self._zi = None
         self._stalta = (0.0, 0.0)
         self._n = 0
         self._active = False
-        self._open: int | None = None
-        self._pending: tuple[int, int] | None = None
-        self._t_ref: float | None = None
+        self._open = None
+        self._pending = None
+        self._t_ref = None
         self._idx_ref = 0
         self._buf0 = 0
         self._buf = np.zeros(0)
@@ -150,9 +155,11 @@ class SeismicDetector:
         if self._t_ref is not None and abs(t0 - self._time(self._n)) > self._gap_tol:
             log.info(
                 "seismic %s: frame at %.3f, expected %.3f: flushing and restarting",
-                self.sensor_id, t0, self._time(self._n),
+                self.sensor_id,
+                t0,
+                self._time(self._n),
             )
-            out += self._flush()
+            out += self.flush_detections()
             self._reset()
         self._t_ref, self._idx_ref = float(t0), self._n
         if self._zi is None:  # steady state for the first sample: no DC step transient
@@ -204,7 +211,8 @@ class SeismicDetector:
             self._pending = (self._open, idx)
         self._open = None
 
-    def _flush(self) -> list[Detection]:
+    def flush_detections(self) -> list[Detection]:
+        """As :meth:`flush`, keeping the sample spans."""
         if self._open is not None:
             self._off(self._n)
         out: list[Detection] = []
@@ -216,8 +224,9 @@ class SeismicDetector:
         return out
 
     def _trim(self) -> None:
-        keep = min(v for v in (self._open, self._pending and self._pending[0], self._n)
-                   if v is not None)
+        keep = min(
+            v for v in (self._open, self._pending and self._pending[0], self._n) if v is not None
+        )
         if keep > self._buf0:
             self._buf = self._buf[keep - self._buf0 :]
             self._buf0 = keep

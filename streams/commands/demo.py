@@ -39,7 +39,7 @@ def _wait_http(url: str, timeout_s: float, sup: object) -> bool:
                     return True
         except OSError:
             time.sleep(0.5)
-        if getattr(sup, "dead")():
+        if sup.dead():
             return False
     return False
 

@@ -40,15 +40,34 @@ def register(subparsers: Any) -> None:
     p.add_argument("alerts", metavar="ALERTS", help="alerts as JSON lines")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     d = ScoreParams()
-    p.add_argument("--before", type=float, default=d.before_s, metavar="S",
-                   help=f"an alert up to S s before the event counts (default {d.before_s:g})")
-    p.add_argument("--after", type=float, default=d.after_s, metavar="S",
-                   help=f"... and up to S s after it (default {d.after_s:g})")
-    p.add_argument("--max-distance", type=float, default=d.max_distance_m, metavar="M",
-                   help=f"alert-to-event distance when no target is known (default "
-                   f"{d.max_distance_m:g} m)")
-    p.add_argument("--assoc", type=float, default=d.assoc_m, metavar="M",
-                   help=f"alert-to-truth-target association radius (default {d.assoc_m:g} m)")
+    p.add_argument(
+        "--before",
+        type=float,
+        default=d.before_s,
+        metavar="S",
+        help=f"an alert up to S s before the event counts (default {d.before_s:g})",
+    )
+    p.add_argument(
+        "--after",
+        type=float,
+        default=d.after_s,
+        metavar="S",
+        help=f"... and up to S s after it (default {d.after_s:g})",
+    )
+    p.add_argument(
+        "--max-distance",
+        type=float,
+        default=d.max_distance_m,
+        metavar="M",
+        help=f"alert-to-event distance when no target is known (default {d.max_distance_m:g} m)",
+    )
+    p.add_argument(
+        "--assoc",
+        type=float,
+        default=d.assoc_m,
+        metavar="M",
+        help=f"alert-to-truth-target association radius (default {d.assoc_m:g} m)",
+    )
     p.set_defaults(func=run)
 
 

@@ -34,33 +34,72 @@ examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     seismic = subparsers.add_parser(
-        "seismic", help="seismic ground sensors: miniSEED detection",
+        "seismic",
+        help="seismic ground sensors: miniSEED detection",
         description="Seismic ground-sensor tools.",
     )
     sub = seismic.add_subparsers(dest="seismic_command", metavar="COMMAND")
     p = sub.add_parser(
-        "detect", help="miniSEED to detection events (JSON lines)",
-        description=DESCRIPTION, epilog=EPILOG,
+        "detect",
+        help="miniSEED to detection events (JSON lines)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="miniSEED files")
-    p.add_argument("--bandpass", nargs=2, type=float, metavar=("LO", "HI"),
-                   default=(_DEFAULTS.lo_hz, _DEFAULTS.hi_hz),
-                   help="band-pass corners in Hz (HI is clipped below Nyquist; default %(default)s)")
-    p.add_argument("--sta", type=float, default=_DEFAULTS.sta_s,
-                   help="short-term average window, s (default %(default)s)")
-    p.add_argument("--lta", type=float, default=_DEFAULTS.lta_s,
-                   help="long-term average window, s (default %(default)s)")
-    p.add_argument("--on", type=float, default=_DEFAULTS.on,
-                   help="STA/LTA ratio that starts a trigger (default %(default)s)")
-    p.add_argument("--off", type=float, default=_DEFAULTS.off,
-                   help="STA/LTA ratio that ends it (default %(default)s)")
-    p.add_argument("--min-stations", type=int, default=1, metavar="N",
-                   help="stations that must trigger together (default %(default)s)")
-    p.add_argument("--window", type=float, default=1.0, metavar="S",
-                   help="triggers this close (s) count as together (default %(default)s)")
-    p.add_argument("--merge-gap", type=float, default=_DEFAULTS.merge_gap_s, metavar="S",
-                   help="merge triggers of one channel closer than this (default %(default)s)")
+    p.add_argument(
+        "--bandpass",
+        nargs=2,
+        type=float,
+        metavar=("LO", "HI"),
+        default=(_DEFAULTS.lo_hz, _DEFAULTS.hi_hz),
+        help="band-pass corners in Hz (HI is clipped below Nyquist; default %(default)s)",
+    )
+    p.add_argument(
+        "--sta",
+        type=float,
+        default=_DEFAULTS.sta_s,
+        help="short-term average window, s (default %(default)s)",
+    )
+    p.add_argument(
+        "--lta",
+        type=float,
+        default=_DEFAULTS.lta_s,
+        help="long-term average window, s (default %(default)s)",
+    )
+    p.add_argument(
+        "--on",
+        type=float,
+        default=_DEFAULTS.on,
+        help="STA/LTA ratio that starts a trigger (default %(default)s)",
+    )
+    p.add_argument(
+        "--off",
+        type=float,
+        default=_DEFAULTS.off,
+        help="STA/LTA ratio that ends it (default %(default)s)",
+    )
+    p.add_argument(
+        "--min-stations",
+        type=int,
+        default=1,
+        metavar="N",
+        help="stations that must trigger together (default %(default)s)",
+    )
+    p.add_argument(
+        "--window",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="triggers this close (s) count as together (default %(default)s)",
+    )
+    p.add_argument(
+        "--merge-gap",
+        type=float,
+        default=_DEFAULTS.merge_gap_s,
+        metavar="S",
+        help="merge triggers of one channel closer than this (default %(default)s)",
+    )
     p.set_defaults(func=run)
     seismic.set_defaults(func=lambda _args: seismic.print_help() or 2)
 
@@ -68,8 +107,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         params = DetectorParams(
-            lo_hz=args.bandpass[0], hi_hz=args.bandpass[1], sta_s=args.sta, lta_s=args.lta,
-            on=args.on, off=args.off, merge_gap_s=args.merge_gap,
+            lo_hz=args.bandpass[0],
+            hi_hz=args.bandpass[1],
+            sta_s=args.sta,
+            lta_s=args.lta,
+            on=args.on,
+            off=args.off,
+            merge_gap_s=args.merge_gap,
         )
     except ValueError as exc:
         print(f"seismic detect: {exc}", file=sys.stderr)

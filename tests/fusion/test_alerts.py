@@ -49,8 +49,15 @@ def test_ack_then_crossing_escalates() -> None:
     track = walk("X", (-1000, 500), (0, -5), 30, sources=["R1"])
     out = feed(eng, track[:15])  # approaching, not yet across (n = 500 - 25k)
     appr = [a for a in out if a.rule == "approach"][0]
-    acked = eng.apply_ack({"alert_id": appr.alert_id, "action": "ack", "user": "op1",
-                           "note": "watching", "t": T0 + 71})
+    acked = eng.apply_ack(
+        {
+            "alert_id": appr.alert_id,
+            "action": "ack",
+            "user": "op1",
+            "note": "watching",
+            "t": T0 + 71,
+        }
+    )
     assert acked is not None and acked.status == "acknowledged"
     assert acked.evidence["actions"][-1]["user"] == "op1"
     assert eng.apply_ack({"alert_id": appr.alert_id, "action": "ack", "user": "op1"}) is None
@@ -66,8 +73,15 @@ def test_dismiss_suppresses_then_new_episode() -> None:
     cfg["engine"] = {"suppress_after_dismiss_s": 100}
     eng = AlertEngine(scene(), cfg, SENSORS)
     first = feed(eng, _dark(8))[0]  # opened at +20 s
-    gone = eng.apply_ack({"alert_id": first.alert_id, "action": "dismiss", "user": "op",
-                          "note": "fisherman", "t": T0 + 40})
+    gone = eng.apply_ack(
+        {
+            "alert_id": first.alert_id,
+            "action": "dismiss",
+            "user": "op",
+            "note": "fisherman",
+            "t": T0 + 40,
+        }
+    )
     assert gone is not None and gone.status == "dismissed"
     later = feed(eng, _dark(40, t0=T0 + 40)[1:])  # +45 .. +235 s
     assert later, "should re-open after the suppression"
@@ -81,8 +95,7 @@ def test_resolve_escalate_and_unknown_ids() -> None:
     a = feed(eng, _dark(8))[0]
     esc = eng.apply_ack({"alert_id": a.alert_id, "action": "escalate", "user": "op", "t": T0})
     assert esc is not None and esc.severity == "critical" and esc.evidence["escalated"]
-    res = eng.apply_ack({"alert_id": a.alert_id, "action": "resolve", "user": "op",
-                         "t": T0 + 41})
+    res = eng.apply_ack({"alert_id": a.alert_id, "action": "resolve", "user": "op", "t": T0 + 41})
     assert res is not None and res.status == "resolved" and eng.open_alerts() == []
     assert eng.apply_ack({"alert_id": "nope", "action": "ack"}) is None
     assert eng.apply_ack({"alert_id": a.alert_id, "action": "ack"}) is None  # closed already

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import shapely
 
-from fusion.geofence import Zones, ZoneError
+from fusion.geofence import ZoneError, Zones
 from tests.fusion.test_rules_scene import ll, scene, scene_fc
 
 
@@ -22,11 +22,13 @@ def _seg(zones: Zones, a: tuple[float, float], b: tuple[float, float]):
 
 def test_crossing_inbound_outbound_checkpoint_parallel_in_one_call() -> None:
     zones = scene()
-    segs = [((-1000, 300), (-1000, -200)),  # north → south: into our territory
-            ((-1000, -200), (-1000, 300)),  # out
-            ((50, 300), (50, -300)),  # through the checkpoint
-            ((-1000, -50), (1000, -50)),  # parallel to the border, our side
-            ((3000, 100), (3000, -100))]  # across the blue border, inbound
+    segs = [
+        ((-1000, 300), (-1000, -200)),  # north → south: into our territory
+        ((-1000, -200), (-1000, 300)),  # out
+        ((50, 300), (50, -300)),  # through the checkpoint
+        ((-1000, -50), (1000, -50)),  # parallel to the border, our side
+        ((3000, 100), (3000, -100)),
+    ]  # across the blue border, inbound
     a = np.array([ll(*s[0]) for s in segs])
     b = np.array([ll(*s[1]) for s in segs])
     cr = zones.crossings(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
@@ -132,12 +134,23 @@ def _ne_zones(shared_data) -> tuple[Zones, dict]:
     by_name = {f["properties"]["name"].split(" ")[0]: f for f in fc["features"]}
     border = by_name["Belarus-Ukraine"]
     ukr = by_name["Ukraine"]
-    zones = Zones.from_geojson({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": border["geometry"],
-         "properties": {"id": "BLR-UKR", "kind": "border", "border_type": "green"}},
-        {"type": "Feature", "geometry": ukr["geometry"],
-         "properties": {"id": "UKR", "kind": "territory", "name": "Ukraine"}},
-    ]})
+    zones = Zones.from_geojson(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "geometry": border["geometry"],
+                    "properties": {"id": "BLR-UKR", "kind": "border", "border_type": "green"},
+                },
+                {
+                    "type": "Feature",
+                    "geometry": ukr["geometry"],
+                    "properties": {"id": "UKR", "kind": "territory", "name": "Ukraine"},
+                },
+            ],
+        }
+    )
     return zones, by_name
 
 
@@ -152,7 +165,8 @@ def test_real_border_crossing_belarus_to_ukraine(shared_data) -> None:
     south = mid - [0.0, 0.03]
     # use only segments where north is Belarus and south is Ukraine per the NE polygons
     keep = shapely.contains_xy(blr, north[:, 0], north[:, 1]) & shapely.contains_xy(
-        ukr, south[:, 0], south[:, 1])
+        ukr, south[:, 0], south[:, 1]
+    )
     assert keep.sum() >= 5
     n, s = north[keep], south[keep]
     inb = zones.crossings(n[:, 1], n[:, 0], s[:, 1], s[:, 0])
@@ -174,8 +188,9 @@ def test_real_border_distance_hand_checked(shared_data) -> None:
     # GeoJSON edges are straight in lon/lat, so the line passes through the lon/lat midpoint;
     # the first segment runs ~6.4° off east-west: 0.03° north of its midpoint is
     # 0.03 * 111.25 km * cos(6.4°) ≈ 3.32 km from the line, on the Belarusian side
-    slope = math.atan2((lat1 - lat0) * 111.25, (lon1 - lon0) * 111.25 * math.cos(
-        math.radians(lat_m)))
+    slope = math.atan2(
+        (lat1 - lat0) * 111.25, (lon1 - lon0) * 111.25 * math.cos(math.radians(lat_m))
+    )
     expect = 0.03 * 111_250 * abs(math.cos(slope))
     p = zones.border_proximity([lat_m + 0.03], [lon_m])
     assert p.signed_distance_m[0] == pytest.approx(-expect, rel=0.01)

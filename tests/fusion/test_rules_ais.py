@@ -34,15 +34,24 @@ def test_impossible_track_speed() -> None:
 
 def test_duplicate_mmsi_in_two_places_at_once() -> None:
     eng = AlertEngine(scene(), only("ais_duplicate_mmsi"), SENSORS)
-    out = feed(eng, walk("P", (3000, -3000), (0, 1), 3, sources=["A1"], mmsi=211000013),
-               walk("Q", (4000, -1000), (0, 1), 3, sources=["A1"], mmsi=211000013))
+    out = feed(
+        eng,
+        walk("P", (3000, -3000), (0, 1), 3, sources=["A1"], mmsi=211000013),
+        walk("Q", (4000, -1000), (0, 1), 3, sources=["A1"], mmsi=211000013),
+    )
     assert out and out[0].rule == "ais_duplicate_mmsi"
     assert sorted(out[0].track_ids) == ["P", "Q"]
     assert len({a.alert_id for a in out}) == 1
     # two tracks of one vessel 50 m apart (a split track) is not a duplicate
     eng = AlertEngine(scene(), only("ais_duplicate_mmsi"), SENSORS)
-    assert feed(eng, walk("P", (3000, -3000), (0, 1), 3, sources=["A1"], mmsi=211000014),
-                walk("Q", (3050, -3000), (0, 1), 3, sources=["A1"], mmsi=211000014)) == []
+    assert (
+        feed(
+            eng,
+            walk("P", (3000, -3000), (0, 1), 3, sources=["A1"], mmsi=211000014),
+            walk("Q", (3050, -3000), (0, 1), 3, sources=["A1"], mmsi=211000014),
+        )
+        == []
+    )
 
 
 def test_ais_silence_near_border_only() -> None:

@@ -12,12 +12,17 @@ def _engine(*names: str, **kw) -> AlertEngine:
 
 def test_crossing_fires_once_with_direction_and_place() -> None:
     eng = _engine("border_crossing")
-    out = feed(eng, walk("T1", (-1000, 400), (0, -2), 60, sources=["R1", "C2"],
-                         classification="person"))
+    out = feed(
+        eng, walk("T1", (-1000, 400), (0, -2), 60, sources=["R1", "C2"], classification="person")
+    )
     assert len(out) == 1
     a = out[0]
-    assert (a.rule, a.zone_id, a.track_ids, a.status) == ("border_crossing", "B-green",
-                                                         ["T1"], "open")
+    assert (a.rule, a.zone_id, a.track_ids, a.status) == (
+        "border_crossing",
+        "B-green",
+        ["T1"],
+        "open",
+    )
     assert a.evidence["details"]["direction"] == "inbound"
     assert a.severity == "high"
     # the alert sits at the crossing point: on the line, at east -1000
@@ -52,8 +57,10 @@ def test_approach_fires_under_threshold_only_when_heading_for_border() -> None:
     assert first.evidence["details"]["time_to_border_s"] <= 60
     # moving parallel 100 m from the border or away from it: never
     eng2 = _engine("approach", approach={"threshold_s": 60})
-    assert feed(eng2, walk("PAR", (-3000, 100), (5, 0), 60),
-                walk("AWAY", (-1500, 200), (0, 3), 60)) == []
+    assert (
+        feed(eng2, walk("PAR", (-3000, 100), (5, 0), 60), walk("AWAY", (-1500, 200), (0, 3), 60))
+        == []
+    )
 
 
 def test_approach_needs_a_confirmed_track() -> None:

@@ -38,10 +38,13 @@ def test_bad_config_names_rule_and_key(cfg: dict, words: list[str]) -> None:
 
 def test_corroboration_raises_score_of_alert_on_that_track() -> None:
     cfg = only("border_crossing", "corroboration")
-    plain = feed(AlertEngine(scene(), cfg, SENSORS),
-                 walk("T", (-1000, 100), (0, -2), 20, sources=["C2"]))
-    both = feed(AlertEngine(scene(), cfg, SENSORS),
-                walk("T", (-1000, 100), (0, -2), 20, sources=["C2", "G1"]))
+    plain = feed(
+        AlertEngine(scene(), cfg, SENSORS), walk("T", (-1000, 100), (0, -2), 20, sources=["C2"])
+    )
+    both = feed(
+        AlertEngine(scene(), cfg, SENSORS),
+        walk("T", (-1000, 100), (0, -2), 20, sources=["C2", "G1"]),
+    )
     assert plain[0].score == pytest.approx(0.8)
     # +0.1 for a second sensor kind, +0.2 corroboration
     assert both[0].score == pytest.approx(1.0)

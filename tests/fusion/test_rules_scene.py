@@ -41,29 +41,56 @@ def _ring(e0: float, n0: float, e1: float, n1: float) -> list[list[float]]:
 
 
 def feature(props: dict[str, Any], gtype: str, coords: Any) -> dict[str, Any]:
-    return {"type": "Feature", "properties": props,
-            "geometry": {"type": gtype, "coordinates": coords}}
+    return {
+        "type": "Feature",
+        "properties": props,
+        "geometry": {"type": gtype, "coordinates": coords},
+    }
 
 
 def scene_fc() -> dict[str, Any]:
-    return {"type": "FeatureCollection", "features": [
-        feature({"id": "B-green", "kind": "border", "border_type": "green"}, "LineString",
-                _line((-6000, 0), (2000, 0))),
-        feature({"id": "B-blue", "kind": "border", "border_type": "blue"}, "LineString",
-                _line((2000, 0), (6000, 0))),
-        feature({"id": "T", "kind": "territory", "name": "Our side"}, "Polygon",
-                [_ring(-6000, -6000, 6000, 0)]),
-        feature({"id": "CP1", "kind": "checkpoint", "name": "Checkpoint X"}, "Polygon",
-                [_ring(-100, -100, 100, 100)]),
-        feature({"id": "W1", "kind": "water", "name": "River"}, "Polygon",
-                [_ring(2000, -6000, 5000, 6000)]),
-        feature({"id": "R1", "kind": "restricted", "name": "Depot", "severity": "high"},
-                "Polygon", [_ring(-3000, -3000, -2000, -2000)]),
-        feature({"id": "S1", "kind": "strip", "width_m": 1000}, "LineString",
-                _line((-6000, 0), (6000, 0))),
-        feature({"id": "SEC-W", "kind": "sector"}, "Polygon", [_ring(-6000, -6000, 0, 6000)]),
-        feature({"id": "SEC-E", "kind": "sector"}, "Polygon", [_ring(0, -6000, 6000, 6000)]),
-    ]}
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            feature(
+                {"id": "B-green", "kind": "border", "border_type": "green"},
+                "LineString",
+                _line((-6000, 0), (2000, 0)),
+            ),
+            feature(
+                {"id": "B-blue", "kind": "border", "border_type": "blue"},
+                "LineString",
+                _line((2000, 0), (6000, 0)),
+            ),
+            feature(
+                {"id": "T", "kind": "territory", "name": "Our side"},
+                "Polygon",
+                [_ring(-6000, -6000, 6000, 0)],
+            ),
+            feature(
+                {"id": "CP1", "kind": "checkpoint", "name": "Checkpoint X"},
+                "Polygon",
+                [_ring(-100, -100, 100, 100)],
+            ),
+            feature(
+                {"id": "W1", "kind": "water", "name": "River"},
+                "Polygon",
+                [_ring(2000, -6000, 5000, 6000)],
+            ),
+            feature(
+                {"id": "R1", "kind": "restricted", "name": "Depot", "severity": "high"},
+                "Polygon",
+                [_ring(-3000, -3000, -2000, -2000)],
+            ),
+            feature(
+                {"id": "S1", "kind": "strip", "width_m": 1000},
+                "LineString",
+                _line((-6000, 0), (6000, 0)),
+            ),
+            feature({"id": "SEC-W", "kind": "sector"}, "Polygon", [_ring(-6000, -6000, 0, 6000)]),
+            feature({"id": "SEC-E", "kind": "sector"}, "Polygon", [_ring(0, -6000, 6000, 6000)]),
+        ],
+    }
 
 
 @functools.cache
@@ -72,15 +99,35 @@ def scene() -> Zones:
     return Zones.from_geojson(scene_fc())
 
 
-def upd(track_id: str, t: float, e: float, n: float, ve: float = 0.0, vn: float = 0.0,
-        status: str = "confirmed", sources: list[str] | None = None, mmsi: int | None = None,
-        classification: str | None = None, obs: list[str] | None = None) -> TrackUpdate:
+def upd(
+    track_id: str,
+    t: float,
+    e: float,
+    n: float,
+    ve: float = 0.0,
+    vn: float = 0.0,
+    status: str = "confirmed",
+    sources: list[str] | None = None,
+    mmsi: int | None = None,
+    classification: str | None = None,
+    obs: list[str] | None = None,
+) -> TrackUpdate:
     """A track update at local metres (e, n)."""
     lat, lon = ll(e, n)
-    return TrackUpdate(track_id=track_id, t=t, lat=lat, lon=lon, vel_e=ve, vel_n=vn,
-                       cov=[[25.0, 0.0], [0.0, 25.0]], status=status,
-                       sources=list(sources or ["R1"]), mmsi=mmsi,
-                       classification=classification, obs_ids=list(obs or []))
+    return TrackUpdate(
+        track_id=track_id,
+        t=t,
+        lat=lat,
+        lon=lon,
+        vel_e=ve,
+        vel_n=vn,
+        cov=[[25.0, 0.0], [0.0, 25.0]],
+        status=status,
+        sources=list(sources or ["R1"]),
+        mmsi=mmsi,
+        classification=classification,
+        obs_ids=list(obs or []),
+    )
 
 
 SENSORS = {
@@ -99,9 +146,19 @@ def test_scene_round_trips_metres() -> None:
 
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20Z
-ALL_RULES = ("border_crossing", "approach", "restricted_entry", "dark_vessel", "ais_jump",
-             "ais_duplicate_mmsi", "ais_silence", "loitering", "rendezvous", "corroboration",
-             "sensor_silence")
+ALL_RULES = (
+    "border_crossing",
+    "approach",
+    "restricted_entry",
+    "dark_vessel",
+    "ais_jump",
+    "ais_duplicate_mmsi",
+    "ais_silence",
+    "loitering",
+    "rendezvous",
+    "corroboration",
+    "sensor_silence",
+)
 
 
 def only(*names: str, **overrides: dict[str, Any]) -> dict[str, Any]:
@@ -112,11 +169,29 @@ def only(*names: str, **overrides: dict[str, Any]) -> dict[str, Any]:
     return {"rules": rules}
 
 
-def walk(track_id: str, start: tuple[float, float], vel: tuple[float, float], steps: int,
-         dt: float = 5.0, t0: float = T0, **kw: Any) -> list[TrackUpdate]:
+def walk(
+    track_id: str,
+    start: tuple[float, float],
+    vel: tuple[float, float],
+    steps: int,
+    dt: float = 5.0,
+    t0: float = T0,
+    **kw: Any,
+) -> list[TrackUpdate]:
     """A straight, constant-velocity track sampled every ``dt`` seconds."""
-    return [upd(track_id, t0 + k * dt, start[0] + vel[0] * k * dt, start[1] + vel[1] * k * dt,
-                vel[0], vel[1], obs=[f"{track_id}-o{k}"], **kw) for k in range(steps)]
+    return [
+        upd(
+            track_id,
+            t0 + k * dt,
+            start[0] + vel[0] * k * dt,
+            start[1] + vel[1] * k * dt,
+            vel[0],
+            vel[1],
+            obs=[f"{track_id}-o{k}"],
+            **kw,
+        )
+        for k in range(steps)
+    ]
 
 
 def feed(engine: Any, *tracks: list[TrackUpdate]) -> list[Any]:

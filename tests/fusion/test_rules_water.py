@@ -7,10 +7,8 @@ from tests.fusion.test_rules_scene import SENSORS, feed, only, scene, walk
 
 
 def test_dark_vessel_after_min_confirmed_time() -> None:
-    eng = AlertEngine(scene(), only("dark_vessel", dark_vessel={"min_confirmed_s": 20}),
-                      SENSORS)
-    out = feed(eng, walk("D1", (3000, -2000), (0, 1), 10, sources=["R1"],
-                         classification="boat"))
+    eng = AlertEngine(scene(), only("dark_vessel", dark_vessel={"min_confirmed_s": 20}), SENSORS)
+    out = feed(eng, walk("D1", (3000, -2000), (0, 1), 10, sources=["R1"], classification="boat"))
     assert len(out) == 1
     a = out[0]
     assert (a.rule, a.zone_id, a.severity) == ("dark_vessel", "W1", "high")
@@ -34,16 +32,18 @@ def test_no_dark_vessel_with_ais_on_land_or_too_young() -> None:
 def test_dark_vessel_resolves_when_ais_correlates() -> None:
     eng = AlertEngine(scene(), only("dark_vessel"), SENSORS)
     dark = walk("D1", (3000, -2000), (0, 1), 8, sources=["R1"])
-    lit = walk("D1", (3000, -1960), (0, 1), 2, t0=1_700_000_040, sources=["R1", "A1"],
-               mmsi=211000003)
+    lit = walk(
+        "D1", (3000, -1960), (0, 1), 2, t0=1_700_000_040, sources=["R1", "A1"], mmsi=211000003
+    )
     out = feed(eng, dark + lit)
     assert [a.status for a in out] == ["open", "resolved"]
     assert "AIS now correlated" in out[-1].summary
 
 
 def test_rendezvous_two_tracks_close_for_long_enough() -> None:
-    eng = AlertEngine(scene(), only("rendezvous", rendezvous={"distance_m": 100,
-                                                              "duration_s": 60}), SENSORS)
+    eng = AlertEngine(
+        scene(), only("rendezvous", rendezvous={"distance_m": 100, "duration_s": 60}), SENSORS
+    )
     a = walk("A", (3000, -1000), (0, 0), 20, sources=["R1"])  # dark, anchored
     b = walk("B", (3050, -1000), (0, 0), 20, sources=["R1", "A1"], mmsi=211000004)
     out = feed(eng, a, b)
@@ -53,19 +53,28 @@ def test_rendezvous_two_tracks_close_for_long_enough() -> None:
     assert first.track_ids == ["A", "B"] and first.zone_id == "W1"
     assert first.t_first - 1_700_000_000 == 60.0
     assert first.evidence["details"]["separation_m"] == 50.0
+    assert first.evidence["obs_ids"] == ["A-o12"]  # the primary (first-id) track's update
 
 
 def test_rendezvous_near_misses() -> None:
     cfg = only("rendezvous", rendezvous={"distance_m": 100, "duration_s": 60})
     eng = AlertEngine(scene(), cfg, SENSORS)
     # 150 m apart: too far
-    assert feed(eng, walk("A", (3000, -1000), (0, 0), 20),
-                walk("B", (3150, -1000), (0, 0), 20)) == []
+    assert (
+        feed(eng, walk("A", (3000, -1000), (0, 0), 20), walk("B", (3150, -1000), (0, 0), 20)) == []
+    )
     # close, but both with AIS
     eng = AlertEngine(scene(), cfg, SENSORS)
-    assert feed(eng, walk("C", (3000, -1000), (0, 0), 20, mmsi=1, sources=["A1"]),
-                walk("D", (3050, -1000), (0, 0), 20, mmsi=2, sources=["A1"])) == []
+    assert (
+        feed(
+            eng,
+            walk("C", (3000, -1000), (0, 0), 20, mmsi=1, sources=["A1"]),
+            walk("D", (3050, -1000), (0, 0), 20, mmsi=2, sources=["A1"]),
+        )
+        == []
+    )
     # close only briefly: two boats passing each other at 4 m/s each
     eng = AlertEngine(scene(), cfg, SENSORS)
-    assert feed(eng, walk("E", (3000, -1200), (0, 4), 20),
-                walk("F", (3040, -800), (0, -4), 20)) == []
+    assert (
+        feed(eng, walk("E", (3000, -1200), (0, 4), 20), walk("F", (3040, -800), (0, -4), 20)) == []
+    )

@@ -26,8 +26,9 @@ def test_restricted_near_miss_is_silent() -> None:
 
 
 def test_restricted_severity_override() -> None:
-    eng = AlertEngine(scene(), only("restricted_entry", restricted_entry={
-        "severity": "critical"}), SENSORS)
+    eng = AlertEngine(
+        scene(), only("restricted_entry", restricted_entry={"severity": "critical"}), SENSORS
+    )
     out = feed(eng, walk("P1", (-2500, -2500), (0, 0), 3))
     assert out[0].severity == "critical"
 

@@ -15,15 +15,33 @@ def _truth() -> list[dict]:
     rows = []
     for k in range(0, 3601, 10):  # boat B2 going north along east 3000 at 2 m/s, 1 h
         lat, lon = ll(3000, -200 + 2 * k)
-        rows.append({"kind": "position", "target": "B2", "class": "boat", "t": T0 + k,
-                     "lat": lat, "lon": lon})
+        rows.append(
+            {
+                "kind": "position",
+                "target": "B2",
+                "class": "boat",
+                "t": T0 + k,
+                "lat": lat,
+                "lon": lon,
+            }
+        )
         lat, lon = ll(-1000, -150)  # person P1 standing near the border
-        rows.append({"kind": "position", "target": "P1", "class": "person", "t": T0 + k,
-                     "lat": lat, "lon": lon})
-    ev = [("dark_vessel", "B2", 50, (3000, -100), None),
-          ("crossing", "B2", 100, (3000, 0), "inbound"),
-          ("loitering", "P1", 600, (-1000, -150), None),
-          ("rendezvous", "B2+X9", 2000, (3000, 3800), None)]
+        rows.append(
+            {
+                "kind": "position",
+                "target": "P1",
+                "class": "person",
+                "t": T0 + k,
+                "lat": lat,
+                "lon": lon,
+            }
+        )
+    ev = [
+        ("dark_vessel", "B2", 50, (3000, -100), None),
+        ("crossing", "B2", 100, (3000, 0), "inbound"),
+        ("loitering", "P1", 600, (-1000, -150), None),
+        ("rendezvous", "B2+X9", 2000, (3000, 3800), None),
+    ]
     for kind, tgt, t, (e, n), d in ev:
         lat, lon = ll(e, n)
         r = {"kind": "event", "event": kind, "target": tgt, "t": T0 + t, "lat": lat, "lon": lon}
@@ -33,14 +51,33 @@ def _truth() -> list[dict]:
     return rows
 
 
-def _alert(aid: str, rule: str, t: float, e: float, n: float, direction: str | None = None,
-           t_last: float | None = None) -> dict:
+def _alert(
+    aid: str,
+    rule: str,
+    t: float,
+    e: float,
+    n: float,
+    direction: str | None = None,
+    t_last: float | None = None,
+) -> dict:
     lat, lon = ll(e, n)
     details = {"direction": direction} if direction else {}
-    return {"alert_id": aid, "rule": rule, "severity": "high", "score": 0.8, "status": "open",
-            "t_first": T0 + t, "t_last": T0 + (t_last or t), "lat": lat, "lon": lon,
-            "sector": "", "zone_id": None, "track_ids": ["T1"], "summary": "",
-            "evidence": {"obs_ids": [], "sensors": [], "details": details}}
+    return {
+        "alert_id": aid,
+        "rule": rule,
+        "severity": "high",
+        "score": 0.8,
+        "status": "open",
+        "t_first": T0 + t,
+        "t_last": T0 + (t_last or t),
+        "lat": lat,
+        "lon": lon,
+        "sector": "",
+        "zone_id": None,
+        "track_ids": ["T1"],
+        "summary": "",
+        "evidence": {"obs_ids": [], "sensors": [], "details": details},
+    }
 
 
 def _alerts() -> list[dict]:

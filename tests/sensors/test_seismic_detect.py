@@ -14,7 +14,6 @@ from sensors.seismic.classify import classify
 from sensors.seismic.detect import ChannelDetection, coincidence, detect_trace
 from sensors.seismic.filters import bandpass, mask_runs, sta_lta, trigger_mask
 from sensors.seismic.mseed import Trace, read_mseed
-from sensors.seismic.params import DetectorParams
 from sensors.seismic.synthetic import footsteps, noise, vehicle
 
 RJOB = "seismic/obspy/BW.RJOB.example_2009-08-24.mseed"
@@ -83,7 +82,7 @@ def test_coincidence_across_synthetic_stations() -> None:
     # a vehicle seen by A and B 0.4 s apart; a burst seen by C alone at 30 s
     veh = vehicle(RATE, 10, rng, amplitude=10)
     xs["A"][int(10 * RATE) : int(20 * RATE)] += veh
-    xs["B"][int(10.4 * RATE) : int(20.4 * RATE)] += 0.8 * veh
+    xs["B"][2080 : 2080 + len(veh)] += 0.8 * veh  # 10.4 s
     xs["C"][int(30 * RATE) : int(31 * RATE)] += 20 * np.sin(np.arange(int(RATE)) * 0.9)
     dets = [d for s, x in xs.items() for d in detect_trace(_station_trace(s, x))]
     assert {d.station for d in dets} == {"XX.A", "XX.B", "XX.C"}
@@ -127,9 +126,27 @@ def test_classification_synthetic(seed: int) -> None:
 
 
 def test_cli_detect(shared_data: Path) -> None:
-    cmd = [sys.executable, "-m", "streams.cli", "seismic", "detect", str(shared_data / RJOB),
-           "--bandpass", "2", "40", "--sta", "0.3", "--lta", "10", "--on", "4", "--off", "1",
-           "--min-stations", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streams.cli",
+        "seismic",
+        "detect",
+        str(shared_data / RJOB),
+        "--bandpass",
+        "2",
+        "40",
+        "--sta",
+        "0.3",
+        "--lta",
+        "10",
+        "--on",
+        "4",
+        "--off",
+        "1",
+        "--min-stations",
+        "1",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert res.returncode == 0, res.stderr
     lines = [json.loads(line) for line in res.stdout.splitlines()]
@@ -147,7 +164,10 @@ def test_cli_bad_file_reports_and_fails(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not miniSEED" * 50)
     res = subprocess.run(
         [sys.executable, "-m", "streams.cli", "seismic", "detect", str(bad)],
-        capture_output=True, text=True, cwd=ROOT, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
     )
     assert res.returncode == 1 and res.stdout == ""
     assert "record at byte 0" in res.stderr

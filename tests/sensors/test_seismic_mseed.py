@@ -58,8 +58,23 @@ def _record(
 ) -> bytes:
     head = struct.pack(
         ">6sc1x5s2s3s2sHHBBBxHHhhBBBBiHH",
-        f"{seq:06d}".encode(), quality, sta.ljust(5).encode(), b"  ", cha.encode(),
-        net.encode(), *start, nsamp, factor, mult, 0, 0, 0, 1, 0, 64, 48,
+        f"{seq:06d}".encode(),
+        quality,
+        sta.ljust(5).encode(),
+        b"  ",
+        cha.encode(),
+        net.encode(),
+        *start,
+        nsamp,
+        factor,
+        mult,
+        0,
+        0,
+        0,
+        1,
+        0,
+        64,
+        48,
     )
     b1000 = struct.pack(">HHBBBx", 1000, 0, encoding, 1, reclen_exp)
     rec = head + b1000 + b"\0" * 8 + payload

@@ -1,0 +1,183 @@
+"""The ingest core every transport shares: validate a batch, forward the good, explain the bad.
+
+Per record, in this order: the reading schema (:func:`sensors.schemas.validate_reading`),
+the credential's right to report for that sensor, the sensor's presence in the registry, and
+that the sensor's type matches the topic (a thermal camera's reading on ``readings.radar``
+would be geo-referenced as a radar plot). AIS sentences must also be framed NMEA with a good
+checksum. Good records of a batch go through even when others are bad; every bad one is
+dead-lettered (DESIGN §3) and reported back as ``{index, field, reason, message}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sensors.ais.framing import FramingError, frame_line
+from sensors.gateway.auth import Credential
+from sensors.gateway.forward import Forwarder
+from sensors.gateway.spool import Record
+from sensors.registry import SensorRegistry
+from sensors.schemas import MAX_AGE_S, ReadingError, validate_reading
+
+log = logging.getLogger(__name__)
+
+KINDS = ("radar", "thermal", "seismic", "ais")
+DEADLETTER_TOPIC = "deadletter"
+RAW_LIMIT = 4096
+# readings of one sensor per Kafka record: per-record overhead bounds throughput, and
+# 500 small readings stay far below the broker's 1 MB message limit
+READINGS_PER_RECORD = 500
+
+
+@dataclass(slots=True)
+class GatewayMetrics:
+    """Prometheus objects to update (``streams.metrics`` passes its own); None: not counted.
+
+    Injected rather than imported because ``sensors/`` never imports ``streams/``.
+    """
+
+    accepted: Any = None  # Counter[sensor_id, sensor_type]
+    rejected: Any = None  # Counter[sensor_id, sensor_type, reason]
+    spooled: Any = None  # Counter[sensor_id, sensor_type]
+    depth: Any = None  # Gauge[gateway]
+    latency: Any = None  # Histogram[sensor_type]
+
+
+@dataclass(slots=True)
+class IngestResult:
+    accepted: list[int] = field(default_factory=list)
+    spooled: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The HTTP body: ``accepted`` counts every accepted reading, ``spooled`` those of
+        them that are durable on the gateway's disk but not yet in Kafka."""
+        return {"accepted": len(self.accepted), "spooled": self.spooled,
+                "rejected": self.rejected}
+
+
+def check_nmea(nmea: str) -> None:
+    """Raise :class:`ReadingError` unless ``nmea`` holds AIS sentences with good framing."""
+    frames = frame_line(nmea)
+    if not frames:
+        raise ReadingError("nmea", "not_ais", "no !AIVDM/!AIVDO sentence in the line")
+    for f in frames:
+        if isinstance(f, FramingError):
+            raise ReadingError("nmea", f.reason, str(f))
+
+
+class IngestCore:
+    """Validate and forward readings; one instance per gateway process, thread-safe."""
+
+    def __init__(self, registry: SensorRegistry, forwarder: Forwarder,
+                 metrics: GatewayMetrics | None = None, max_age_s: float = MAX_AGE_S,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.registry = registry
+        self.forwarder = forwarder
+        self.metrics = metrics or GatewayMetrics()
+        self.max_age_s = max_age_s
+        self.clock = clock
+
+    def _check(self, kind: str, reading: Any, cred: Credential, now: float) -> None:
+        validate_reading(kind, reading, now=now, max_age_s=self.max_age_s)
+        sid = reading["sensor_id"]
+        if not cred.may_report(sid):
+            raise ReadingError("sensor_id", "not_authorised",
+                               f"this credential may not report for sensor {sid!r}")
+        sensor = self.registry.get(sid)
+        if sensor is None:
+            raise ReadingError("sensor_id", "unknown_sensor",
+                               f"sensor {sid!r} is not in the sensor registry")
+        if sensor.type != kind:
+            raise ReadingError("sensor_id", "wrong_sensor_type",
+                               f"sensor {sid!r} is a {sensor.type} sensor, not {kind}")
+        if kind == "ais":
+            check_nmea(reading["nmea"])
+
+    def ingest(self, kind: str, readings: Sequence[Any], cred: Credential, *,
+               transport: str = "http", raw: Sequence[str] | None = None,
+               received_at: float | None = None) -> IngestResult:
+        """Validate ``readings`` of ``kind``, forward the good ones, dead-letter the bad.
+
+        Returns only when every accepted reading is acked by Kafka or fsynced in the
+        spool; raises :class:`~sensors.gateway.forward.ForwardError` (nothing accepted)
+        when neither is possible. ``raw`` holds each reading's text as received, for the
+        dead letter.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"unknown reading kind {kind!r}")
+        started = time.monotonic()
+        now = self.clock()
+        result = IngestResult()
+        by_sensor: dict[str, list[Any]] = defaultdict(list)
+        dead: list[Record] = []
+        rejected_by: Counter[tuple[str, str]] = Counter()
+        for i, reading in enumerate(readings):
+            try:
+                self._check(kind, reading, cred, now)
+            except ReadingError as err:
+                sid = reading.get("sensor_id") if isinstance(reading, dict) else None
+                sid = sid if isinstance(sid, str) else None
+                result.rejected.append({"index": i, **err.to_dict()})
+                rejected_by[(sid if sid in self.registry else "unknown", err.reason)] += 1
+                text = raw[i] if raw is not None else json.dumps(reading, default=str)
+                dead.append(Record(DEADLETTER_TOPIC, f"readings.{kind}", {
+                    "source": f"gateway/{transport}", "reason": err.reason,
+                    "raw": text[:RAW_LIMIT], "t": now, "field": err.field,
+                    "message": err.message, "sensor_id": sid, "index": i,
+                    "topic": f"readings.{kind}", "client": cred.name,
+                }))
+                continue
+            result.accepted.append(i)
+            by_sensor[reading["sensor_id"]].append(reading)
+
+        records, counts = self._records(kind, by_sensor)
+        submitted = self.forwarder.submit(records + dead)
+        spooled_by: Counter[str] = Counter()
+        for rec, n, was_spooled in zip(records, counts, submitted.spooled, strict=False):
+            if was_spooled:
+                spooled_by[str(rec.key)] += n
+        result.spooled = sum(spooled_by.values())
+        self._count(kind, by_sensor, rejected_by, spooled_by, time.monotonic() - started)
+        if result.rejected:
+            log.info("readings rejected", extra={
+                "client": cred.name, "kind": kind, "rejected": len(result.rejected),
+                "accepted": len(result.accepted), "transport": transport})
+        return result
+
+    @staticmethod
+    def _records(kind: str, by_sensor: dict[str, list[Any]]) -> tuple[list[Record], list[int]]:
+        """One Kafka record per sensor (a JSON array when several readings, DESIGN §3)."""
+        topic = f"readings.{kind}"
+        records: list[Record] = []
+        counts: list[int] = []
+        for sid, items in by_sensor.items():
+            step = 1 if kind == "seismic" and any("samples" in r for r in items) \
+                else READINGS_PER_RECORD
+            for j in range(0, len(items), step):
+                chunk = items[j:j + step]
+                records.append(Record(topic, sid, chunk[0] if len(chunk) == 1 else chunk))
+                counts.append(len(chunk))
+        return records, counts
+
+    def _count(self, kind: str, by_sensor: dict[str, list[Any]],
+               rejected_by: Counter[tuple[str, str]], spooled_by: Counter[str],
+               elapsed: float) -> None:
+        m = self.metrics
+        if m.accepted is not None:
+            for sid, items in by_sensor.items():
+                m.accepted.labels(sensor_id=sid, sensor_type=kind).inc(len(items))
+        if m.rejected is not None:
+            for (sid, reason), n in rejected_by.items():
+                m.rejected.labels(sensor_id=sid, sensor_type=kind, reason=reason).inc(n)
+        if m.spooled is not None:
+            for sid, n in spooled_by.items():
+                m.spooled.labels(sensor_id=sid, sensor_type=kind).inc(n)
+        if m.latency is not None and by_sensor:
+            m.latency.labels(sensor_type=kind).observe(elapsed)

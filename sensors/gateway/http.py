@@ -1,0 +1,146 @@
+"""HTTP ingest (aiohttp): ``POST /ingest/{kind}``, ``GET /healthz``, ``GET /metrics``.
+
+Status codes say who must act: 400 the body is unreadable (fix the sender), 401 no valid
+token or signature, 403 the token may report for none of the readings, 413 the body is over
+the limit, 429 slow down (``Retry-After``), 503 neither Kafka nor the spool took the
+readings (retry; nothing was accepted). Otherwise 200 with per-record results, also when
+some records were rejected (a 207-style body): ``{"accepted": n, "spooled": m,
+"rejected": [{"index", "field", "reason", "message"}]}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from sensors.gateway.auth import SIGNATURE_HEADER, TokenStore
+from sensors.gateway.core import KINDS, IngestCore
+from sensors.gateway.forward import ForwardError
+from sensors.gateway.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_READINGS = 10_000
+
+
+class BodyError(ValueError):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+
+
+def parse_body(body: bytes) -> tuple[list[Any], list[str]]:
+    """Readings and their raw text from a JSON array or JSON lines; :class:`BodyError` if not."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = body[:exc.start].count(b"\n") + 1
+        raise BodyError(line, "not UTF-8") from exc
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BodyError(exc.lineno, f"not JSON: {exc.msg} (column {exc.colno})") from exc
+        if not isinstance(doc, list):
+            raise BodyError(1, "expected a JSON array or JSON lines")
+        return doc, [json.dumps(r, separators=(",", ":")) for r in doc]
+    readings: list[Any] = []
+    raws: list[str] = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            readings.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise BodyError(n, f"not JSON: {exc.msg} (column {exc.colno})") from exc
+        raws.append(line)
+    if not readings:
+        raise BodyError(1, "no readings in the body")
+    return readings, raws
+
+
+@dataclass(slots=True)
+class HttpConfig:
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_readings: int = MAX_READINGS
+    rate_per_s: float = 50.0  # requests per second per token
+    burst: float = 100.0
+
+
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+def make_app(core: IngestCore, tokens: TokenStore, config: HttpConfig | None = None,
+             health: Callable[[], dict[str, Any]] | None = None,
+             metrics: Callable[[], tuple[bytes, str]] | None = None) -> web.Application:
+    """The aiohttp application; ``health`` and ``metrics`` supply the GET endpoints' bodies."""
+    cfg = config or HttpConfig()
+    limiter = RateLimiter(cfg.rate_per_s, cfg.burst)
+
+    async def ingest(request: web.Request) -> web.Response:
+        received = time.time()
+        kind = request.match_info["kind"]
+        if kind not in KINDS:
+            return _error(404, f"unknown reading kind {kind!r}; one of {', '.join(KINDS)}")
+        cred = tokens.authenticate(request.headers.get("Authorization"))
+        if cred is None:
+            return web.json_response(
+                {"error": "missing or invalid token (Authorization: Bearer <token>)"},
+                status=401, headers={"WWW-Authenticate": 'Bearer realm="borderfusion"'})
+        wait = limiter.take(cred.name, cred.rate_per_s, cred.burst)
+        if wait > 0:
+            return web.json_response({"error": "rate limit exceeded"}, status=429,
+                                     headers={"Retry-After": str(max(1, round(wait)))})
+        if request.content_length is not None and request.content_length > cfg.max_body_bytes:
+            return _error(413, f"body over {cfg.max_body_bytes} bytes")
+        body = await request.content.read(cfg.max_body_bytes + 1)
+        if len(body) > cfg.max_body_bytes or not request.content.at_eof():
+            return _error(413, f"body over {cfg.max_body_bytes} bytes")
+        if not tokens.verify_signature(cred, body, request.headers.get(SIGNATURE_HEADER)):
+            return _error(401, f"missing or bad {SIGNATURE_HEADER} for this token")
+        try:
+            readings, raws = parse_body(body)
+        except BodyError as exc:
+            return _error(400, str(exc), line=exc.line)
+        if len(readings) > cfg.max_readings:
+            return _error(413, f"more than {cfg.max_readings} readings in one request")
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(None, lambda: core.ingest(
+                kind, readings, cred, transport="http", raw=raws, received_at=received))
+        except ForwardError as exc:
+            log.error("readings refused: kafka and spool both failed",
+                      extra={"error": str(exc), "client": cred.name})
+            return web.json_response({"error": "gateway cannot store readings; retry"},
+                                     status=503, headers={"Retry-After": "5"})
+        status = 200
+        if not result.accepted and result.rejected and all(
+                r["reason"] == "not_authorised" for r in result.rejected):
+            status = 403
+        return web.json_response(result.to_dict(), status=status)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response(health() if health else {"status": "ok"})
+
+    async def metrics_view(request: web.Request) -> web.Response:
+        if metrics is None:
+            return _error(404, "metrics not enabled")
+        data, content_type = metrics()
+        return web.Response(body=data, headers={"Content-Type": content_type})
+
+    app = web.Application(client_max_size=cfg.max_body_bytes + 1)
+    app.router.add_post("/ingest/{kind}", ingest)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_view)
+    return app

@@ -1,0 +1,188 @@
+"""Assemble a gateway from plain values and run it: spool, forwarder, core, HTTP, NMEA.
+
+``streams/commands/gateway.py`` builds a :class:`GatewayConfig` from the settings and
+calls :func:`serve`; tests use :class:`Gateway` directly (``start()`` in a background thread
+with its own event loop, ``stop()``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from sensors.gateway.auth import TokenStore
+from sensors.gateway.core import GatewayMetrics, IngestCore
+from sensors.gateway.forward import Forwarder, LinkFactory, kafka_link_factory
+from sensors.gateway.http import HttpConfig, make_app
+from sensors.gateway.nmea import ListenSpec, NmeaListener, TcpNmeaListener, UdpNmeaListener
+from sensors.gateway.spool import Spool
+from sensors.registry import SensorRegistry
+from sensors.schemas import MAX_AGE_S
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class GatewayConfig:
+    bootstrap: str
+    spool_dir: Path
+    sensors_file: Path
+    tokens_file: Path | None = None
+    topic_prefix: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8088
+    name: str = "gateway"
+    kafka_kwargs: dict[str, Any] = field(default_factory=dict)
+    nmea_udp: list[ListenSpec] = field(default_factory=list)
+    nmea_tcp: list[ListenSpec] = field(default_factory=list)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    max_age_s: float = MAX_AGE_S
+    send_timeout_s: float = 5.0
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
+    metrics_exposition: Callable[[], tuple[bytes, str]] | None = None
+
+
+def prometheus_exposition() -> tuple[bytes, str]:
+    """The process's default Prometheus registry in text format."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    return generate_latest(), CONTENT_TYPE_LATEST
+
+
+class Gateway:
+    """One gateway process: the parts, wired; ``start``/``stop`` or ``await run(stop)``."""
+
+    def __init__(self, config: GatewayConfig, link_factory: LinkFactory | None = None) -> None:
+        self.config = config
+        self.registry = SensorRegistry.load(config.sensors_file)
+        self.tokens = (TokenStore.load(config.tokens_file) if config.tokens_file
+                       else TokenStore({}))
+        if not len(self.tokens):
+            log.warning("no gateway tokens configured: HTTP ingest refuses every request")
+        self.spool = Spool.open(config.spool_dir)
+        depth_gauge = config.metrics.depth
+
+        def on_depth(depth: int) -> None:
+            if depth_gauge is not None:
+                depth_gauge.labels(gateway=config.name).set(depth)
+
+        self.forwarder = Forwarder(
+            self.spool, link_factory or kafka_link_factory(config.bootstrap,
+                                                           **config.kafka_kwargs),
+            topic_prefix=config.topic_prefix, send_timeout_s=config.send_timeout_s,
+            on_depth=on_depth)
+        self.core = IngestCore(self.registry, self.forwarder, config.metrics,
+                               max_age_s=config.max_age_s)
+        self.listeners: list[NmeaListener] = (
+            [UdpNmeaListener(self.core, s) for s in config.nmea_udp]
+            + [TcpNmeaListener(self.core, s) for s in config.nmea_tcp])
+        self.port = config.port
+        self._runner: web.AppRunner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped: asyncio.Event | None = None
+
+    def health(self) -> dict[str, Any]:
+        depth = self.spool.depth
+        ok = self.forwarder.kafka_ok
+        return {"status": "ok" if ok and depth == 0 else "degraded", "kafka": ok,
+                "spool_depth": depth, "spool_dir": str(self.config.spool_dir)}
+
+    async def _start(self) -> None:
+        self.forwarder.start()
+        app = make_app(self.core, self.tokens, self.config.http, health=self.health,
+                       metrics=self.config.metrics_exposition)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        if server is not None and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
+        for listener in self.listeners:
+            await listener.start()
+        log.info("gateway ready", extra={"host": self.config.host, "port": self.port,
+                                         "spool_depth": self.spool.depth})
+
+    async def _stop(self) -> None:
+        for listener in self.listeners:
+            await listener.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await asyncio.get_running_loop().run_in_executor(None, self.forwarder.close)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set."""
+        await self._start()
+        try:
+            await stop.wait()
+        finally:
+            await self._stop()
+
+    # -- a background thread, for tests and embedding -----------------------------------
+    def start(self, timeout_s: float = 10.0) -> Gateway:
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def main() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            self._stopped = asyncio.Event()
+            try:
+                loop.run_until_complete(self._start())
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+                ready.set()
+                return
+            ready.set()
+            try:
+                loop.run_until_complete(self._stopped.wait())
+                loop.run_until_complete(self._stop())
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=main, name="gateway", daemon=True)
+        self._thread.start()
+        if not ready.wait(timeout_s):
+            raise TimeoutError("gateway did not start")
+        if errors:
+            raise errors[0]
+        return self
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        if self._loop is not None and self._stopped is not None:
+            self._loop.call_soon_threadsafe(self._stopped.set)
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.host}:{self.port}"
+
+    def __enter__(self) -> Gateway:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve(config: GatewayConfig) -> None:
+    """Run a gateway in the foreground until SIGINT/SIGTERM."""
+    import signal
+
+    async def main() -> None:
+        gw = Gateway(config)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await gw.run(stop)
+
+    asyncio.run(main())

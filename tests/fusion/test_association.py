@@ -1,0 +1,92 @@
+"""Gating at the chi-square bound; GNN against brute force; clustering; cheap JPDA."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.stats import chi2
+
+from fusion.association import candidate_pairs, chi2_gate, cluster_pairs, gnn_assign, jpda_weights
+
+
+def test_chi2_gate_bound() -> None:
+    g = chi2_gate(0.99)
+    assert np.isclose(g, 9.2103, atol=1e-3)
+    assert np.isclose(chi2.cdf(g, 2), 0.99)
+
+
+def test_tracker_gate_admits_exactly_up_to_the_bound() -> None:
+    from fusion.tracker import SectorTracker, TrackerConfig
+    from fusion.tracking.observations import ObservationArrays
+
+    cfg = TrackerConfig(gate_probability=0.99, init_exclude_gated=False, adaptive=False)
+    gate = chi2_gate(0.99)
+    for factor, expect_update in [(0.99, True), (1.01, False)]:
+        tr = SectorTracker("S", 50.0, 24.0, cfg)
+        tr.process_arrays(ObservationArrays.positions(np.array([0.0]), [0.0], [0.0], 10.0))
+        # S at t=0 for a new track: P_pos (100) + R (100) = 200 per axis
+        d = np.sqrt(factor * gate * 200.0)
+        tr.process_arrays(ObservationArrays.positions(np.array([0.0]), [d], [0.0], 10.0))
+        assert (len(tr.tracks) == 1) is expect_update
+        assert tr.tracks.hits[0] == (2 if expect_update else 1)
+
+
+def test_candidate_pairs_finds_all_within_radius() -> None:
+    rng = np.random.default_rng(0)
+    trk = rng.uniform(0, 1000, (200, 2))
+    obs = rng.uniform(0, 1000, (150, 2))
+    ti, oj = candidate_pairs(trk, obs, 50.0, max_candidates=200)
+    d = np.linalg.norm(trk[:, None] - obs[None], axis=-1)
+    assert set(zip(ti.tolist(), oj.tolist(), strict=True)) == set(zip(*np.nonzero(d < 50.0)))
+
+
+def _brute(ti, oj, cost, miss):
+    pairs = list(zip(ti.tolist(), oj.tolist(), cost.tolist(), strict=True))
+    best = (0.0, ())
+    tracks = sorted(set(ti.tolist()))
+    best_cost = miss * len(tracks)
+    for r in range(1, len(pairs) + 1):
+        for combo in itertools.combinations(pairs, r):
+            ts = [c[0] for c in combo]
+            os_ = [c[1] for c in combo]
+            if len(set(ts)) < r or len(set(os_)) < r:
+                continue
+            total = sum(c[2] for c in combo) + miss * (len(tracks) - r)
+            if total < best_cost - 1e-12:
+                best_cost, best = total, combo
+    return best_cost, best
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_gnn_matches_brute_force(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, m = rng.integers(1, 5), rng.integers(1, 5)
+    mask = rng.random((n, m)) < 0.6
+    ti, oj = np.nonzero(mask)
+    cost = rng.uniform(0, 10, ti.size)
+    miss = 7.0
+    at, ao = gnn_assign(ti.astype(np.intp), oj.astype(np.intp), cost, n, m, miss)
+    assert len(set(at.tolist())) == at.size and len(set(ao.tolist())) == ao.size
+    lookup = {(a, b): c for a, b, c in zip(ti.tolist(), oj.tolist(), cost.tolist(), strict=True)}
+    got = sum(lookup[(a, b)] for a, b in zip(at.tolist(), ao.tolist(), strict=True))
+    got += miss * (len(set(ti.tolist())) - at.size)
+    want, _ = _brute(ti, oj, cost, miss)
+    assert np.isclose(got, want)
+
+
+def test_clusters_are_independent_groups() -> None:
+    ti = np.array([0, 1, 1, 3, 4])
+    oj = np.array([0, 0, 1, 2, 2])
+    lab = cluster_pairs(ti, oj, 5, 3)
+    assert lab[0] == lab[1] == lab[2] and lab[3] == lab[4] and lab[0] != lab[3]
+
+
+def test_cheap_jpda_weights_sum_to_one_and_favour_the_closer_detection() -> None:
+    ti = np.array([0, 0])
+    oj = np.array([0, 1])
+    beta, beta0 = jpda_weights(ti, oj, np.array([0.5, 4.0]), np.array([100.0, 100.0]), 1, 2,
+                               pd=0.9, clutter_density=1e-5)
+    assert np.isclose(beta.sum() + beta0[0], 1.0)
+    assert beta[0] > beta[1] > 0
