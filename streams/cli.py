@@ -16,6 +16,7 @@ COMMAND_MODULES: list[str] = [
     "streams.commands.broker",
     "streams.commands.worker",
     "streams.commands.push",
+    "streams.commands.gateway",
     "streams.commands.demo",
     "streams.commands.replay",
     "streams.commands.simulate",

@@ -1,0 +1,133 @@
+"""``borderfusion gateway``: HTTP ingest + UDP/TCP NMEA listeners with a local spool.
+
+Thin glue: settings and flags become a :class:`sensors.gateway.service.GatewayConfig`;
+everything else lives in ``sensors/gateway/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from streams.commands.common import add_bootstrap_flag, formatter, settings_from_args
+
+DESCRIPTION = """\
+Run a sensor gateway: sensors POST readings over HTTP, AIS receivers send NMEA over UDP
+or TCP, and the gateway validates each reading and forwards the good ones to Kafka
+(readings.<kind>, keyed by sensor_id). Bad readings are refused per record and sent to
+the deadletter topic.
+
+Never loses an accepted reading: while Kafka is unreachable, accepted readings are
+fsynced to an on-disk spool (--spool) and sent, in order, when Kafka is back, also
+after a gateway restart. A reading is acknowledged only once Kafka acked it or it is
+on disk; the HTTP reply says how many of each: {"accepted": n, "spooled": m, ...}.
+
+HTTP:  POST /ingest/{radar|thermal|seismic|ais}  (JSON lines or a JSON array)
+       Authorization: Bearer <token>   (tokens file: hashes of tokens, bound to sensors)
+       GET /healthz (spool depth, Kafka reachability), GET /metrics (Prometheus)
+"""
+
+EPILOG = """\
+examples:
+  borderfusion gateway token --name post-3 --sensors R1,T1 >> tokens.yaml   # prints the token on stderr
+  BORDERFUSION_SENSORS_FILE=sensors.yaml borderfusion gateway --tokens tokens.yaml \\
+      --spool var/spool --nmea-udp 127.0.0.1:10110=A1
+  curl -H "Authorization: Bearer $TOKEN" --data-binary @radar.jsonl \\
+      http://127.0.0.1:8088/ingest/radar
+  borderfusion push readings.jsonl --http http://127.0.0.1:8088 --token $TOKEN
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("gateway", help="HTTP + UDP/TCP NMEA sensor gateway with a local spool",
+                       description=DESCRIPTION, epilog=EPILOG, formatter_class=formatter())
+    p.add_argument("--host", help="HTTP listen address (default: BORDERFUSION_GATEWAY_HOST, "
+                                  "127.0.0.1)")
+    p.add_argument("--port", type=int, help="HTTP port (default: BORDERFUSION_GATEWAY_PORT, 8088)")
+    p.add_argument("--tokens", metavar="FILE",
+                   help="tokens YAML (default: BORDERFUSION_GATEWAY_TOKENS_FILE)")
+    p.add_argument("--spool", metavar="DIR",
+                   help="spool directory (default: BORDERFUSION_SPOOL_DIR or DATA_DIR/spool)")
+    p.add_argument("--sensors", metavar="FILE",
+                   help="sensor registry (default: BORDERFUSION_SENSORS_FILE)")
+    add_bootstrap_flag(p)
+    p.add_argument("--nmea-udp", action="append", default=[], metavar="HOST:PORT=STATION",
+                   help="listen for AIS NMEA datagrams from STATION (repeatable)")
+    p.add_argument("--nmea-tcp", action="append", default=[], metavar="HOST:PORT=STATION",
+                   help="accept TCP connections streaming AIS NMEA lines from STATION")
+    p.add_argument("--max-body", type=int, default=4 * 1024 * 1024, metavar="BYTES",
+                   help="largest accepted HTTP body (413 above; default 4 MiB)")
+    p.add_argument("--rate", type=float, default=50.0, metavar="REQ_PER_S",
+                   help="default per-token request rate (429 above; default 50/s, burst 2x)")
+    p.set_defaults(func=run)
+
+    tsub = p.add_subparsers(dest="gateway_command", metavar="SUBCOMMAND")
+    t = tsub.add_parser(
+        "token", help="generate a token and print its tokens-file entry",
+        description="Generate a random token. The YAML entry (with the token's SHA-256 only)\n"
+                    "goes to stdout, ready to append under `tokens:`; the token itself goes to\n"
+                    "stderr once: give it to the sender, it is not stored anywhere.",
+        epilog="example:\n  borderfusion gateway token --name post-3 --sensors R1,T1 --hmac "
+               ">> tokens.yaml",
+        formatter_class=formatter())
+    t.add_argument("--name", required=True, help="who holds the token (shown in logs)")
+    t.add_argument("--sensors", required=True, help='comma-separated sensor ids, or "*"')
+    t.add_argument("--hmac", action="store_true",
+                   help="also generate an hmac_key: requests must then be signed")
+    t.set_defaults(func=run_token)
+
+
+def run_token(args: argparse.Namespace) -> int:
+    import yaml
+
+    from sensors.gateway.auth import new_token_entry
+
+    sensors = [s.strip() for s in args.sensors.split(",") if s.strip()]
+    token, entry = new_token_entry(args.name, sensors, with_hmac=args.hmac)
+    print(yaml.safe_dump([entry], sort_keys=False).rstrip())
+    print(f"token for {args.name}: {token}", file=sys.stderr)
+    if args.hmac:
+        print(f"hmac_key (sign bodies with it): {entry['hmac_key']}", file=sys.stderr)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from sensors.gateway.core import GatewayMetrics
+    from sensors.gateway.http import HttpConfig
+    from sensors.gateway.nmea import ListenSpec
+    from sensors.gateway.service import GatewayConfig, prometheus_exposition, serve
+    from streams import metrics
+    from streams.commands.common import setup_logging
+    from streams.topics import kafka_python_security
+
+    settings = settings_from_args(
+        args, kafka_bootstrap=args.bootstrap, topic_prefix=args.topic_prefix,
+        gateway_host=args.host, gateway_port=args.port, gateway_tokens_file=args.tokens,
+        spool_dir=args.spool, sensors_file=args.sensors)
+    setup_logging(settings.log_level)
+    if settings.sensors_file is None:
+        raise SystemExit("borderfusion gateway: a sensor registry is needed "
+                         "(--sensors or BORDERFUSION_SENSORS_FILE)")
+    try:
+        udp = [ListenSpec.parse(s) for s in args.nmea_udp]
+        tcp = [ListenSpec.parse(s) for s in args.nmea_tcp]
+    except ValueError as exc:
+        raise SystemExit(f"borderfusion gateway: {exc}") from exc
+    config = GatewayConfig(
+        bootstrap=settings.kafka_bootstrap, spool_dir=Path(settings.spool_path),
+        sensors_file=Path(settings.sensors_file), tokens_file=settings.gateway_tokens_file,
+        topic_prefix=settings.topic_prefix, host=settings.gateway_host,
+        port=settings.gateway_port, kafka_kwargs=kafka_python_security(settings),
+        nmea_udp=udp, nmea_tcp=tcp, max_age_s=settings.max_reading_age_s,
+        http=HttpConfig(max_body_bytes=args.max_body, rate_per_s=args.rate,
+                        burst=2 * args.rate),
+        metrics=GatewayMetrics(accepted=metrics.READINGS_ACCEPTED,
+                               rejected=metrics.READINGS_REJECTED,
+                               spooled=metrics.READINGS_SPOOLED, depth=metrics.SPOOL_DEPTH,
+                               latency=metrics.INGEST_LATENCY),
+        metrics_exposition=prometheus_exposition)
+    print(f"gateway: http://{config.host}:{config.port}  spool={config.spool_dir}  "
+          f"kafka={config.bootstrap}", file=sys.stderr, flush=True)
+    serve(config)
+    return 0
