@@ -74,7 +74,11 @@ class AlertEngine:
         zones: Zones,
         rules_cfg: dict[str, Any] | None = None,
         sensors: dict[str, dict[str, Any]] | None = None,
+        id_prefix: str = "",
     ):
+        # ``id_prefix`` (the owning sector + ":") lets an ack be routed to the partition
+        # that holds this engine's state; the hash part stays the stable situation id.
+        self.id_prefix = id_prefix
         self.zones = zones
         self.ctx = Context(zones, sensors)
         self.rules_cfg: dict[str, Any] = copy.deepcopy(rules_cfg or {})
@@ -218,7 +222,7 @@ class AlertEngine:
         self.suppressed.pop(key, None)
         ep = self.episodes.get(key, 0) + 1
         self.episodes[key] = ep
-        aid = alert_id_for(h.rule, h.track_key, h.zone_id, ep)
+        aid = self.id_prefix + alert_id_for(h.rule, h.track_key, h.zone_id, ep)
         ev: dict[str, Any] = {"obs_ids": [], "sensors": [], "details": {}}
         a = {
             "alert_id": aid,
@@ -404,13 +408,14 @@ class AlertEngine:
         rules_cfg: dict[str, Any] | None,
         state: dict[str, Any],
         sensors: dict[str, dict[str, Any]] | None = None,
+        id_prefix: str = "",
     ) -> AlertEngine:
         if state.get("version") != SNAPSHOT_VERSION:
             raise ValueError(
                 f"alert engine snapshot version {state.get('version')!r} "
                 f"not supported (want {SNAPSHOT_VERSION})"
             )
-        eng = cls(zones, rules_cfg, sensors)
+        eng = cls(zones, rules_cfg, sensors, id_prefix)
         st = copy.deepcopy(state)
         eng.now = float(st["now"])
         eng.live = st["live"]

@@ -317,7 +317,7 @@ class SectorTracker:
                 hit_rows, best_obs = self._jpda_update(ti, oj, xp, pp, y, h, s, d2, det, meas, n, m)
                 assigned_obs[best_obs] = True
             else:
-                at, ao = gnn_assign(ti, oj, d2, n, m, miss_cost=self._gate * (1 + 1e-9))
+                at, ao = self._gnn_two_pass(ti, oj, d2, n, m)
                 self._kalman_rows(at, ao, meas)
                 hit_rows, best_obs = at, ao
                 assigned_obs[ao] = True
@@ -333,11 +333,31 @@ class SectorTracker:
             hit = np.zeros(n, bool)
             hit[hit_rows] = True
             st.opps[opp] += 1
-            st.misses[opp & ~hit] += 1
+            missed = opp & ~hit
+            st.misses[missed] += 1
             st.misses[hit] = 0
+            if cfg.adaptive:  # a confirmed track that missed may be turning: widen its gate
+                grow = missed & (st.status == CONFIRMED)
+                st.qscale[grow] = np.minimum(st.qscale[grow] * 4.0, 100.0)
         new = ~assigned_obs & (~gated_obs if cfg.init_exclude_gated else True)
         self._initiate(obs, start + np.flatnonzero(new), s_idx)
         self._confirm_and_prune()
+
+    def _gnn_two_pass(self, ti: NDArray[np.intp], oj: NDArray[np.intp], d2: FloatArray, n: int,
+                      m: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """GNN for confirmed tracks first, then tentative tracks on what is left.
+
+        A new tentative track started beside a manoeuvring confirmed track must not steal
+        the confirmed track's detections (it is nearer only because it has no velocity yet).
+        """
+        miss = self._gate * (1 + 1e-9)
+        conf = self.tracks.status[ti] == CONFIRMED
+        at1, ao1 = gnn_assign(ti[conf], oj[conf], d2[conf], n, m, miss)
+        free = np.ones(m, bool)
+        free[ao1] = False
+        rest = ~conf & free[oj]
+        at2, ao2 = gnn_assign(ti[rest], oj[rest], d2[rest], n, m, miss)
+        return np.concatenate([at1, at2]), np.concatenate([ao1, ao2])
 
     def _kalman_rows(
         self, at: NDArray[np.intp], ao: NDArray[np.intp], meas: MeasurementBatch

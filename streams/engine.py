@@ -149,7 +149,8 @@ class IngestStage:
 
         det = self._seismic.get(sensor.id)
         if det is None:
-            det = self._seismic[sensor.id] = SeismicDetector(float(reading["rate_hz"]))
+            det = self._seismic[sensor.id] = SeismicDetector(float(reading["rate_hz"]),
+                                                             sensor_id=sensor.id)
         import numpy as np
 
         events = det.feed(np.asarray(reading["samples"], dtype=float), float(reading["t"]))
@@ -333,8 +334,12 @@ class AlertStage:
         if eng is None:
             from fusion.alerts import AlertEngine
 
-            eng = self.engines[sector] = AlertEngine(self.zones(), self.ctx.rules)
+            eng = self.engines[sector] = AlertEngine(self.zones(), self.ctx.rules, self.sensors(),
+                                                     id_prefix=f"{sector}:")
         return eng
+
+    def sensors(self) -> dict[str, dict[str, Any]]:
+        return {s.id: {"type": s.type, "lat": s.lat, "lon": s.lon} for s in self.ctx.registry}
 
     def process(self, sector: str, updates: list[TrackUpdate]) -> list[Alert]:
         if not updates:
@@ -356,7 +361,8 @@ class AlertStage:
     def restore(self, sector: str, state: dict[str, Any]) -> None:
         from fusion.alerts import AlertEngine
 
-        self.engines[sector] = AlertEngine.restore(self.zones(), self.ctx.rules, state)
+        self.engines[sector] = AlertEngine.restore(self.zones(), self.ctx.rules, state,
+                                                   self.sensors(), id_prefix=f"{sector}:")
 
 
 def alert_sector(alert_id: str) -> str | None:

@@ -134,7 +134,9 @@ class KraftBroker:
             try:
                 self.process.wait(grace_s)
             except subprocess.TimeoutExpired:
-                log.warning("kafka pid %s ignored SIGTERM for %.0f s: SIGKILL", self.process.pid, grace_s)
+                log.warning(
+                    "kafka pid %s ignored SIGTERM for %.0f s: SIGKILL", self.process.pid, grace_s
+                )
                 self.process.kill()
                 self.process.wait()
         if self._owns_workdir:
@@ -221,8 +223,15 @@ def start_kraft(
         if time.monotonic() - t0 > timeout_s:
             tail = broker.log_tail()
             broker.stop()
-            raise KraftError(f"Kafka not answering on {broker.bootstrap} after {timeout_s:.0f} s:\n{tail}")
+            raise KraftError(
+                f"Kafka not answering on {broker.bootstrap} after {timeout_s:.0f} s:\n{tail}"
+            )
         time.sleep(0.25)
     broker.started_s = time.monotonic() - t0
-    log.info("Apache Kafka ready on %s in %.1f s (pid %s)", broker.bootstrap, broker.started_s, process.pid)
+    log.info(
+        "Apache Kafka ready on %s in %.1f s (pid %s)",
+        broker.bootstrap,
+        broker.started_s,
+        process.pid,
+    )
     return broker

@@ -48,7 +48,9 @@ class SensorSilence(Rule):
                 )
                 summary = f"Coverage gap: {kind} sensor {sid} {since}{ctx.where(lat, lon)}."
             else:
-                summary = f"Sensor {sid} reporting again at {clock(last if last is not None else now)}."
+                summary = (
+                    f"Sensor {sid} reporting again at {clock(last if last is not None else now)}."
+                )
             h = Hit(
                 rule=self.name,
                 track_key=sid,

@@ -9,13 +9,13 @@ from tests.fusion.test_rules_scene import SENSORS, feed, ll, only, scene, walk
 def test_restricted_entry_refreshes_then_resolves_on_exit() -> None:
     eng = AlertEngine(scene(), only("restricted_entry"), SENSORS)
     # west → east through the depot square (-3000..-2000) at 10 m/s: inside for 100 s
-    out = feed(eng, walk("P1", (-3500, -2500), (10, 0), 40))
+    out = feed(eng, walk("P1", (-3520, -2500), (10, 0), 40))
     assert [a.status for a in out][0] == "open"
     assert out[-1].status == "resolved"
     assert {a.alert_id for a in out} == {out[0].alert_id}  # one alert, refreshed
     a = out[0]
     assert (a.rule, a.zone_id, a.severity) == ("restricted_entry", "R1", "high")
-    assert a.t_first - 1_700_000_000 == 55.0  # first sample inside: east -3500 + 550 m
+    assert a.t_first - 1_700_000_000 == 55.0  # first sample inside: east -3520 + 550 m
     assert "entered restricted zone Depot" in a.summary
     assert out[-1].evidence["details"]["dwell_s"] >= 95
 

@@ -52,7 +52,9 @@ def filled(kraft: KraftBroker, admin: KafkaAdminClient) -> tuple[str, int]:
     base_ms = int(time.time() * 1000) - 3_600_000  # in the past: Kafka 4 refuses far-future stamps
     producer = KafkaProducer(bootstrap_servers=kraft.bootstrap, linger_ms=5)
     for i in range(N_RECORDS):
-        producer.send(topic, value=f"r{i}".encode(), partition=0, timestamp_ms=base_ms + STEP_MS * i)
+        producer.send(
+            topic, value=f"r{i}".encode(), partition=0, timestamp_ms=base_ms + STEP_MS * i
+        )
     for i in range(7):
         producer.send(topic, value=f"q{i}".encode(), partition=1)
     producer.flush(30)
