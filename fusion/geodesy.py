@@ -11,6 +11,7 @@ a round trip is sub-millimetre. Everything is vectorised over arrays of points.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -122,6 +123,12 @@ class LocalFrame:
         return np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
 
 
+@lru_cache(maxsize=4096)
+def frame_at(lat0: float, lon0: float) -> LocalFrame:
+    """A cached tangent plane: sensors sit still, so their frames are built once."""
+    return LocalFrame(lat0, lon0)
+
+
 def destination(
     lat: ArrayLike,
     lon: ArrayLike,
@@ -139,13 +146,13 @@ def destination(
     r = np.asarray(range_m, dtype=float)
     e, n = r * np.sin(b), r * np.cos(b)
     if lat.ndim == 0:
-        return LocalFrame(float(lat), float(lon)).to_latlon(e, n)
+        return frame_at(float(lat), float(lon)).to_latlon(e, n)
     out_lat = np.empty(np.broadcast(lat, r).shape)
     out_lon = np.empty_like(out_lat)
     lat_b, lon_b, e_b, n_b = np.broadcast_arrays(lat, lon, e, n)
     for key in {(float(a), float(o)) for a, o in zip(lat_b.ravel(), lon_b.ravel(), strict=True)}:
         mask = (lat_b == key[0]) & (lon_b == key[1])
-        out_lat[mask], out_lon[mask] = LocalFrame(*key).to_latlon(e_b[mask], n_b[mask])
+        out_lat[mask], out_lon[mask] = frame_at(*key).to_latlon(e_b[mask], n_b[mask])
     return out_lat, out_lon
 
 

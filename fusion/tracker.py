@@ -62,7 +62,7 @@ class TrackerConfig:
     pd: float = 0.9  # detection probability (JPDA)
     clutter_density: float = 1e-6  # false alarms per m² per scan (JPDA)
     adaptive: bool = True  # manoeuvre-adaptive q (see filters.adaptive)
-    adapt_probability: float = 0.99
+    adapt_probability: float = 0.95
     batch_window_s: float = 1.0  # consecutive observations of one sensor within this = one scan
     polar_update: str = "ekf"  # "ekf" (range/bearing update) | "converted" (position)
     init_exclude_gated: bool = True  # no new track from an observation inside a track's gate
@@ -311,7 +311,8 @@ class SectorTracker:
             s_inv, det = inv2(s)
             d2 = mahalanobis2(y, s_inv)
             g = d2 <= self._gate
-            ti, oj, xp, pp, y, h, s, d2, det = (a[g] for a in (ti, oj, xp, pp, y, h, s, d2, det))
+            ti, oj = ti[g], oj[g]
+            xp, pp, y, h, s, d2, det = (a[g] for a in (xp, pp, y, h, s, d2, det))
             gated_obs[oj] = True
             if cfg.association == "jpda":
                 hit_rows, best_obs = self._jpda_update(ti, oj, xp, pp, y, h, s, d2, det, meas, n, m)
@@ -338,13 +339,14 @@ class SectorTracker:
             st.misses[hit] = 0
             if cfg.adaptive:  # a confirmed track that missed may be turning: widen its gate
                 grow = missed & (st.status == CONFIRMED)
-                st.qscale[grow] = np.minimum(st.qscale[grow] * 4.0, 100.0)
+                st.qscale[grow] = np.minimum(st.qscale[grow] * 10.0, 1000.0)
         new = ~assigned_obs & (~gated_obs if cfg.init_exclude_gated else True)
         self._initiate(obs, start + np.flatnonzero(new), s_idx)
         self._confirm_and_prune()
 
-    def _gnn_two_pass(self, ti: NDArray[np.intp], oj: NDArray[np.intp], d2: FloatArray, n: int,
-                      m: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    def _gnn_two_pass(
+        self, ti: NDArray[np.intp], oj: NDArray[np.intp], d2: FloatArray, n: int, m: int
+    ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
         """GNN for confirmed tracks first, then tentative tracks on what is left.
 
         A new tentative track started beside a manoeuvring confirmed track must not steal

@@ -36,11 +36,17 @@ def load_context(handle: AppHandle) -> Context:
                               max_reading_age_s=s.max_reading_age_s)
 
 
+PIPELINE_ROLES = ("ingest", "fusion", "alerts")
+
+
 def register(handle: AppHandle) -> None:
     app, s, tp = handle.app, handle.settings, handle.topics
-    ctx = load_context(handle)
     counts: Counter[str] = Counter()
-    handle.state.update(ctx=ctx, counts=counts, started=time.time())
+    handle.state.update(counts=counts, started=time.time())
+    if not set(handle.roles) & set(PIPELINE_ROLES) and s.sensors_file is None:
+        return  # web/delivery/archive-only workers need no sensor registry
+    ctx = load_context(handle)
+    handle.state["ctx"] = ctx
 
     async def send_deadletters(items: list[DeadLetter]) -> None:
         for dl in items:
@@ -88,8 +94,7 @@ def register(handle: AppHandle) -> None:
     if "fusion" in handle.roles:
         fusion = FusionStage(ctx)
         tracker_table = app.Table("tracker-state", default=None, partitions=s.partitions,
-                                  key_type=bytes, value_type=bytes, value_serializer="raw",
-                                  key_serializer="raw")
+                                  key_type=bytes, value_type=bytes, use_partitioner=True)
         handle.tables["tracker-state"] = tracker_table
         handle.state["fusion"] = fusion
         restored: set[str] = set()
@@ -159,13 +164,15 @@ def register(handle: AppHandle) -> None:
             now = time.time()
             for sector in list(fusion.buffers):
                 if fusion.buffers[sector] and now - seen_at.get(sector, now) > s.reorder_window_s:
-                    await publish(sector, flush=True)
+                    try:
+                        await publish(sector, flush=True)
+                    except Exception:  # noqa: BLE001 - a timer that raises stops the app
+                        log.exception("fusion flush failed", extra={"sector": sector})
 
     if "alerts" in handle.roles:
         alerts_stage = AlertStage(ctx)
         alert_table = app.Table("alert-state", default=None, partitions=s.partitions,
-                                key_type=bytes, value_type=bytes, value_serializer="raw",
-                                key_serializer="raw")
+                                key_type=bytes, value_type=bytes, use_partitioner=True)
         handle.tables["alert-state"] = alert_table
         handle.state["alerts"] = alerts_stage
         alerts_restored: set[str] = set()

@@ -15,7 +15,7 @@ import faust
 from streams import topics as T
 from streams.settings import Settings
 
-ROLES = ("ingest", "fusion", "alerts", "web")
+ROLES = ("ingest", "fusion", "alerts", "web", "delivery", "archive")
 
 
 @dataclass
@@ -78,6 +78,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = ROLES) -> AppHandle:
         broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
         web_enabled="web" in roles,
         web_host=settings.web_host,
+        web_bind=settings.web_host,  # Faust binds 0.0.0.0 unless told: loopback by default
         web_port=settings.web_port,
         web_in_thread=False,
         autodiscover=False,
@@ -111,4 +112,12 @@ def create_app(settings: Settings, roles: tuple[str, ...] = ROLES) -> AppHandle:
         from streams.web import views
 
         views.register(handle)
+    if "delivery" in roles:
+        from streams.delivery import service
+
+        service.register(handle)
+    if "archive" in roles:
+        from streams.archive import agent
+
+        agent.register(handle)
     return handle

@@ -47,6 +47,7 @@ def free_port() -> int:
 
 def port_is_free(host: str, port: int) -> bool:
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "in use"
         try:
             s.bind((host, port))
         except OSError:

@@ -26,6 +26,8 @@ COMMAND_MODULES: list[str] = [
     "streams.commands.seismic",
     "streams.commands.users",
     "streams.commands.track",
+    "streams.commands.archive",
+    "streams.commands.report",
 ]
 
 DESCRIPTION = """\

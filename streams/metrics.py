@@ -73,3 +73,13 @@ CONSUMER_LAG = Gauge(
     "the KEDA scaler and the dashboard read it to decide when to add workers.",
     ["topic", "partition", "group"],
 )
+DELIVERIES = Counter(
+    "borderfusion_deliveries_total",
+    "CoT events written to a TAK connection and webhook posts answered 2xx, by channel.",
+    ["channel"],
+)
+DELIVERY_QUEUE = Gauge(
+    "borderfusion_delivery_queue_depth",
+    "Deliveries waiting for a TAK target to (re)connect or a webhook to answer.",
+    ["channel", "target"],
+)

@@ -63,10 +63,22 @@ class Settings:
     # consumer-group timing; short values make the first join fast on a single box
     broker_session_timeout_s: float = 10.0
     broker_heartbeat_interval_s: float = 1.0
+    # archive (streams/archive): root (default <data_dir>/archive), segment length, and
+    # retention in days (0: keep forever); readings may be kept shorter than alerts/acks
+    archive_dir: Path | None = None
+    archive_segment_s: float = 3600.0
+    archive_retention_days: float = 0.0
+    archive_readings_retention_days: float = 0.0
+    # alert delivery (streams/delivery): TAK targets and webhooks, see docs/delivery.md
+    delivery_file: Path | None = None
 
     def topic(self, name: str) -> str:
         """Full topic name with the configured prefix (``replay1.`` + ``observations``)."""
         return f"{self.topic_prefix}{name}"
+
+    @property
+    def archive_path(self) -> Path:
+        return self.archive_dir or self.data_dir / "archive"
 
     @property
     def spool_path(self) -> Path:

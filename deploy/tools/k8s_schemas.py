@@ -44,7 +44,7 @@ class Expander:
             return node
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith(REF_PREFIX):
-            name = ref[len(REF_PREFIX):]
+            name = ref[len(REF_PREFIX) :]
             if name in stack:  # recursive type (JSONSchemaProps): do not unroll forever
                 return {}
             target = dict(self.definitions[name])
@@ -113,7 +113,9 @@ def convert(swagger: dict[str, Any], out_dir: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("swagger", type=Path, help="api/openapi-spec/swagger.json")
-    parser.add_argument("out_dir", type=Path, help="e.g. .cache/k8s-schemas/v1.34.4-standalone-strict")
+    parser.add_argument(
+        "out_dir", type=Path, help="e.g. .cache/k8s-schemas/v1.34.4-standalone-strict"
+    )
     args = parser.parse_args(argv)
     count = convert(json.loads(args.swagger.read_text()), args.out_dir)
     print(f"wrote {count} schemas to {args.out_dir}", file=sys.stderr)

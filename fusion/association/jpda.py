@@ -34,4 +34,4 @@ def jpda_weights(
     # normalise per track so weights with beta0 sum to one
     beta0 = bias / (g_t + bias)
     scale = np.where(sum_beta > 0, (1.0 - beta0) / np.maximum(sum_beta, 1e-300), 0.0)
-    return beta * scale[ti], beta0
+    return beta * scale[ti], np.asarray(beta0, dtype=np.float64)

@@ -18,9 +18,9 @@ def adapt_q_scale(
     scale: FloatArray,
     nis: FloatArray,
     threshold: float,
-    grow: float = 4.0,
-    decay: float = 0.7,
-    max_scale: float = 100.0,
+    grow: float = 10.0,
+    decay: float = 0.85,
+    max_scale: float = 1000.0,
 ) -> FloatArray:
     """New q scales after updates with normalised innovation squared ``nis`` (same shape)."""
     grown = np.minimum(scale * grow, max_scale)

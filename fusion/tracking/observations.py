@@ -107,7 +107,8 @@ def _polar(attrs: dict[str, Any]) -> tuple[float, float, float, float, float, fl
         vals = tuple(float(attrs[k]) for k in keys)
     except (KeyError, TypeError, ValueError):
         return None
-    return vals if all(math.isfinite(v) for v in vals) and vals[2] > 0 and vals[3] > 0 else None
+    ok = all(math.isfinite(v) for v in vals) and vals[2] > 0 and vals[3] > 0
+    return (vals[0], vals[1], vals[2], vals[3], vals[4], vals[5]) if ok else None
 
 
 def from_observations(

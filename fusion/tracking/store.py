@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 N_CLASSES = 5
 TENTATIVE = 0
@@ -56,7 +56,7 @@ class TrackStore:
         if extra > 0:
             self.seen = np.hstack([self.seen, np.zeros((len(self), extra), dtype=bool)])
 
-    def append(self, seen: NDArray[np.bool_], **values: NDArray[Any]) -> None:
+    def append(self, seen: NDArray[np.bool_], **values: ArrayLike) -> None:
         """Append rows; every column must be given (same length)."""
         for k, (dt, _) in _COLUMNS.items():
             self.cols[k] = np.concatenate([self.cols[k], np.asarray(values[k], dtype=dt)])

@@ -82,8 +82,10 @@ class TokenStore:
             raise TokensFileError(f"tokens file not found: {path}") from exc
         mode = path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            log.warning("tokens file is readable by group or others; chmod 600 it",
-                        extra={"path": str(path)})
+            log.warning(
+                "tokens file is readable by group or others; chmod 600 it",
+                extra={"path": str(path)},
+            )
         try:
             doc = yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -149,22 +151,29 @@ def _parse_entry(i: int, entry: Any, source: str) -> tuple[str, Credential]:
     if not isinstance(digest, str) or len(digest) != 64 or not set(digest.lower()) <= _HEX:
         raise TokensFileError(
             f"{source}: token {name!r}: field 'token_sha256' must be 64 hex digits "
-            "(the SHA-256 of the token, not the token)")
+            "(the SHA-256 of the token, not the token)"
+        )
     sensors = entry.get("sensors")
-    if not isinstance(sensors, list) or not sensors or not all(
-            isinstance(s, str) and s for s in sensors):
+    if (
+        not isinstance(sensors, list)
+        or not sensors
+        or not all(isinstance(s, str) and s for s in sensors)
+    ):
         raise TokensFileError(
             f"{source}: token {name!r}: field 'sensors' must be a non-empty list of sensor ids "
-            'or ["*"]')
+            'or ["*"]'
+        )
     key = entry.get("hmac_key")
     if key is not None and (not isinstance(key, str) or len(key) < 32):
         raise TokensFileError(
-            f"{source}: token {name!r}: field 'hmac_key' must be a string of 32+ characters")
+            f"{source}: token {name!r}: field 'hmac_key' must be a string of 32+ characters"
+        )
     limits: dict[str, float | None] = {}
     for field in ("rate_per_s", "burst"):
         value = entry.get(field)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or value <= 0):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
+        ):
             raise TokensFileError(f"{source}: token {name!r}: field {field!r} must be > 0")
         limits[field] = None if value is None else float(value)
     cred = Credential(
@@ -177,12 +186,16 @@ def _parse_entry(i: int, entry: Any, source: str) -> tuple[str, Credential]:
     return digest.lower(), cred
 
 
-def new_token_entry(name: str, sensors: list[str], with_hmac: bool = False
-                    ) -> tuple[str, dict[str, Any]]:
+def new_token_entry(
+    name: str, sensors: list[str], with_hmac: bool = False
+) -> tuple[str, dict[str, Any]]:
     """A fresh random token and the tokens-file entry for it (hash only, never the token)."""
     token = secrets.token_urlsafe(32)
-    entry: dict[str, Any] = {"name": name, "token_sha256": hash_token(token),
-                             "sensors": list(sensors)}
+    entry: dict[str, Any] = {
+        "name": name,
+        "token_sha256": hash_token(token),
+        "sensors": list(sensors),
+    }
     if with_hmac:
         entry["hmac_key"] = secrets.token_hex(32)
     return token, entry

@@ -24,9 +24,16 @@ class GatewayError(RuntimeError):
 class GatewayClient:
     """Batching, retrying HTTP sender to ``POST {url}/ingest/{kind}``."""
 
-    def __init__(self, url: str, token: str | None, batch: int = 500,
-                 hmac_key: str | bytes | None = None, timeout_s: float = 30.0,
-                 retries: int = 5, errors: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        batch: int = 500,
+        hmac_key: str | bytes | None = None,
+        timeout_s: float = 30.0,
+        retries: int = 5,
+        errors: IO[str] | None = None,
+    ) -> None:
         if not token:
             raise GatewayError("a gateway token is needed (--token)")
         self.url = url.rstrip("/")
@@ -70,8 +77,7 @@ class GatewayClient:
         if not lines:
             return {"accepted": 0, "spooled": 0, "rejected": []}
         body = b"\n".join(lines) + b"\n"
-        headers = {"Authorization": f"Bearer {self._token}",
-                   "Content-Type": "application/x-ndjson"}
+        headers = {"Authorization": f"Bearer {self._token}", "Content-Type": "application/x-ndjson"}
         if self.hmac_key:
             headers[SIGNATURE_HEADER] = sign_body(self.hmac_key, body)
         result = self._request(f"{self.url}/ingest/{kind}", body, headers)
@@ -79,8 +85,11 @@ class GatewayClient:
         self.spooled += int(result.get("spooled", 0))
         for err in result.get("rejected", []):
             self.rejected += 1
-            print(f"gateway rejected {kind} record {err.get('index')}: {err.get('field')} "
-                  f"{err.get('reason')}: {err.get('message')}", file=self.errors)
+            print(
+                f"gateway rejected {kind} record {err.get('index')}: {err.get('field')} "
+                f"{err.get('reason')}: {err.get('message')}",
+                file=self.errors,
+            )
         return result
 
     def _request(self, url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
@@ -96,8 +105,9 @@ class GatewayClient:
                 if exc.code == 403:  # per-record results: nothing of this batch allowed
                     return dict(json.loads(detail))
                 if exc.code not in (429, 502, 503, 504):
-                    raise GatewayError(f"gateway refused the request: HTTP {exc.code} "
-                                       f"{detail}") from exc
+                    raise GatewayError(
+                        f"gateway refused the request: HTTP {exc.code} {detail}"
+                    ) from exc
                 retry_after = exc.headers.get("Retry-After")
                 wait = float(retry_after) if retry_after and retry_after.isdigit() else delay
                 last = f"HTTP {exc.code}"

@@ -58,8 +58,7 @@ class IngestResult:
     def to_dict(self) -> dict[str, Any]:
         """The HTTP body: ``accepted`` counts every accepted reading, ``spooled`` those of
         them that are durable on the gateway's disk but not yet in Kafka."""
-        return {"accepted": len(self.accepted), "spooled": self.spooled,
-                "rejected": self.rejected}
+        return {"accepted": len(self.accepted), "spooled": self.spooled, "rejected": self.rejected}
 
 
 def check_nmea(nmea: str) -> None:
@@ -75,9 +74,14 @@ def check_nmea(nmea: str) -> None:
 class IngestCore:
     """Validate and forward readings; one instance per gateway process, thread-safe."""
 
-    def __init__(self, registry: SensorRegistry, forwarder: Forwarder,
-                 metrics: GatewayMetrics | None = None, max_age_s: float = MAX_AGE_S,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        registry: SensorRegistry,
+        forwarder: Forwarder,
+        metrics: GatewayMetrics | None = None,
+        max_age_s: float = MAX_AGE_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.registry = registry
         self.forwarder = forwarder
         self.metrics = metrics or GatewayMetrics()
@@ -88,21 +92,33 @@ class IngestCore:
         validate_reading(kind, reading, now=now, max_age_s=self.max_age_s)
         sid = reading["sensor_id"]
         if not cred.may_report(sid):
-            raise ReadingError("sensor_id", "not_authorised",
-                               f"this credential may not report for sensor {sid!r}")
+            raise ReadingError(
+                "sensor_id", "not_authorised", f"this credential may not report for sensor {sid!r}"
+            )
         sensor = self.registry.get(sid)
         if sensor is None:
-            raise ReadingError("sensor_id", "unknown_sensor",
-                               f"sensor {sid!r} is not in the sensor registry")
+            raise ReadingError(
+                "sensor_id", "unknown_sensor", f"sensor {sid!r} is not in the sensor registry"
+            )
         if sensor.type != kind:
-            raise ReadingError("sensor_id", "wrong_sensor_type",
-                               f"sensor {sid!r} is a {sensor.type} sensor, not {kind}")
+            raise ReadingError(
+                "sensor_id",
+                "wrong_sensor_type",
+                f"sensor {sid!r} is a {sensor.type} sensor, not {kind}",
+            )
         if kind == "ais":
             check_nmea(reading["nmea"])
 
-    def ingest(self, kind: str, readings: Sequence[Any], cred: Credential, *,
-               transport: str = "http", raw: Sequence[str] | None = None,
-               received_at: float | None = None) -> IngestResult:
+    def ingest(
+        self,
+        kind: str,
+        readings: Sequence[Any],
+        cred: Credential,
+        *,
+        transport: str = "http",
+        raw: Sequence[str] | None = None,
+        received_at: float | None = None,
+    ) -> IngestResult:
         """Validate ``readings`` of ``kind``, forward the good ones, dead-letter the bad.
 
         Returns only when every accepted reading is acked by Kafka or fsynced in the
@@ -125,14 +141,27 @@ class IngestCore:
                 sid = reading.get("sensor_id") if isinstance(reading, dict) else None
                 sid = sid if isinstance(sid, str) else None
                 result.rejected.append({"index": i, **err.to_dict()})
-                rejected_by[(sid if sid in self.registry else "unknown", err.reason)] += 1
+                label = sid if sid is not None and sid in self.registry else "unknown"
+                rejected_by[(label, err.reason)] += 1
                 text = raw[i] if raw is not None else json.dumps(reading, default=str)
-                dead.append(Record(DEADLETTER_TOPIC, f"readings.{kind}", {
-                    "source": f"gateway/{transport}", "reason": err.reason,
-                    "raw": text[:RAW_LIMIT], "t": now, "field": err.field,
-                    "message": err.message, "sensor_id": sid, "index": i,
-                    "topic": f"readings.{kind}", "client": cred.name,
-                }))
+                dead.append(
+                    Record(
+                        DEADLETTER_TOPIC,
+                        f"readings.{kind}",
+                        {
+                            "source": f"gateway/{transport}",
+                            "reason": err.reason,
+                            "raw": text[:RAW_LIMIT],
+                            "t": now,
+                            "field": err.field,
+                            "message": err.message,
+                            "sensor_id": sid,
+                            "index": i,
+                            "topic": f"readings.{kind}",
+                            "client": cred.name,
+                        },
+                    )
+                )
                 continue
             result.accepted.append(i)
             by_sensor[reading["sensor_id"]].append(reading)
@@ -146,9 +175,16 @@ class IngestCore:
         result.spooled = sum(spooled_by.values())
         self._count(kind, by_sensor, rejected_by, spooled_by, time.monotonic() - started)
         if result.rejected:
-            log.info("readings rejected", extra={
-                "client": cred.name, "kind": kind, "rejected": len(result.rejected),
-                "accepted": len(result.accepted), "transport": transport})
+            log.info(
+                "readings rejected",
+                extra={
+                    "client": cred.name,
+                    "kind": kind,
+                    "rejected": len(result.rejected),
+                    "accepted": len(result.accepted),
+                    "transport": transport,
+                },
+            )
         return result
 
     @staticmethod
@@ -158,17 +194,25 @@ class IngestCore:
         records: list[Record] = []
         counts: list[int] = []
         for sid, items in by_sensor.items():
-            step = 1 if kind == "seismic" and any("samples" in r for r in items) \
+            step = (
+                1
+                if kind == "seismic" and any("samples" in r for r in items)
                 else READINGS_PER_RECORD
+            )
             for j in range(0, len(items), step):
-                chunk = items[j:j + step]
+                chunk = items[j : j + step]
                 records.append(Record(topic, sid, chunk[0] if len(chunk) == 1 else chunk))
                 counts.append(len(chunk))
         return records, counts
 
-    def _count(self, kind: str, by_sensor: dict[str, list[Any]],
-               rejected_by: Counter[tuple[str, str]], spooled_by: Counter[str],
-               elapsed: float) -> None:
+    def _count(
+        self,
+        kind: str,
+        by_sensor: dict[str, list[Any]],
+        rejected_by: Counter[tuple[str, str]],
+        spooled_by: Counter[str],
+        elapsed: float,
+    ) -> None:
         m = self.metrics
         if m.accepted is not None:
             for sid, items in by_sensor.items():

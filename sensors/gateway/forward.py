@@ -88,9 +88,16 @@ class ForwardError(RuntimeError):
 class Forwarder:
     """Kafka first, spool second; a drainer thread empties the spool when Kafka is back."""
 
-    def __init__(self, spool: Spool, link_factory: LinkFactory, topic_prefix: str = "",
-                 send_timeout_s: float = 5.0, drain_batch: int = 500, retry_s: float = 1.0,
-                 on_depth: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        spool: Spool,
+        link_factory: LinkFactory,
+        topic_prefix: str = "",
+        send_timeout_s: float = 5.0,
+        drain_batch: int = 500,
+        retry_s: float = 1.0,
+        on_depth: Callable[[int], None] | None = None,
+    ) -> None:
         self.spool = spool
         self.topic_prefix = topic_prefix
         self.send_timeout_s = send_timeout_s
@@ -100,7 +107,7 @@ class Forwarder:
         self._on_depth = on_depth or (lambda depth: None)
         self._link: Link | None = None
         self._link_lock = threading.Lock()
-        self._last_attempt = 0.0
+        self.first_attempt = threading.Event()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -108,32 +115,46 @@ class Forwarder:
         self.drained = 0
 
     # -- the Kafka link -----------------------------------------------------------------
-    def _get_link(self, wait: bool) -> Link | None:
-        with self._link_lock:
-            if self._link is not None:
-                return self._link
-            now = time.monotonic()
-            if not wait and now - self._last_attempt < self.retry_s:
-                return None
-            self._last_attempt = now
-            try:
-                self._link = self._factory()
-            except Exception as exc:  # noqa: BLE001 - any failure means "Kafka not reachable"
-                self.kafka_ok = False
-                log.warning("kafka not reachable", extra={"error": repr(exc)})
-                return None
+    def _connect(self) -> Link | None:
+        """Build a link (drainer thread only: it may block for the bootstrap timeout)."""
+        if self._link is not None:
             return self._link
+        try:
+            link = self._factory()
+        except Exception as exc:  # noqa: BLE001 - any failure means "Kafka not reachable"
+            self.kafka_ok = False
+            log.warning("kafka not reachable", extra={"error": repr(exc)})
+            return None
+        finally:
+            self.first_attempt.set()
+        with self._link_lock:
+            self._link = link
+            self.kafka_ok = True
+        log.info("kafka link up")
+        return link
 
     def _drop_link(self, link: Link) -> None:
-        """Abandon a link that failed: abort its in-flight records (they are spooled)."""
+        """Abandon a link that failed; its unacked records are already spooled.
+
+        Its pending records are aborted rather than left to land later, which would
+        duplicate them and put them behind newer ones. kafka-python has no public abort
+        (``close`` flushes first), so this asks its sender thread to force-close.
+        """
         with self._link_lock:
             if self._link is link:
                 self._link = None
             self.kafka_ok = False
-        try:
-            link.close(0)
-        except Exception:  # noqa: BLE001
-            log.debug("closing a failed kafka link raised", exc_info=True)
+        sender = getattr(link, "_sender", None)
+        if sender is not None and hasattr(sender, "force_close"):
+            sender.force_close()
+
+        def close() -> None:
+            try:
+                link.close(10)
+            except Exception:  # noqa: BLE001
+                log.debug("closing a failed kafka link raised", exc_info=True)
+
+        threading.Thread(target=close, name="kafka-link-close", daemon=True).start()
 
     def _send_all(self, link: Link, records: list[Record]) -> int:
         """Send in order, wait for acks; return how many leading records were acked."""
@@ -141,8 +162,13 @@ class Forwarder:
         futures = []
         try:
             for r in records:
-                futures.append(link.send(self.topic_prefix + r.topic, _dumps(r.value),
-                                         r.key.encode() if r.key is not None else None))
+                futures.append(
+                    link.send(
+                        self.topic_prefix + r.topic,
+                        _dumps(r.value),
+                        r.key.encode() if r.key is not None else None,
+                    )
+                )
         except Exception as exc:  # noqa: BLE001 - e.g. KafkaTimeoutError waiting for metadata
             log.warning("kafka send failed", extra={"error": repr(exc)})
         acked = 0
@@ -166,7 +192,7 @@ class Forwarder:
                 return SubmitResult([True] * len(records))
         except OSError as exc:
             raise ForwardError(f"spool write failed: {exc}") from exc
-        link = self._get_link(wait=False)
+        link = self._link  # never connect on the request path: the drainer does that
         acked = self._send_all(link, records) if link is not None else 0
         if acked == len(records):
             self.kafka_ok = True
@@ -189,15 +215,16 @@ class Forwarder:
 
     # -- the drainer --------------------------------------------------------------------
     def start(self) -> Forwarder:
-        self._thread = threading.Thread(target=self._drain_loop, name="spool-drainer",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._drain_loop, name="spool-drainer", daemon=True)
         self._thread.start()
         return self
 
     def _drain_loop(self) -> None:
-        self._get_link(wait=True)
         self._on_depth(self.spool.depth)
         while not self._stop.is_set():
+            if self._link is None and self._connect() is None:
+                self._stop.wait(self.retry_s)
+                continue
             if self.spool.depth == 0:
                 self._wake.wait(0.5)
                 self._wake.clear()
@@ -210,17 +237,17 @@ class Forwarder:
 
     def drain_once(self) -> int:
         """Send one batch from the spool; return how many were acked (0: try later)."""
-        link = self._get_link(wait=False)
+        link = self._link
         if link is None:
-            self._stop.wait(self.retry_s)
             return 0
         batch = self.spool.peek(self.drain_batch)
         if not batch:
             return 0
         acked = self._send_all(link, [r for r, _ in batch])
         if acked:
-            self.spool.commit(batch[acked - 1][1], acked)
-            self.drained += acked
+            done = sum(r.weight for r, _ in batch[:acked])
+            self.spool.commit(batch[acked - 1][1], done)
+            self.drained += done
         if acked < len(batch):
             # the unacked rest is resent later (a record that landed anyway is duplicated)
             self._drop_link(link)

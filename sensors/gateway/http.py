@@ -42,8 +42,8 @@ def parse_body(body: bytes) -> tuple[list[Any], list[str]]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = body[:exc.start].count(b"\n") + 1
-        raise BodyError(line, "not UTF-8") from exc
+        bad_line = body[: exc.start].count(b"\n") + 1
+        raise BodyError(bad_line, "not UTF-8") from exc
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:
@@ -55,8 +55,8 @@ def parse_body(body: bytes) -> tuple[list[Any], list[str]]:
         return doc, [json.dumps(r, separators=(",", ":")) for r in doc]
     readings: list[Any] = []
     raws: list[str] = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
+    for n, raw_line in enumerate(text.splitlines(), start=1):
+        line = raw_line.strip()
         if not line:
             continue
         try:
@@ -81,9 +81,13 @@ def _error(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": message, **extra}, status=status)
 
 
-def make_app(core: IngestCore, tokens: TokenStore, config: HttpConfig | None = None,
-             health: Callable[[], dict[str, Any]] | None = None,
-             metrics: Callable[[], tuple[bytes, str]] | None = None) -> web.Application:
+def make_app(
+    core: IngestCore,
+    tokens: TokenStore,
+    config: HttpConfig | None = None,
+    health: Callable[[], dict[str, Any]] | None = None,
+    metrics: Callable[[], tuple[bytes, str]] | None = None,
+) -> web.Application:
     """The aiohttp application; ``health`` and ``metrics`` supply the GET endpoints' bodies."""
     cfg = config or HttpConfig()
     limiter = RateLimiter(cfg.rate_per_s, cfg.burst)
@@ -97,11 +101,16 @@ def make_app(core: IngestCore, tokens: TokenStore, config: HttpConfig | None = N
         if cred is None:
             return web.json_response(
                 {"error": "missing or invalid token (Authorization: Bearer <token>)"},
-                status=401, headers={"WWW-Authenticate": 'Bearer realm="borderfusion"'})
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="borderfusion"'},
+            )
         wait = limiter.take(cred.name, cred.rate_per_s, cred.burst)
         if wait > 0:
-            return web.json_response({"error": "rate limit exceeded"}, status=429,
-                                     headers={"Retry-After": str(max(1, round(wait)))})
+            return web.json_response(
+                {"error": "rate limit exceeded"},
+                status=429,
+                headers={"Retry-After": str(max(1, round(wait)))},
+            )
         if request.content_length is not None and request.content_length > cfg.max_body_bytes:
             return _error(413, f"body over {cfg.max_body_bytes} bytes")
         body = await request.content.read(cfg.max_body_bytes + 1)
@@ -117,16 +126,28 @@ def make_app(core: IngestCore, tokens: TokenStore, config: HttpConfig | None = N
             return _error(413, f"more than {cfg.max_readings} readings in one request")
         loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(None, lambda: core.ingest(
-                kind, readings, cred, transport="http", raw=raws, received_at=received))
+            result = await loop.run_in_executor(
+                None,
+                lambda: core.ingest(
+                    kind, readings, cred, transport="http", raw=raws, received_at=received
+                ),
+            )
         except ForwardError as exc:
-            log.error("readings refused: kafka and spool both failed",
-                      extra={"error": str(exc), "client": cred.name})
-            return web.json_response({"error": "gateway cannot store readings; retry"},
-                                     status=503, headers={"Retry-After": "5"})
+            log.error(
+                "readings refused: kafka and spool both failed",
+                extra={"error": str(exc), "client": cred.name},
+            )
+            return web.json_response(
+                {"error": "gateway cannot store readings; retry"},
+                status=503,
+                headers={"Retry-After": "5"},
+            )
         status = 200
-        if not result.accepted and result.rejected and all(
-                r["reason"] == "not_authorised" for r in result.rejected):
+        if (
+            not result.accepted
+            and result.rejected
+            and all(r["reason"] == "not_authorised" for r in result.rejected)
+        ):
             status = 403
         return web.json_response(result.to_dict(), status=status)
 

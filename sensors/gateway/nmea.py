@@ -47,8 +47,15 @@ class ListenSpec:
 class NmeaIngest:
     """Lines from one station → AIS readings → the core, batched by count and time."""
 
-    def __init__(self, core: IngestCore, station: str, transport: str,
-                 batch: int = 200, within_s: float = 0.05, max_queue: int = 100_000) -> None:
+    def __init__(
+        self,
+        core: IngestCore,
+        station: str,
+        transport: str,
+        batch: int = 200,
+        within_s: float = 0.05,
+        max_queue: int = 100_000,
+    ) -> None:
         self.core = core
         self.station = station
         self.transport = transport
@@ -94,16 +101,28 @@ class NmeaIngest:
                     items.append(await asyncio.wait_for(self.queue.get(), timeout))
                 except TimeoutError:
                     break
-            readings = [{"sensor_id": self.station, "station_id": self.station, "t": t,
-                         "nmea": line} for t, line in items]
+            readings = [
+                {"sensor_id": self.station, "station_id": self.station, "t": t, "nmea": line}
+                for t, line in items
+            ]
             raws = [line for _, line in items]
             try:
-                result = await loop.run_in_executor(None, functools.partial(
-                    self.core.ingest, "ais", readings, self.cred,
-                    transport=f"nmea-{self.transport}", raw=raws))
+                result = await loop.run_in_executor(
+                    None,
+                    functools.partial(
+                        self.core.ingest,
+                        "ais",
+                        readings,
+                        self.cred,
+                        transport=f"nmea-{self.transport}",
+                        raw=raws,
+                    ),
+                )
             except ForwardError:
-                log.exception("AIS lines lost: kafka and spool both failed",
-                              extra={"station": self.station, "lines": len(items)})
+                log.exception(
+                    "AIS lines lost: kafka and spool both failed",
+                    extra={"station": self.station, "lines": len(items)},
+                )
                 continue
             self.accepted += len(result.accepted)
             self.rejected += len(result.rejected)
@@ -138,9 +157,15 @@ class NmeaListener(ABC):
     async def start(self) -> None:
         self.ingest.start()
         await self._listen()
-        log.info("NMEA listener ready", extra={"transport": self.transport,
-                                               "host": self.spec.host, "port": self.port,
-                                               "station": self.spec.station})
+        log.info(
+            "NMEA listener ready",
+            extra={
+                "transport": self.transport,
+                "host": self.spec.host,
+                "port": self.port,
+                "station": self.spec.station,
+            },
+        )
 
     @abstractmethod
     async def _listen(self) -> None: ...
@@ -170,7 +195,8 @@ class UdpNmeaListener(NmeaListener):
     async def _listen(self) -> None:
         loop = asyncio.get_running_loop()
         self._transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Datagrams(self.ingest), local_addr=(self.spec.host, self.spec.port))
+            lambda: _Datagrams(self.ingest), local_addr=(self.spec.host, self.spec.port)
+        )
         self.port = self._transport.get_extra_info("sockname")[1]
 
     async def _close(self) -> None:
@@ -185,8 +211,9 @@ class TcpNmeaListener(NmeaListener):
     _server: asyncio.Server | None = None
 
     async def _listen(self) -> None:
-        self._server = await asyncio.start_server(self._client, self.spec.host, self.spec.port,
-                                                  limit=MAX_LINE)
+        self._server = await asyncio.start_server(
+            self._client, self.spec.host, self.spec.port, limit=MAX_LINE
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -10,8 +10,9 @@ from collections.abc import Callable
 class TokenBucket:
     """``rate`` tokens per second, up to ``burst``; :meth:`take` spends one if it can."""
 
-    def __init__(self, rate: float, burst: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.rate = rate
         self.burst = burst
         self.clock = clock
@@ -34,8 +35,9 @@ class TokenBucket:
 class RateLimiter:
     """Buckets by name, created on first use with the given or default limits."""
 
-    def __init__(self, rate: float, burst: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.rate = rate
         self.burst = burst
         self.clock = clock

@@ -62,8 +62,7 @@ class Gateway:
     def __init__(self, config: GatewayConfig, link_factory: LinkFactory | None = None) -> None:
         self.config = config
         self.registry = SensorRegistry.load(config.sensors_file)
-        self.tokens = (TokenStore.load(config.tokens_file) if config.tokens_file
-                       else TokenStore({}))
+        self.tokens = TokenStore.load(config.tokens_file) if config.tokens_file else TokenStore({})
         if not len(self.tokens):
             log.warning("no gateway tokens configured: HTTP ingest refuses every request")
         self.spool = Spool.open(config.spool_dir)
@@ -74,15 +73,18 @@ class Gateway:
                 depth_gauge.labels(gateway=config.name).set(depth)
 
         self.forwarder = Forwarder(
-            self.spool, link_factory or kafka_link_factory(config.bootstrap,
-                                                           **config.kafka_kwargs),
-            topic_prefix=config.topic_prefix, send_timeout_s=config.send_timeout_s,
-            on_depth=on_depth)
-        self.core = IngestCore(self.registry, self.forwarder, config.metrics,
-                               max_age_s=config.max_age_s)
-        self.listeners: list[NmeaListener] = (
-            [UdpNmeaListener(self.core, s) for s in config.nmea_udp]
-            + [TcpNmeaListener(self.core, s) for s in config.nmea_tcp])
+            self.spool,
+            link_factory or kafka_link_factory(config.bootstrap, **config.kafka_kwargs),
+            topic_prefix=config.topic_prefix,
+            send_timeout_s=config.send_timeout_s,
+            on_depth=on_depth,
+        )
+        self.core = IngestCore(
+            self.registry, self.forwarder, config.metrics, max_age_s=config.max_age_s
+        )
+        self.listeners: list[NmeaListener] = [
+            UdpNmeaListener(self.core, s) for s in config.nmea_udp
+        ] + [TcpNmeaListener(self.core, s) for s in config.nmea_tcp]
         self.port = config.port
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -92,13 +94,26 @@ class Gateway:
     def health(self) -> dict[str, Any]:
         depth = self.spool.depth
         ok = self.forwarder.kafka_ok
-        return {"status": "ok" if ok and depth == 0 else "degraded", "kafka": ok,
-                "spool_depth": depth, "spool_dir": str(self.config.spool_dir)}
+        return {
+            "status": "ok" if ok and depth == 0 else "degraded",
+            "kafka": ok,
+            "spool_depth": depth,
+            "spool_dir": str(self.config.spool_dir),
+        }
 
     async def _start(self) -> None:
         self.forwarder.start()
-        app = make_app(self.core, self.tokens, self.config.http, health=self.health,
-                       metrics=self.config.metrics_exposition)
+        # let the first connection attempt finish, so a healthy Kafka takes the first request
+        await asyncio.get_running_loop().run_in_executor(
+            None, self.forwarder.first_attempt.wait, 5.0
+        )
+        app = make_app(
+            self.core,
+            self.tokens,
+            self.config.http,
+            health=self.health,
+            metrics=self.config.metrics_exposition,
+        )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
@@ -108,8 +123,10 @@ class Gateway:
             self.port = server.sockets[0].getsockname()[1]
         for listener in self.listeners:
             await listener.start()
-        log.info("gateway ready", extra={"host": self.config.host, "port": self.port,
-                                         "spool_depth": self.spool.depth})
+        log.info(
+            "gateway ready",
+            extra={"host": self.config.host, "port": self.port, "spool_depth": self.spool.depth},
+        )
 
     async def _stop(self) -> None:
         for listener in self.listeners:

@@ -41,6 +41,11 @@ class Record:
     key: str | None
     value: Any
 
+    @property
+    def weight(self) -> int:
+        """Readings in this record (a gateway batch is a JSON array): what depth counts."""
+        return len(self.value) if isinstance(self.value, list) else 1
+
 
 @dataclass(frozen=True, slots=True)
 class Position:
@@ -49,8 +54,9 @@ class Position:
 
 
 def encode(record: Record) -> bytes:
-    body = json.dumps({"topic": record.topic, "key": record.key, "value": record.value},
-                      separators=(",", ":")).encode("ascii")
+    body = json.dumps(
+        {"topic": record.topic, "key": record.key, "value": record.value}, separators=(",", ":")
+    ).encode("ascii")
     return b"%08x %s\n" % (zlib.crc32(body), body)
 
 
@@ -71,8 +77,9 @@ def decode(line: bytes) -> Record | None:
 class Spool:
     """Append-only, fsynced, crash-safe FIFO of :class:`Record`. Thread-safe."""
 
-    def __init__(self, directory: str | Path, segment_bytes: int = 64 * 1024 * 1024,
-                 fsync: bool = True) -> None:
+    def __init__(
+        self, directory: str | Path, segment_bytes: int = 64 * 1024 * 1024, fsync: bool = True
+    ) -> None:
         self.directory = Path(directory)
         self.segment_bytes = segment_bytes
         self.fsync = fsync
@@ -128,8 +135,10 @@ class Spool:
             self._cursor = Position(self._active, 0)
         self._open_active()
         if depth:
-            log.info("spool recovered", extra={"spool_dir": str(self.directory),
-                                               "depth": depth, "segments": len(segments)})
+            log.info(
+                "spool recovered",
+                extra={"spool_dir": str(self.directory), "depth": depth, "segments": len(segments)},
+            )
 
     def _scan(self, seg: int, start: int, is_last: bool) -> int:
         """Count good records from ``start``; truncate a torn tail on the last segment."""
@@ -140,22 +149,25 @@ class Spool:
             nl = data.find(b"\n", pos)
             if nl < 0:
                 break  # no newline: torn
-            rec = decode(data[pos:nl + 1])
+            rec = decode(data[pos : nl + 1])
             if rec is None and is_last and data.find(b"\n", nl + 1) < 0:
                 break  # bad CRC on the final line: torn
             if rec is None:
                 self.skipped_corrupt += 1
-                log.error("spool record failed its CRC; skipped",
-                          extra={"segment": path.name, "offset": pos})
+                log.error(
+                    "spool record failed its CRC; skipped",
+                    extra={"segment": path.name, "offset": pos},
+                )
             else:
-                count += 1
+                count += rec.weight
             pos = nl + 1
             good_end = pos
         if good_end < len(data):
             self.dropped_torn += 1
-            log.warning("spool: dropped a torn tail record (never acknowledged to its sender)",
-                        extra={"segment": path.name, "offset": good_end,
-                               "bytes": len(data) - good_end})
+            log.warning(
+                "spool: dropped a torn tail record (never acknowledged to its sender)",
+                extra={"segment": path.name, "offset": good_end, "bytes": len(data) - good_end},
+            )
             with open(path, "r+b") as fh:
                 fh.truncate(good_end)
                 fh.flush()
@@ -169,8 +181,10 @@ class Spool:
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError):
-            log.error("spool cursor unreadable; replaying from the oldest segment "
-                      "(duplicates possible)", extra={"spool_dir": str(self.directory)})
+            log.error(
+                "spool cursor unreadable; replaying from the oldest segment (duplicates possible)",
+                extra={"spool_dir": str(self.directory)},
+            )
             return None
 
     def _write_cursor(self, pos: Position) -> None:
@@ -201,7 +215,7 @@ class Spool:
     # -- writing ------------------------------------------------------------------------
     @property
     def depth(self) -> int:
-        """Records waiting to be acked by Kafka."""
+        """Readings (and dead letters) waiting to be acked by Kafka."""
         return self._depth
 
     def append(self, records: list[Record]) -> None:
@@ -236,7 +250,7 @@ class Spool:
         if self.fsync:
             os.fsync(self._fd)
         self._active_size += len(data)
-        self._depth += len(records)
+        self._depth += sum(r.weight for r in records)
 
     # -- draining -----------------------------------------------------------------------
     def peek(self, max_records: int) -> list[tuple[Record, Position]]:
@@ -244,7 +258,8 @@ class Spool:
         with self._lock:
             out: list[tuple[Record, Position]] = []
             pos = self._cursor
-            while len(out) < max_records and self._depth > len(out):
+            weight = 0
+            while len(out) < max_records and self._depth > weight:
                 path = self._path(pos.segment)
                 try:
                     with open(path, "rb") as fh:
@@ -256,10 +271,13 @@ class Spool:
                             rec = decode(line)
                             pos = Position(pos.segment, pos.offset + len(line))
                             if rec is None:
-                                log.error("spool record failed its CRC; skipped",
-                                          extra={"segment": path.name})
+                                log.error(
+                                    "spool record failed its CRC; skipped",
+                                    extra={"segment": path.name},
+                                )
                                 continue
                             out.append((rec, pos))
+                            weight += rec.weight
                 except FileNotFoundError:
                     pass
                 if len(out) >= max_records or pos.segment >= self._active:
@@ -268,7 +286,8 @@ class Spool:
             return out
 
     def commit(self, pos: Position, count: int) -> None:
-        """Kafka acked ``count`` records up to ``pos``: advance the cursor, free segments."""
+        """Kafka acked records of total weight ``count`` up to ``pos``: advance the cursor,
+        free segments."""
         with self._lock:
             self._depth = max(0, self._depth - count)
             if self._depth == 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
 import threading
 import time
 import urllib.request
@@ -62,9 +63,10 @@ def run(args: argparse.Namespace) -> int:
         print("starting the embedded broker…", flush=True)
         broker.start()
         print("writing the scenario layout…", flush=True)
-        sup.start("layout", borderfusion_argv("simulate", "--seed", str(args.seed), "--duration",
-                                              "60", "--out", str(scenario)),
-                  log_path=workdir / "simulate-layout.log").proc.wait()
+        with open(workdir / "simulate-layout.log", "wb") as log:
+            subprocess.run(borderfusion_argv("simulate", "--seed", str(args.seed), "--duration",
+                                             "60", "--out", str(scenario)),
+                           stdout=log, stderr=subprocess.STDOUT, check=True, timeout=300)
         env = {
             "BORDERFUSION_KAFKA_BOOTSTRAP": broker.bootstrap,
             "BORDERFUSION_SENSORS_FILE": str(scenario / "sensors.yaml"),
@@ -74,6 +76,14 @@ def run(args: argparse.Namespace) -> int:
             "BORDERFUSION_WEB_HOST": "127.0.0.1",
             "BORDERFUSION_BROKER_SESSION_TIMEOUT_S": "6",
         }
+        if settings.users_file is None:
+            from streams.web.auth import ensure_demo_users
+
+            users_file = workdir / "users.yaml"
+            username, password = ensure_demo_users(users_file)
+            env["BORDERFUSION_USERS_FILE"] = str(users_file)
+        else:
+            username, password = "(from your users file)", "(unchanged)"
         if (scenario / "rules.yaml").exists():
             env["BORDERFUSION_RULES_FILE"] = str(scenario / "rules.yaml")
         print("starting the worker (ingest, fusion, alerts, web)…", flush=True)
@@ -88,14 +98,14 @@ def run(args: argparse.Namespace) -> int:
             args.speed, "--bootstrap", broker.bootstrap), env=env,
             log_path=workdir / "simulator.log")
         print(f"\nborderfusion demo is running: {url}\n  map: {url}cop\n"
+              f"  sign in as: {username} / {password}\n"
               f"  logs: {workdir}\nCtrl-C stops everything.", flush=True)
         t_end = time.monotonic() + args.duration if args.duration else None
         while not stop.wait(1.0):
             if sup.dead():
-                names = ", ".join(c.name for c in sup.dead() if c.name != "layout")
-                if names:
-                    print(f"stopped: {names} exited; see the logs in {workdir}", flush=True)
-                    return 1
+                names = ", ".join(c.name for c in sup.dead())
+                print(f"stopped: {names} exited; see the logs in {workdir}", flush=True)
+                return 1
             if t_end and time.monotonic() > t_end:
                 break
         return 0

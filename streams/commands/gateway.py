@@ -7,6 +7,7 @@ everything else lives in ``sensors/gateway/``.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -40,41 +41,77 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("gateway", help="HTTP + UDP/TCP NMEA sensor gateway with a local spool",
-                       description=DESCRIPTION, epilog=EPILOG, formatter_class=formatter())
-    p.add_argument("--host", help="HTTP listen address (default: BORDERFUSION_GATEWAY_HOST, "
-                                  "127.0.0.1)")
+    p = sub.add_parser(
+        "gateway",
+        help="HTTP + UDP/TCP NMEA sensor gateway with a local spool",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=formatter(),
+    )
+    p.add_argument(
+        "--host", help="HTTP listen address (default: BORDERFUSION_GATEWAY_HOST, 127.0.0.1)"
+    )
     p.add_argument("--port", type=int, help="HTTP port (default: BORDERFUSION_GATEWAY_PORT, 8088)")
-    p.add_argument("--tokens", metavar="FILE",
-                   help="tokens YAML (default: BORDERFUSION_GATEWAY_TOKENS_FILE)")
-    p.add_argument("--spool", metavar="DIR",
-                   help="spool directory (default: BORDERFUSION_SPOOL_DIR or DATA_DIR/spool)")
-    p.add_argument("--sensors", metavar="FILE",
-                   help="sensor registry (default: BORDERFUSION_SENSORS_FILE)")
+    p.add_argument(
+        "--tokens", metavar="FILE", help="tokens YAML (default: BORDERFUSION_GATEWAY_TOKENS_FILE)"
+    )
+    p.add_argument(
+        "--spool",
+        metavar="DIR",
+        help="spool directory (default: BORDERFUSION_SPOOL_DIR or DATA_DIR/spool)",
+    )
+    p.add_argument(
+        "--sensors", metavar="FILE", help="sensor registry (default: BORDERFUSION_SENSORS_FILE)"
+    )
     add_bootstrap_flag(p)
-    p.add_argument("--nmea-udp", action="append", default=[], metavar="HOST:PORT=STATION",
-                   help="listen for AIS NMEA datagrams from STATION (repeatable)")
-    p.add_argument("--nmea-tcp", action="append", default=[], metavar="HOST:PORT=STATION",
-                   help="accept TCP connections streaming AIS NMEA lines from STATION")
-    p.add_argument("--max-body", type=int, default=4 * 1024 * 1024, metavar="BYTES",
-                   help="largest accepted HTTP body (413 above; default 4 MiB)")
-    p.add_argument("--rate", type=float, default=50.0, metavar="REQ_PER_S",
-                   help="default per-token request rate (429 above; default 50/s, burst 2x)")
+    p.add_argument(
+        "--nmea-udp",
+        action="append",
+        default=[],
+        metavar="HOST:PORT=STATION",
+        help="listen for AIS NMEA datagrams from STATION (repeatable)",
+    )
+    p.add_argument(
+        "--nmea-tcp",
+        action="append",
+        default=[],
+        metavar="HOST:PORT=STATION",
+        help="accept TCP connections streaming AIS NMEA lines from STATION",
+    )
+    p.add_argument(
+        "--max-body",
+        type=int,
+        default=4 * 1024 * 1024,
+        metavar="BYTES",
+        help="largest accepted HTTP body (413 above; default 4 MiB)",
+    )
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=50.0,
+        metavar="REQ_PER_S",
+        help="default per-token request rate (429 above; default 50/s, burst 2x)",
+    )
     p.set_defaults(func=run)
 
     tsub = p.add_subparsers(dest="gateway_command", metavar="SUBCOMMAND")
     t = tsub.add_parser(
-        "token", help="generate a token and print its tokens-file entry",
+        "token",
+        help="generate a token and print its tokens-file entry",
         description="Generate a random token. The YAML entry (with the token's SHA-256 only)\n"
-                    "goes to stdout, ready to append under `tokens:`; the token itself goes to\n"
-                    "stderr once: give it to the sender, it is not stored anywhere.",
+        "goes to stdout, ready to append under `tokens:`; the token itself goes to\n"
+        "stderr once: give it to the sender, it is not stored anywhere.",
         epilog="example:\n  borderfusion gateway token --name post-3 --sensors R1,T1 --hmac "
-               ">> tokens.yaml",
-        formatter_class=formatter())
+        ">> tokens.yaml",
+        formatter_class=formatter(),
+    )
     t.add_argument("--name", required=True, help="who holds the token (shown in logs)")
     t.add_argument("--sensors", required=True, help='comma-separated sensor ids, or "*"')
-    t.add_argument("--hmac", action="store_true",
-                   help="also generate an hmac_key: requests must then be signed")
+    t.add_argument(
+        "--hmac",
+        action="store_true",
+        help="also generate an hmac_key: requests must then be signed",
+    )
     t.set_defaults(func=run_token)
 
 
@@ -102,32 +139,54 @@ def run(args: argparse.Namespace) -> int:
     from streams.topics import kafka_python_security
 
     settings = settings_from_args(
-        args, kafka_bootstrap=args.bootstrap, topic_prefix=args.topic_prefix,
-        gateway_host=args.host, gateway_port=args.port, gateway_tokens_file=args.tokens,
-        spool_dir=args.spool, sensors_file=args.sensors)
+        args,
+        kafka_bootstrap=args.bootstrap,
+        topic_prefix=args.topic_prefix,
+        gateway_host=args.host,
+        gateway_port=args.port,
+        gateway_tokens_file=args.tokens,
+        spool_dir=args.spool,
+        sensors_file=args.sensors,
+    )
     setup_logging(settings.log_level)
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # its INFO is per-connection noise
     if settings.sensors_file is None:
-        raise SystemExit("borderfusion gateway: a sensor registry is needed "
-                         "(--sensors or BORDERFUSION_SENSORS_FILE)")
+        raise SystemExit(
+            "borderfusion gateway: a sensor registry is needed "
+            "(--sensors or BORDERFUSION_SENSORS_FILE)"
+        )
     try:
         udp = [ListenSpec.parse(s) for s in args.nmea_udp]
         tcp = [ListenSpec.parse(s) for s in args.nmea_tcp]
     except ValueError as exc:
         raise SystemExit(f"borderfusion gateway: {exc}") from exc
     config = GatewayConfig(
-        bootstrap=settings.kafka_bootstrap, spool_dir=Path(settings.spool_path),
-        sensors_file=Path(settings.sensors_file), tokens_file=settings.gateway_tokens_file,
-        topic_prefix=settings.topic_prefix, host=settings.gateway_host,
-        port=settings.gateway_port, kafka_kwargs=kafka_python_security(settings),
-        nmea_udp=udp, nmea_tcp=tcp, max_age_s=settings.max_reading_age_s,
-        http=HttpConfig(max_body_bytes=args.max_body, rate_per_s=args.rate,
-                        burst=2 * args.rate),
-        metrics=GatewayMetrics(accepted=metrics.READINGS_ACCEPTED,
-                               rejected=metrics.READINGS_REJECTED,
-                               spooled=metrics.READINGS_SPOOLED, depth=metrics.SPOOL_DEPTH,
-                               latency=metrics.INGEST_LATENCY),
-        metrics_exposition=prometheus_exposition)
-    print(f"gateway: http://{config.host}:{config.port}  spool={config.spool_dir}  "
-          f"kafka={config.bootstrap}", file=sys.stderr, flush=True)
+        bootstrap=settings.kafka_bootstrap,
+        spool_dir=Path(settings.spool_path),
+        sensors_file=Path(settings.sensors_file),
+        tokens_file=settings.gateway_tokens_file,
+        topic_prefix=settings.topic_prefix,
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        kafka_kwargs=kafka_python_security(settings),
+        nmea_udp=udp,
+        nmea_tcp=tcp,
+        max_age_s=settings.max_reading_age_s,
+        http=HttpConfig(max_body_bytes=args.max_body, rate_per_s=args.rate, burst=2 * args.rate),
+        metrics=GatewayMetrics(
+            accepted=metrics.READINGS_ACCEPTED,
+            rejected=metrics.READINGS_REJECTED,
+            spooled=metrics.READINGS_SPOOLED,
+            depth=metrics.SPOOL_DEPTH,
+            latency=metrics.INGEST_LATENCY,
+        ),
+        metrics_exposition=prometheus_exposition,
+    )
+    print(
+        f"gateway: http://{config.host}:{config.port}  spool={config.spool_dir}  "
+        f"kafka={config.bootstrap}",
+        file=sys.stderr,
+        flush=True,
+    )
     serve(config)
     return 0

@@ -13,29 +13,40 @@ from streams.commands.common import formatter
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "users", help="make entries for the web users file (BORDERFUSION_USERS_FILE)",
+        "users",
+        help="make entries for the web users file (BORDERFUSION_USERS_FILE)",
         description="Web UI and REST users. `users add` prints a YAML entry for the users\n"
-                    "file; only the PBKDF2 password hash and the SHA-256 of the token are\n"
-                    "printed, so the file holds no secret. Roles: coordinator (view + ack/\n"
-                    "dismiss/escalate), analyst (view only), admin (all, + /metrics),\n"
-                    "metrics (only /metrics, for Prometheus), gateway (nothing on the web).",
+        "file; only the PBKDF2 password hash and the SHA-256 of the token are\n"
+        "printed, so the file holds no secret. Roles: coordinator (view + ack/\n"
+        "dismiss/escalate), analyst (view only), admin (all, + /metrics),\n"
+        "metrics (only /metrics, for Prometheus), gateway (nothing on the web).",
         epilog="examples:\n"
-               "  borderfusion users add alice --role coordinator >> users.yaml\n"
-               "  echo \"$PW\" | borderfusion users add bob --role analyst --password-stdin\n"
-               "  borderfusion users add prometheus --role metrics --token\n"
-               "The file starts with `users:`; entries go below it.",
-        formatter_class=formatter())
+        "  borderfusion users add alice --role coordinator >> users.yaml\n"
+        '  echo "$PW" | borderfusion users add bob --role analyst --password-stdin\n'
+        "  borderfusion users add prometheus --role metrics --token\n"
+        "The file starts with `users:`; entries go below it.",
+        formatter_class=formatter(),
+    )
     usub = p.add_subparsers(dest="users_command", metavar="ACTION")
-    a = usub.add_parser("add", help="print a users-file entry", formatter_class=formatter(),
-                        description="Print one users-file entry on stdout (YAML list item).")
+    a = usub.add_parser(
+        "add",
+        help="print a users-file entry",
+        formatter_class=formatter(),
+        description="Print one users-file entry on stdout (YAML list item).",
+    )
     a.add_argument("name", help="user name (login)")
-    a.add_argument("--role", required=True,
-                   choices=("coordinator", "analyst", "gateway", "admin", "metrics"))
-    a.add_argument("--password-stdin", action="store_true",
-                   help="read the password from stdin instead of prompting")
+    a.add_argument(
+        "--role", required=True, choices=("coordinator", "analyst", "gateway", "admin", "metrics")
+    )
+    a.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from stdin instead of prompting",
+    )
     a.add_argument("--no-password", action="store_true", help="token-only user")
-    a.add_argument("--token", action="store_true",
-                   help="also generate a bearer token (printed once on stderr)")
+    a.add_argument(
+        "--token", action="store_true", help="also generate a bearer token (printed once on stderr)"
+    )
     a.set_defaults(func=run_add)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 

@@ -101,8 +101,9 @@ def _set(where: str, key: str, raw: Any, allowed: tuple[str, ...] | None = None)
     values = frozenset(str(v) for v in raw)
     if allowed is not None and not values <= set(allowed):
         bad = sorted(values - set(allowed))
-        raise DeliveryConfigError(f"{where}: {key!r} has unknown value(s) {bad}; "
-                                  f"choose from {', '.join(allowed)}")
+        raise DeliveryConfigError(
+            f"{where}: {key!r} has unknown value(s) {bad}; choose from {', '.join(allowed)}"
+        )
     return values
 
 
@@ -116,14 +117,16 @@ def parse_filter(where: str, raw: Any) -> AlertFilter:
         raise DeliveryConfigError(f"{where}: unknown filter field(s) {sorted(unknown)}")
     sev = str(raw.get("min_severity", "info"))
     if sev not in SEVERITIES:
-        raise DeliveryConfigError(f"{where}: min_severity {sev!r} is not one of "
-                                  f"{', '.join(SEVERITIES)}")
+        raise DeliveryConfigError(
+            f"{where}: min_severity {sev!r} is not one of {', '.join(SEVERITIES)}"
+        )
     return AlertFilter(
         rules=_set(where, "rules", raw["rules"]) if "rules" in raw else None,
         min_severity=sev,
         sectors=_set(where, "sectors", raw["sectors"]) if "sectors" in raw else None,
-        statuses=(_set(where, "statuses", raw["statuses"], ALERT_STATUSES)
-                  if "statuses" in raw else None),
+        statuses=(
+            _set(where, "statuses", raw["statuses"], ALERT_STATUSES) if "statuses" in raw else None
+        ),
     )
 
 
@@ -159,8 +162,9 @@ def _build(cls: type, where: str, raw: dict[str, Any], special: dict[str, Any]) 
         raise DeliveryConfigError(f"{where}: {exc}") from exc
 
 
-def parse_config(doc: Any, env: dict[str, str] | None = None, origin: str = "delivery.yaml"
-                 ) -> DeliveryConfig:
+def parse_config(
+    doc: Any, env: dict[str, str] | None = None, origin: str = "delivery.yaml"
+) -> DeliveryConfig:
     """Build a :class:`DeliveryConfig` from the parsed YAML document."""
     env = dict(os.environ) if env is None else env
     if doc is None:
@@ -180,13 +184,22 @@ def parse_config(doc: Any, env: dict[str, str] | None = None, origin: str = "del
                 raise DeliveryConfigError(f"{where}: missing field {req!r}")
         proto = str(raw.get("protocol", "tcp")).lower()
         if proto not in PROTOCOLS:
-            raise DeliveryConfigError(f"{where}: protocol {proto!r} is not one of "
-                                      f"{', '.join(PROTOCOLS)}")
-        tak.append(_build(TakTarget, where, raw, {
-            "filters": parse_filter(where, raw.get("filters")), "protocol": proto}))
+            raise DeliveryConfigError(
+                f"{where}: protocol {proto!r} is not one of {', '.join(PROTOCOLS)}"
+            )
+        tak.append(
+            _build(
+                TakTarget,
+                where,
+                raw,
+                {"filters": parse_filter(where, raw.get("filters")), "protocol": proto},
+            )
+        )
     hooks: list[WebhookTarget] = []
     for i, raw in enumerate(doc.get("webhooks") or []):
-        where = f"{origin}: webhooks[{i}] ({raw.get('name', '?') if isinstance(raw, dict) else '?'})"
+        where = (
+            f"{origin}: webhooks[{i}] ({raw.get('name', '?') if isinstance(raw, dict) else '?'})"
+        )
         if not isinstance(raw, dict):
             raise DeliveryConfigError(f"{where}: must be a mapping")
         for req in ("name", "url"):
@@ -195,20 +208,28 @@ def parse_config(doc: Any, env: dict[str, str] | None = None, origin: str = "del
         if "secret_env" in raw:
             secret = env.get(str(raw["secret_env"]))
             if not secret:
-                raise DeliveryConfigError(f"{where}: environment variable "
-                                          f"{raw['secret_env']!r} (secret_env) is not set")
+                raise DeliveryConfigError(
+                    f"{where}: environment variable {raw['secret_env']!r} (secret_env) is not set"
+                )
         elif raw.get("secret"):
             secret = str(raw["secret"])
         else:
             raise DeliveryConfigError(f"{where}: needs 'secret' or 'secret_env' to sign payloads")
-        hooks.append(_build(WebhookTarget, where, raw, {
-            "filters": parse_filter(where, raw.get("filters")), "secret": secret}))
+        hooks.append(
+            _build(
+                WebhookTarget,
+                where,
+                raw,
+                {"filters": parse_filter(where, raw.get("filters")), "secret": secret},
+            )
+        )
     names = [t.name for t in tak] + [w.name for w in hooks]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise DeliveryConfigError(f"{origin}: target names must be unique; repeated: {dupes}")
     return DeliveryConfig(
-        tak=tuple(tak), webhooks=tuple(hooks),
+        tak=tuple(tak),
+        webhooks=tuple(hooks),
         track_stale_s=float(doc.get("track_stale_s", 60.0)),
         track_min_interval_s=float(doc.get("track_min_interval_s", 2.0)),
     )

@@ -62,8 +62,9 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def hash_password(password: str, *, iterations: int = PBKDF2_ITERATIONS,
-                  salt: bytes | None = None) -> str:
+def hash_password(
+    password: str, *, iterations: int = PBKDF2_ITERATIONS, salt: bytes | None = None
+) -> str:
     """``pbkdf2_sha256$iterations$salt_b64$hash_b64`` (Django's layout, urlsafe base64)."""
     salt = salt if salt is not None else secrets.token_bytes(16)
     digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
@@ -181,12 +182,22 @@ class UserStore:
 
     # -------------------------------------------------------------- sessions
 
-    def issue_session(self, user: User, now: float | None = None,
-                      ttl_s: float = SESSION_TTL_S) -> str:
+    def issue_session(
+        self, user: User, now: float | None = None, ttl_s: float = SESSION_TTL_S
+    ) -> str:
         """``payload.signature``: the cookie is readable but cannot be forged or extended."""
         now = time.time() if now is None else now
-        payload = _b64(json.dumps({"u": user.name, "iat": int(now), "exp": int(now + ttl_s),
-                                   "n": secrets.token_hex(4)}, separators=(",", ":")).encode())
+        payload = _b64(
+            json.dumps(
+                {
+                    "u": user.name,
+                    "iat": int(now),
+                    "exp": int(now + ttl_s),
+                    "n": secrets.token_hex(4),
+                },
+                separators=(",", ":"),
+            ).encode()
+        )
         return f"{payload}.{self._sign(payload)}"
 
     def session_user(self, cookie: str, now: float | None = None) -> User | None:
@@ -207,8 +218,9 @@ class UserStore:
         return _b64(hmac.new(self.session_secret, payload.encode(), hashlib.sha256).digest())
 
 
-_DUMMY_HASH = hash_password("not a password", iterations=PBKDF2_ITERATIONS,
-                            salt=b"borderfusion-dum")
+_DUMMY_HASH = hash_password(
+    "not a password", iterations=PBKDF2_ITERATIONS, salt=b"borderfusion-dum"
+)
 
 
 def _parse_user(index: int, entry: Any, source: str) -> User:
@@ -225,19 +237,23 @@ def _parse_user(index: int, entry: Any, source: str) -> User:
         raise AuthError(f"{source}: user {name!r}: field 'role' must be one of {', '.join(ROLES)}")
     pw = entry.get("password_hash")
     if pw is not None and (not isinstance(pw, str) or not pw.startswith("pbkdf2_sha256$")):
-        raise AuthError(f"{source}: user {name!r}: field 'password_hash' must be "
-                        "'pbkdf2_sha256$iterations$salt$hash'")
+        raise AuthError(
+            f"{source}: user {name!r}: field 'password_hash' must be "
+            "'pbkdf2_sha256$iterations$salt$hash'"
+        )
     tokens = entry.get("tokens_sha256") or []
-    if not isinstance(tokens, list) or not all(
-            isinstance(t, str) and len(t) == 64 for t in tokens):
-        raise AuthError(f"{source}: user {name!r}: field 'tokens_sha256' must be a list of "
-                        "SHA-256 hex digests")
-    return User(name=name, role=role, password_hash=pw, tokens_sha256=tuple(t.lower()
-                                                                           for t in tokens))
+    if not isinstance(tokens, list) or not all(isinstance(t, str) and len(t) == 64 for t in tokens):
+        raise AuthError(
+            f"{source}: user {name!r}: field 'tokens_sha256' must be a list of SHA-256 hex digests"
+        )
+    return User(
+        name=name, role=role, password_hash=pw, tokens_sha256=tuple(t.lower() for t in tokens)
+    )
 
 
-def user_entry(name: str, role: str, password: str | None = None,
-               token: str | None = None) -> dict[str, Any]:
+def user_entry(
+    name: str, role: str, password: str | None = None, token: str | None = None
+) -> dict[str, Any]:
     """A users-file entry (hashes only) for ``borderfusion users add``."""
     if role not in ROLES:
         raise AuthError(f"role must be one of {', '.join(ROLES)}")
@@ -258,8 +274,10 @@ def ensure_demo_users(path: str | Path) -> tuple[str, str]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(12)
-    doc = {"session_secret": secrets.token_hex(32),
-           "users": [user_entry("coordinator", "coordinator", password)]}
+    doc = {
+        "session_secret": secrets.token_hex(32),
+        "users": [user_entry("coordinator", "coordinator", password)],
+    }
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         yaml.safe_dump(doc, fh, sort_keys=False)

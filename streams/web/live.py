@@ -117,20 +117,30 @@ class LiveState:
             gone.append(tid)
         return gone
 
-    def alert_list(self, *, status: set[str] | None = None, rule: set[str] | None = None,
-                   severity: set[str] | None = None, sector: set[str] | None = None,
-                   since: float | None = None) -> list[dict[str, Any]]:
+    def alert_list(
+        self,
+        *,
+        status: set[str] | None = None,
+        rule: set[str] | None = None,
+        severity: set[str] | None = None,
+        sector: set[str] | None = None,
+        since: float | None = None,
+    ) -> list[dict[str, Any]]:
         """Alerts matching every given filter, most severe first, then newest first."""
-        out = [a for a in self.alerts.values()
-               if (not status or a.get("status") in status)
-               and (not rule or a.get("rule") in rule)
-               and (not severity or a.get("severity") in severity)
-               and (not sector or a.get("sector") in sector)
-               and (since is None or float(a.get("t_last") or 0) >= since)]
+        out = [
+            a
+            for a in self.alerts.values()
+            if (not status or a.get("status") in status)
+            and (not rule or a.get("rule") in rule)
+            and (not severity or a.get("severity") in severity)
+            and (not sector or a.get("sector") in sector)
+            and (since is None or float(a.get("t_last") or 0) >= since)
+        ]
         return sorted(out, key=alert_sort_key)
 
-    def track_list(self, bbox: tuple[float, float, float, float] | None = None
-                   ) -> list[dict[str, Any]]:
+    def track_list(
+        self, bbox: tuple[float, float, float, float] | None = None
+    ) -> list[dict[str, Any]]:
         out = [st.to_dict() for st in self.tracks.values()]
         if bbox is None:
             return out
@@ -138,8 +148,12 @@ class LiveState:
         return [t for t in out if lon0 <= t["lon"] <= lon1 and lat0 <= t["lat"] <= lat1]
 
     def snapshot(self) -> dict[str, Any]:
-        return {"alerts": self.alert_list(), "tracks": self.track_list(),
-                "sensor_seen": dict(self.sensor_seen), "t_latest": self.t_latest}
+        return {
+            "alerts": self.alert_list(),
+            "tracks": self.track_list(),
+            "sensor_seen": dict(self.sensor_seen),
+            "t_latest": self.t_latest,
+        }
 
 
 def alert_sort_key(a: dict[str, Any]) -> tuple[int, float, str]:
@@ -231,8 +245,13 @@ def sse_frame(event_id: str | None, kind: str, data: Any) -> bytes:
 class LiveService:
     """Reads ``alerts`` and ``tracks`` (all partitions, from the start) into a LiveState."""
 
-    def __init__(self, settings: Any, state: LiveState | None = None,
-                 events: EventLog | None = None, track_flush_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        settings: Any,
+        state: LiveState | None = None,
+        events: EventLog | None = None,
+        track_flush_s: float = 0.5,
+    ) -> None:
         self.settings = settings
         self.state = state or LiveState()
         self.events = events or EventLog()
@@ -268,16 +287,23 @@ class LiveService:
 
         s = self.settings
         names = {s.topic("alerts"): "alerts", s.topic("tracks"): "tracks"}
-        consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=None,
-                                    enable_auto_commit=False, client_id=f"{s.app_id}-web-live",
-                                    **aiokafka_security(s))
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            client_id=f"{s.app_id}-web-live",
+            **aiokafka_security(s),
+        )
         await consumer.start()
         try:
             tps: list[Any] = []
             while not tps:
                 await consumer.topics()  # refresh metadata
-                tps = [TopicPartition(t, p) for t in names
-                       for p in sorted(consumer.partitions_for_topic(t) or ())]
+                tps = [
+                    TopicPartition(t, p)
+                    for t in names
+                    for p in sorted(consumer.partitions_for_topic(t) or ())
+                ]
                 if len(tps) < 2 or any(not consumer.partitions_for_topic(t) for t in names):
                     tps = []
                     log.info("waiting for the alerts/tracks topics")
@@ -293,14 +319,16 @@ class LiveService:
                         try:
                             self.handle_record(names[tp.topic], rec.value)
                         except (ValueError, KeyError, TypeError):
-                            log.warning("unreadable %s record at offset %s skipped",
-                                        tp.topic, rec.offset)
+                            log.warning(
+                                "unreadable %s record at offset %s skipped", tp.topic, rec.offset
+                            )
                 self.flush_tracks(force=not batch)
-                if not self.caught_up.is_set() and all(
-                        await _positions_reached(consumer, ends)):
+                if not self.caught_up.is_set() and all(await _positions_reached(consumer, ends)):
                     self.caught_up.set()
-                    log.info("live state caught up", extra={"alerts": len(self.state.alerts),
-                                                             "tracks": len(self.state.tracks)})
+                    log.info(
+                        "live state caught up",
+                        extra={"alerts": len(self.state.alerts), "tracks": len(self.state.tracks)},
+                    )
         finally:
             await consumer.stop()
 
@@ -317,9 +345,12 @@ def aiokafka_security(settings: Any) -> dict[str, Any]:
         import ssl
 
         opts["ssl_context"] = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None)
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        )
     if proto.startswith("SASL"):
-        opts.update(sasl_mechanism=settings.kafka_sasl_mechanism or "PLAIN",
-                    sasl_plain_username=settings.kafka_sasl_username,
-                    sasl_plain_password=settings.kafka_sasl_password)
+        opts.update(
+            sasl_mechanism=settings.kafka_sasl_mechanism or "PLAIN",
+            sasl_plain_username=settings.kafka_sasl_username,
+            sasl_plain_password=settings.kafka_sasl_password,
+        )
     return opts

@@ -15,8 +15,13 @@ def _csv_param(name: str, desc: str, enum: tuple[str, ...] | None = None) -> dic
     schema: dict[str, Any] = {"type": "string"}
     if enum:
         schema["description"] = "one or more of: " + ", ".join(enum)
-    return {"name": name, "in": "query", "required": False, "schema": schema,
-            "description": desc + " (comma-separated for several)"}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": desc + " (comma-separated for several)",
+    }
 
 
 def _json(ref: str, desc: str, array: bool = False) -> dict[str, Any]:
@@ -26,15 +31,30 @@ def _json(ref: str, desc: str, array: bool = False) -> dict[str, Any]:
     return {"description": desc, "content": {"application/json": {"schema": schema}}}
 
 
-ERRORS = {"401": {"description": "no valid session or bearer token"},
-          "403": {"description": "authenticated, but the role lacks the permission"}}
+ERRORS = {
+    "401": {"description": "no valid session or bearer token"},
+    "403": {"description": "authenticated, but the role lacks the permission"},
+}
 
 
 def document(version: str = "1") -> dict[str, Any]:
     alert = {
         "type": "object",
-        "required": ["alert_id", "rule", "severity", "score", "status", "t_first", "t_last",
-                     "lat", "lon", "sector", "track_ids", "summary", "evidence"],
+        "required": [
+            "alert_id",
+            "rule",
+            "severity",
+            "score",
+            "status",
+            "t_first",
+            "t_last",
+            "lat",
+            "lon",
+            "sector",
+            "track_ids",
+            "summary",
+            "evidence",
+        ],
         "properties": {
             "alert_id": {"type": "string", "description": "<sector>:<hash>, stable on replay"},
             "rule": {"type": "string"},
@@ -43,8 +63,10 @@ def document(version: str = "1") -> dict[str, Any]:
             "status": {"type": "string", "enum": list(ALERT_STATUSES)},
             "t_first": {"type": "number", "description": "UTC seconds since the epoch"},
             "t_last": {"type": "number"},
-            "lat": {"type": "number"}, "lon": {"type": "number"},
-            "sector": {"type": "string"}, "zone_id": {"type": "string", "nullable": True},
+            "lat": {"type": "number"},
+            "lon": {"type": "number"},
+            "sector": {"type": "string"},
+            "zone_id": {"type": "string", "nullable": True},
             "track_ids": {"type": "array", "items": {"type": "string"}},
             "summary": {"type": "string"},
             "evidence": {"type": "object", "description": "obs_ids, sensors, details, actions"},
@@ -55,132 +77,263 @@ def document(version: str = "1") -> dict[str, Any]:
     track = {
         "type": "object",
         "properties": {
-            "track_id": {"type": "string"}, "t": {"type": "number"},
-            "lat": {"type": "number"}, "lon": {"type": "number"},
-            "vel_e": {"type": "number"}, "vel_n": {"type": "number"},
+            "track_id": {"type": "string"},
+            "t": {"type": "number"},
+            "lat": {"type": "number"},
+            "lon": {"type": "number"},
+            "vel_e": {"type": "number"},
+            "vel_n": {"type": "number"},
             "cov": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
-            "status": {"type": "string"}, "sources": {"type": "array",
-                                                      "items": {"type": "string"}},
-            "sector": {"type": "string"}, "mmsi": {"type": "integer", "nullable": True},
+            "status": {"type": "string"},
+            "sources": {"type": "array", "items": {"type": "string"}},
+            "sector": {"type": "string"},
+            "mmsi": {"type": "integer", "nullable": True},
             "name": {"type": "string", "nullable": True},
             "classification": {"type": "string", "nullable": True},
-            "trail": {"type": "array", "description": "recent [t, lat, lon] points, oldest first",
-                      "items": {"type": "array", "items": {"type": "number"}}},
+            "trail": {
+                "type": "array",
+                "description": "recent [t, lat, lon] points, oldest first",
+                "items": {"type": "array", "items": {"type": "number"}},
+            },
         },
     }
     ack_in = {
-        "type": "object", "required": ["action"],
-        "properties": {"action": {"type": "string", "enum": list(ACK_ACTIONS)},
-                       "note": {"type": "string", "description": "required for dismiss"}},
+        "type": "object",
+        "required": ["action"],
+        "properties": {
+            "action": {"type": "string", "enum": list(ACK_ACTIONS)},
+            "note": {"type": "string", "description": "required for dismiss"},
+        },
     }
     ack_out = {
         "type": "object",
         "description": "the record produced to alerts.acks (DESIGN §3); the alert agent "
-                       "applies it and republishes the alert",
-        "properties": {"alert_id": {"type": "string"},
-                       "action": {"type": "string", "enum": list(ACK_ACTIONS)},
-                       "user": {"type": "string"}, "note": {"type": "string"},
-                       "t": {"type": "number"}},
+        "applies it and republishes the alert",
+        "properties": {
+            "alert_id": {"type": "string"},
+            "action": {"type": "string", "enum": list(ACK_ACTIONS)},
+            "user": {"type": "string"},
+            "note": {"type": "string"},
+            "t": {"type": "number"},
+        },
     }
     sensor = {
         "type": "object",
-        "properties": {"id": {"type": "string"}, "type": {"type": "string"},
-                       "lat": {"type": "number"}, "lon": {"type": "number"},
-                       "height_m": {"type": "number"},
-                       "params": {"type": "object", "description": "max_range_m, heading_deg, "
-                                  "fov_deg, radius_m, … per type"},
-                       "last_seen": {"type": "number", "nullable": True,
-                                     "description": "event time of the newest track it fed"},
-                       "health": {"type": "string", "enum": ["ok", "stale", "unknown"]}},
+        "properties": {
+            "id": {"type": "string"},
+            "type": {"type": "string"},
+            "lat": {"type": "number"},
+            "lon": {"type": "number"},
+            "height_m": {"type": "number"},
+            "params": {
+                "type": "object",
+                "description": "max_range_m, heading_deg, fov_deg, radius_m, … per type",
+            },
+            "last_seen": {
+                "type": "number",
+                "nullable": True,
+                "description": "event time of the newest track it fed",
+            },
+            "health": {"type": "string", "enum": ["ok", "stale", "unknown"]},
+        },
     }
     secured = [{"session": []}, {"bearer": []}]
     return {
         "openapi": "3.0.3",
-        "info": {"title": "borderfusion COP API", "version": version,
-                 "description": "Alerts, tracks, sensors and zones of the live picture; "
-                                "acknowledge/dismiss/escalate; live updates over SSE."},
+        "info": {
+            "title": "borderfusion COP API",
+            "version": version,
+            "description": "Alerts, tracks, sensors and zones of the live picture; "
+            "acknowledge/dismiss/escalate; live updates over SSE.",
+        },
         "security": secured,
         "components": {
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "bf_session"},
                 "bearer": {"type": "http", "scheme": "bearer"},
             },
-            "schemas": {"Alert": alert, "Track": track, "AckRequest": ack_in,
-                        "AckRecord": ack_out, "Sensor": sensor},
+            "schemas": {
+                "Alert": alert,
+                "Track": track,
+                "AckRequest": ack_in,
+                "AckRecord": ack_out,
+                "Sensor": sensor,
+            },
         },
         "paths": {
-            "/api/login": {"post": {
-                "summary": "Log in; sets the HttpOnly session cookie", "security": [],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["username", "password"],
-                    "properties": {"username": {"type": "string"},
-                                   "password": {"type": "string"}}}}}},
-                "responses": {"200": {"description": "logged in: {user, role}"},
-                              "401": {"description": "wrong name or password"},
-                              "429": {"description": "too many failed attempts"}}}},
-            "/api/logout": {"post": {"summary": "End the session (clears the cookie)",
-                                     "responses": {"200": {"description": "logged out"},
-                                                   **ERRORS}}},
-            "/api/me": {"get": {"summary": "The authenticated principal and its permissions",
-                                "responses": {"200": {"description": "{user, role, "
-                                                      "permissions}"}, **ERRORS}}},
-            "/api/alerts": {"get": {
-                "summary": "Current alerts, most severe first, then newest",
-                "parameters": [
-                    _csv_param("status", "alert status", ALERT_STATUSES),
-                    _csv_param("rule", "rule name"),
-                    _csv_param("severity", "severity", SEVERITIES),
-                    _csv_param("sector", "sector id"),
-                    {"name": "since", "in": "query", "required": False,
-                     "schema": {"type": "number"},
-                     "description": "only alerts with t_last >= since (UTC epoch seconds)"}],
-                "responses": {"200": _json("Alert", "alerts", array=True),
-                              "400": {"description": "bad filter"}, **ERRORS}}},
-            "/api/alerts/{alert_id}": {"get": {
-                "summary": "One alert with the trails of its tracks and its sensors",
-                "parameters": [{"name": "alert_id", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
-                "responses": {"200": _json("Alert", "the alert (+ tracks, sensors)"),
-                              "404": {"description": "unknown alert"}, **ERRORS}}},
-            "/api/alerts/{alert_id}/ack": {"post": {
-                "summary": "Acknowledge, dismiss, resolve or escalate (role coordinator/admin)",
-                "description": "Produces an alerts.acks record naming the authenticated user; "
-                               "the new status arrives on /api/stream when the alert agent has "
-                               "applied it. Send Content-Type: application/json.",
-                "parameters": [{"name": "alert_id", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/AckRequest"}}}},
-                "responses": {"202": _json("AckRecord", "ack record produced"),
-                              "400": {"description": "bad action or missing note"},
-                              "404": {"description": "unknown alert"},
-                              "415": {"description": "body is not JSON"}, **ERRORS}}},
-            "/api/tracks": {"get": {
-                "summary": "Live tracks with short trails",
-                "parameters": [{"name": "bbox", "in": "query", "required": False,
-                                "schema": {"type": "string"},
-                                "description": "minlon,minlat,maxlon,maxlat"}],
-                "responses": {"200": _json("Track", "tracks", array=True),
-                              "400": {"description": "bad bbox"}, **ERRORS}}},
-            "/api/sensors": {"get": {
-                "summary": "Sensor registry with health (last seen in a track)",
-                "responses": {"200": _json("Sensor", "sensors", array=True), **ERRORS}}},
-            "/api/zones": {"get": {
-                "summary": "The zones GeoJSON FeatureCollection (DESIGN §5)",
-                "responses": {"200": {"description": "GeoJSON", "content": {
-                    "application/geo+json": {"schema": {"type": "object"}}}}, **ERRORS}}},
-            "/api/stream": {"get": {
-                "summary": "Server-Sent Events: snapshot, alert, tracks",
-                "description": "Each event has an id; reconnect with Last-Event-ID (or "
-                               "?last_event_id=) to receive what was missed, or a fresh "
-                               "snapshot when the gap is older than the server's buffer.",
-                "responses": {"200": {"description": "text/event-stream", "content": {
-                    "text/event-stream": {"schema": {"type": "string"}}}}, **ERRORS}}},
-            "/api/counts": {"get": {"summary": "Pipeline counters of this worker",
-                                    "responses": {"200": {"description": "counts"},
-                                                  **ERRORS}}},
-            "/api/openapi.json": {"get": {"summary": "This document",
-                                          "responses": {"200": {"description": "OpenAPI 3"},
-                                                        **ERRORS}}},
+            "/api/login": {
+                "post": {
+                    "summary": "Log in; sets the HttpOnly session cookie",
+                    "security": [],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["username", "password"],
+                                    "properties": {
+                                        "username": {"type": "string"},
+                                        "password": {"type": "string"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {"description": "logged in: {user, role}"},
+                        "401": {"description": "wrong name or password"},
+                        "429": {"description": "too many failed attempts"},
+                    },
+                }
+            },
+            "/api/logout": {
+                "post": {
+                    "summary": "End the session (clears the cookie)",
+                    "responses": {"200": {"description": "logged out"}, **ERRORS},
+                }
+            },
+            "/api/me": {
+                "get": {
+                    "summary": "The authenticated principal and its permissions",
+                    "responses": {"200": {"description": "{user, role, permissions}"}, **ERRORS},
+                }
+            },
+            "/api/alerts": {
+                "get": {
+                    "summary": "Current alerts, most severe first, then newest",
+                    "parameters": [
+                        _csv_param("status", "alert status", ALERT_STATUSES),
+                        _csv_param("rule", "rule name"),
+                        _csv_param("severity", "severity", SEVERITIES),
+                        _csv_param("sector", "sector id"),
+                        {
+                            "name": "since",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "number"},
+                            "description": "only alerts with t_last >= since (UTC epoch seconds)",
+                        },
+                    ],
+                    "responses": {
+                        "200": _json("Alert", "alerts", array=True),
+                        "400": {"description": "bad filter"},
+                        **ERRORS,
+                    },
+                }
+            },
+            "/api/alerts/{alert_id}": {
+                "get": {
+                    "summary": "One alert with the trails of its tracks and its sensors",
+                    "parameters": [
+                        {
+                            "name": "alert_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": _json("Alert", "the alert (+ tracks, sensors)"),
+                        "404": {"description": "unknown alert"},
+                        **ERRORS,
+                    },
+                }
+            },
+            "/api/alerts/{alert_id}/ack": {
+                "post": {
+                    "summary": "Acknowledge, dismiss, resolve or escalate (role coordinator/admin)",
+                    "description": "Produces an alerts.acks record naming the authenticated user; "
+                    "the new status arrives on /api/stream when the alert agent has "
+                    "applied it. Send Content-Type: application/json.",
+                    "parameters": [
+                        {
+                            "name": "alert_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/AckRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": _json("AckRecord", "ack record produced"),
+                        "400": {"description": "bad action or missing note"},
+                        "404": {"description": "unknown alert"},
+                        "415": {"description": "body is not JSON"},
+                        **ERRORS,
+                    },
+                }
+            },
+            "/api/tracks": {
+                "get": {
+                    "summary": "Live tracks with short trails",
+                    "parameters": [
+                        {
+                            "name": "bbox",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string"},
+                            "description": "minlon,minlat,maxlon,maxlat",
+                        }
+                    ],
+                    "responses": {
+                        "200": _json("Track", "tracks", array=True),
+                        "400": {"description": "bad bbox"},
+                        **ERRORS,
+                    },
+                }
+            },
+            "/api/sensors": {
+                "get": {
+                    "summary": "Sensor registry with health (last seen in a track)",
+                    "responses": {"200": _json("Sensor", "sensors", array=True), **ERRORS},
+                }
+            },
+            "/api/zones": {
+                "get": {
+                    "summary": "The zones GeoJSON FeatureCollection (DESIGN §5)",
+                    "responses": {
+                        "200": {
+                            "description": "GeoJSON",
+                            "content": {"application/geo+json": {"schema": {"type": "object"}}},
+                        },
+                        **ERRORS,
+                    },
+                }
+            },
+            "/api/stream": {
+                "get": {
+                    "summary": "Server-Sent Events: snapshot, alert, tracks",
+                    "description": "Each event has an id; reconnect with Last-Event-ID (or "
+                    "?last_event_id=) to receive what was missed, or a fresh "
+                    "snapshot when the gap is older than the server's buffer.",
+                    "responses": {
+                        "200": {
+                            "description": "text/event-stream",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        **ERRORS,
+                    },
+                }
+            },
+            "/api/counts": {
+                "get": {
+                    "summary": "Pipeline counters of this worker",
+                    "responses": {"200": {"description": "counts"}, **ERRORS},
+                }
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": {"description": "OpenAPI 3"}, **ERRORS},
+                }
+            },
         },
     }

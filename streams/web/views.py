@@ -35,7 +35,8 @@ STORE_KEY = web.AppKey("bf_users", UserStore)
 
 
 def permission_for(method: str, path: str) -> str | None:
-    """The permission a request needs; None for public routes, "any" for any principal."""
+    """The permission a request needs: None for public routes, "any" for any principal
+    whose role grants something on the web (a gateway token does not)."""
     if path in PUBLIC_PATHS:
         return None
     if path == "/metrics":
@@ -77,11 +78,15 @@ def make_auth_middleware(store: UserStore) -> Any:
         if user is None:
             if _wants_html(request):
                 raise web.HTTPFound(f"/login?next={request.path_qs}")
-            return web.json_response({"error": "authentication required"}, status=401,
-                                     headers={"WWW-Authenticate": 'Bearer realm="borderfusion"'})
-        if needed != "any" and not user.can(needed):
             return web.json_response(
-                {"error": f"role {user.role!r} lacks permission {needed!r}"}, status=403)
+                {"error": "authentication required"},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="borderfusion"'},
+            )
+        if not (user.can(needed) if needed != "any" else ROLE_PERMISSIONS.get(user.role)):
+            return web.json_response(
+                {"error": f"role {user.role!r} lacks permission {needed!r}"}, status=403
+            )
         request["principal"] = user
         return await handler(request)  # type: ignore[no-any-return]
 
@@ -105,12 +110,12 @@ def _csv(request: web.Request, name: str) -> set[str] | None:
 
 def register(handle: AppHandle) -> None:
     app, settings = handle.app, handle.settings
-    # Faust binds 0.0.0.0 unless told otherwise: listen on the configured host only.
-    app.conf.web_bind = settings.web_host
     store = UserStore.load(settings.users_file) if settings.users_file else UserStore()
     if not store.users:
-        log.warning("no web users configured (BORDERFUSION_USERS_FILE): every page but "
-                    "/healthz answers 401; see `borderfusion users add --help`")
+        log.warning(
+            "no web users configured (BORDERFUSION_USERS_FILE): every page but "
+            "/healthz answers 401; see `borderfusion users add --help`"
+        )
     live = LiveService(settings)
     handle.state["live"] = live
     failures: dict[str, deque[float]] = defaultdict(deque)
@@ -135,27 +140,38 @@ def register(handle: AppHandle) -> None:
     # ---------------------------------------------------------- health, status, metrics
 
     async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({
-            "status": "ok", "roles": list(handle.roles),
-            "uptime_s": round(time.time() - handle.state.get("started", time.time()), 1),
-            "live_caught_up": live.caught_up.is_set()})
+        return web.json_response(
+            {
+                "status": "ok",
+                "roles": list(handle.roles),
+                "uptime_s": round(time.time() - handle.state.get("started", time.time()), 1),
+                "live_caught_up": live.caught_up.is_set(),
+            }
+        )
 
     async def counts(request: web.Request) -> web.Response:
         c = handle.state.get("counts", {})
-        return web.json_response({
-            "counts": dict(c), "t": time.time(), "app_id": settings.app_id,
-            "sensors": len(handle.state["ctx"].registry) if "ctx" in handle.state else 0})
+        return web.json_response(
+            {
+                "counts": dict(c),
+                "t": time.time(),
+                "app_id": settings.app_id,
+                "sensors": len(handle.state["ctx"].registry) if "ctx" in handle.state else 0,
+            }
+        )
 
     async def metrics(request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(),
-                            content_type=CONTENT_TYPE_LATEST.split(";")[0])
+        return web.Response(body=generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     async def index(request: web.Request) -> web.Response:
         return web.Response(text=_static("status.html"), content_type="text/html")
 
     async def cop(request: web.Request) -> web.Response:
-        return web.Response(text=_static("cop.html"), content_type="text/html",
-                            headers={"Cache-Control": "no-store"})
+        return web.Response(
+            text=_static("cop.html"),
+            content_type="text/html",
+            headers={"Cache-Control": "no-store"},
+        )
 
     async def login_page(request: web.Request) -> web.Response:
         return web.Response(text=_static("login.html"), content_type="text/html")
@@ -173,10 +189,12 @@ def register(handle: AppHandle) -> None:
         while recent and now - recent[0] > 60:
             recent.popleft()
         if len(recent) >= LOGIN_FAILURES_PER_MIN:
-            return web.json_response({"error": "too many failed attempts; wait a minute"},
-                                     status=429)
+            return web.json_response(
+                {"error": "too many failed attempts; wait a minute"}, status=429
+            )
         user = await asyncio.get_running_loop().run_in_executor(
-            None, store.authenticate, name, password)
+            None, store.authenticate, name, password
+        )
         if user is None:
             recent.append(now)
             log.warning("login failed", extra={"user": name, "peer": request.remote})
@@ -184,10 +202,15 @@ def register(handle: AppHandle) -> None:
         failures.pop(name, None)
         log.info("login", extra={"user": user.name, "role": user.role, "peer": request.remote})
         resp = web.json_response({"user": user.name, "role": user.role})
-        resp.set_cookie(COOKIE_NAME, store.issue_session(user), httponly=True,
-                        samesite="Strict", path="/", max_age=int(SESSION_TTL_S),
-                        secure=request.secure
-                        or request.headers.get("X-Forwarded-Proto") == "https")
+        resp.set_cookie(
+            COOKIE_NAME,
+            store.issue_session(user),
+            httponly=True,
+            samesite="Strict",
+            path="/",
+            max_age=int(SESSION_TTL_S),
+            secure=request.secure or request.headers.get("X-Forwarded-Proto") == "https",
+        )
         return resp
 
     async def logout(request: web.Request) -> web.Response:
@@ -197,8 +220,9 @@ def register(handle: AppHandle) -> None:
 
     async def me(request: web.Request) -> web.Response:
         u = principal(request)
-        return web.json_response({"user": u.name, "role": u.role,
-                                  "permissions": sorted(ROLE_PERMISSIONS[u.role])})
+        return web.json_response(
+            {"user": u.name, "role": u.role, "permissions": sorted(ROLE_PERMISSIONS[u.role])}
+        )
 
     # ---------------------------------------------------------- REST
 
@@ -208,19 +232,29 @@ def register(handle: AppHandle) -> None:
             since_f = float(since) if since else None
         except ValueError:
             return web.json_response({"error": "since must be epoch seconds"}, status=400)
-        return web.json_response(live.state.alert_list(
-            status=_csv(request, "status"), rule=_csv(request, "rule"),
-            severity=_csv(request, "severity"), sector=_csv(request, "sector"), since=since_f))
+        return web.json_response(
+            live.state.alert_list(
+                status=_csv(request, "status"),
+                rule=_csv(request, "rule"),
+                severity=_csv(request, "severity"),
+                sector=_csv(request, "sector"),
+                since=since_f,
+            )
+        )
 
     async def alert_detail(request: web.Request) -> web.Response:
         a = live.state.alerts.get(request.match_info["alert_id"])
         if a is None:
             return web.json_response({"error": "unknown alert"}, status=404)
-        tracks = [live.state.tracks[t].to_dict() for t in a.get("track_ids") or []
-                  if t in live.state.tracks]
+        tracks = [
+            live.state.tracks[t].to_dict()
+            for t in a.get("track_ids") or []
+            if t in live.state.tracks
+        ]
         wanted = set((a.get("evidence") or {}).get("sensors") or [])
-        return web.json_response({**a, "tracks": tracks,
-                                  "sensors": [s for s in sensor_list() if s["id"] in wanted]})
+        return web.json_response(
+            {**a, "tracks": tracks, "sensors": [s for s in sensor_list() if s["id"] in wanted]}
+        )
 
     async def ack(request: web.Request) -> web.Response:
         aid = request.match_info["alert_id"]
@@ -232,25 +266,36 @@ def register(handle: AppHandle) -> None:
         except (ValueError, AttributeError):
             return web.json_response({"error": "body is not a JSON object"}, status=400)
         if action not in ACK_ACTIONS:
-            return web.json_response({"error": f"action must be one of {list(ACK_ACTIONS)}"},
-                                     status=400)
+            return web.json_response(
+                {"error": f"action must be one of {list(ACK_ACTIONS)}"}, status=400
+            )
         if not isinstance(note, str) or len(note) > 2000:
-            return web.json_response({"error": "note must be text (2000 chars at most)"},
-                                     status=400)
+            return web.json_response(
+                {"error": "note must be text (2000 chars at most)"}, status=400
+            )
         if action == "dismiss" and not note.strip():
-            return web.json_response({"error": "a dismissal needs a note saying why"},
-                                     status=400)
+            return web.json_response({"error": "a dismissal needs a note saying why"}, status=400)
         if aid not in live.state.alerts:
             return web.json_response({"error": "unknown alert"}, status=404)
         user = principal(request)
-        record = {"alert_id": aid, "action": action, "user": user.name, "note": note.strip(),
-                  "t": time.time()}
-        fut = await handle.topics.acks.send(key=aid.encode(),
-                                            value=json.dumps(record).encode())
+        record = {
+            "alert_id": aid,
+            "action": action,
+            "user": user.name,
+            "note": note.strip(),
+            "t": time.time(),
+        }
+        fut = await handle.topics.acks.send(key=aid.encode(), value=json.dumps(record).encode())
         await asyncio.wait_for(asyncio.ensure_future(fut), timeout=15)
-        log.info("alert %s: %s by %s (%s)%s", aid, action, user.name, user.role,
-                 f" note={note.strip()!r}" if note.strip() else "",
-                 extra={"alert_id": aid, "action": action, "user": user.name})
+        log.info(
+            "alert %s: %s by %s (%s)%s",
+            aid,
+            action,
+            user.name,
+            user.role,
+            f" note={note.strip()!r}" if note.strip() else "",
+            extra={"alert_id": aid, "action": action, "user": user.name},
+        )
         return web.json_response(record, status=202)
 
     async def tracks(request: web.Request) -> web.Response:
@@ -262,8 +307,7 @@ def register(handle: AppHandle) -> None:
                     raise ValueError
                 bbox = (parts[0], parts[1], parts[2], parts[3])
             except ValueError:
-                return web.json_response({"error": "bbox=minlon,minlat,maxlon,maxlat"},
-                                         status=400)
+                return web.json_response({"error": "bbox=minlon,minlat,maxlon,maxlat"}, status=400)
         return web.json_response(live.state.track_list(bbox))
 
     def sensor_list() -> list[dict[str, Any]]:
@@ -274,12 +318,22 @@ def register(handle: AppHandle) -> None:
         out = []
         for s in ctx.registry:
             seen = live.state.sensor_seen.get(s.id)
-            health = ("unknown" if seen is None else
-                      "ok" if now - seen <= SENSOR_STALE_S else "stale")
+            health = (
+                "unknown" if seen is None else "ok" if now - seen <= SENSOR_STALE_S else "stale"
+            )
             params = {k: s.param(k) for k in _param_names(s.type)}
-            out.append({"id": s.id, "type": s.type, "lat": s.lat, "lon": s.lon,
-                        "height_m": s.height_m, "params": params, "last_seen": seen,
-                        "health": health})
+            out.append(
+                {
+                    "id": s.id,
+                    "type": s.type,
+                    "lat": s.lat,
+                    "lon": s.lon,
+                    "height_m": s.height_m,
+                    "params": params,
+                    "last_seen": seen,
+                    "health": health,
+                }
+            )
         return out
 
     async def sensors(request: web.Request) -> web.Response:
@@ -287,8 +341,10 @@ def register(handle: AppHandle) -> None:
 
     async def zones(request: web.Request) -> web.Response:
         ctx = handle.state.get("ctx")
-        doc = (ctx.zones if ctx is not None else None) or {"type": "FeatureCollection",
-                                                            "features": []}
+        doc = (ctx.zones if ctx is not None else None) or {
+            "type": "FeatureCollection",
+            "features": [],
+        }
         return web.json_response(doc, content_type="application/geo+json")
 
     async def openapi(request: web.Request) -> web.Response:
@@ -298,9 +354,13 @@ def register(handle: AppHandle) -> None:
 
     async def stream(request: web.Request) -> web.StreamResponse:
         events = live.events
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                           "Cache-Control": "no-cache",
-                                           "X-Accel-Buffering": "no"})
+        resp = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
         await resp.prepare(request)
         q = events.subscribe()  # before the backlog, so nothing falls between the two
         try:
@@ -309,9 +369,17 @@ def register(handle: AppHandle) -> None:
             await resp.write(b"retry: 2000\n\n")
             if backlog is None:
                 sent = events.seq
-                await resp.write(sse_frame(events.head_id, "snapshot", {
-                    **live.state.snapshot(), "sensors": sensor_list(),
-                    "caught_up": live.caught_up.is_set()}))
+                await resp.write(
+                    sse_frame(
+                        events.head_id,
+                        "snapshot",
+                        {
+                            **live.state.snapshot(),
+                            "sensors": sensor_list(),
+                            "caught_up": live.caught_up.is_set(),
+                        },
+                    )
+                )
             else:
                 sent = backlog[-1].seq if backlog else events.seq
                 for ev in backlog:
@@ -319,7 +387,7 @@ def register(handle: AppHandle) -> None:
             while True:
                 try:
                     ev = await asyncio.wait_for(q.get(), HEARTBEAT_S)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     await resp.write(b": keepalive\n\n")
                     continue
                 if ev is None:

@@ -39,7 +39,9 @@ def test_candidate_pairs_finds_all_within_radius() -> None:
     obs = rng.uniform(0, 1000, (150, 2))
     ti, oj = candidate_pairs(trk, obs, 50.0, max_candidates=200)
     d = np.linalg.norm(trk[:, None] - obs[None], axis=-1)
-    assert set(zip(ti.tolist(), oj.tolist(), strict=True)) == set(zip(*np.nonzero(d < 50.0)))
+    assert set(zip(ti.tolist(), oj.tolist(), strict=True)) == {
+        (int(a), int(b)) for a, b in np.argwhere(d < 50.0)
+    }
 
 
 def _brute(ti, oj, cost, miss):
@@ -86,7 +88,8 @@ def test_clusters_are_independent_groups() -> None:
 def test_cheap_jpda_weights_sum_to_one_and_favour_the_closer_detection() -> None:
     ti = np.array([0, 0])
     oj = np.array([0, 1])
-    beta, beta0 = jpda_weights(ti, oj, np.array([0.5, 4.0]), np.array([100.0, 100.0]), 1, 2,
-                               pd=0.9, clutter_density=1e-5)
+    beta, beta0 = jpda_weights(
+        ti, oj, np.array([0.5, 4.0]), np.array([100.0, 100.0]), 1, 2, pd=0.9, clutter_density=1e-5
+    )
     assert np.isclose(beta.sum() + beta0[0], 1.0)
     assert beta[0] > beta[1] > 0

@@ -11,8 +11,14 @@ from fusion.filters.motion import ncv_predict, ncv_process_noise, ncv_transition
 
 def _meas(z, r, model=POSITION, sensor=(0.0, 0.0)):
     k = len(z)
-    return MeasurementBatch(np.asarray(z, float), np.asarray(z, float), np.asarray(r, float),
-                            np.full(k, model, np.int8), np.tile(sensor, (k, 1)), np.zeros(k))
+    return MeasurementBatch(
+        np.asarray(z, float),
+        np.asarray(z, float),
+        np.asarray(r, float),
+        np.full(k, model, np.int8),
+        np.tile(sensor, (k, 1)),
+        np.zeros(k),
+    )
 
 
 def test_predict_matches_f_p_ft_plus_q() -> None:
@@ -26,7 +32,9 @@ def test_predict_matches_f_p_ft_plus_q() -> None:
     assert np.allclose(xp, np.einsum("kij,kj->ki", f, x))
     assert np.allclose(pp, f @ p @ np.swapaxes(f, 1, 2) + q)
     # Q(dt) closed form for one axis: q [[dt^3/3, dt^2/2], [dt^2/2, dt]]
-    assert np.isclose(q[0, 0, 0], 0.3 * dt[0] ** 3 / 3) and np.isclose(q[0, 0, 2], 0.3 * dt[0] ** 2 / 2)
+    assert np.isclose(q[0, 0, 0], 0.3 * dt[0] ** 3 / 3) and np.isclose(
+        q[0, 0, 2], 0.3 * dt[0] ** 2 / 2
+    )
 
 
 def test_scalar_position_update_closed_form() -> None:

@@ -20,8 +20,9 @@ def vincenty_inverse(lat1: float, lon1: float, lat2: float, lon2: float) -> tupl
     lam = big_l
     for _ in range(200):
         sl, cl = math.sin(lam), math.cos(lam)
-        sin_s = math.hypot(math.cos(u2) * sl, math.cos(u1) * math.sin(u2)
-                           - math.sin(u1) * math.cos(u2) * cl)
+        sin_s = math.hypot(
+            math.cos(u2) * sl, math.cos(u1) * math.sin(u2) - math.sin(u1) * math.cos(u2) * cl
+        )
         cos_s = math.sin(u1) * math.sin(u2) + math.cos(u1) * math.cos(u2) * cl
         sigma = math.atan2(sin_s, cos_s)
         sin_a = math.cos(u1) * math.cos(u2) * sl / sin_s
@@ -29,7 +30,8 @@ def vincenty_inverse(lat1: float, lon1: float, lat2: float, lon2: float) -> tupl
         c2sm = cos_s - 2 * math.sin(u1) * math.sin(u2) / cos2a
         c = F / 16 * cos2a * (4 + F * (4 - 3 * cos2a))
         lam_new = big_l + (1 - c) * F * sin_a * (
-            sigma + c * sin_s * (c2sm + c * cos_s * (-1 + 2 * c2sm**2)))
+            sigma + c * sin_s * (c2sm + c * cos_s * (-1 + 2 * c2sm**2))
+        )
         if abs(lam_new - lam) < 1e-13:
             lam = lam_new
             break
@@ -37,11 +39,24 @@ def vincenty_inverse(lat1: float, lon1: float, lat2: float, lon2: float) -> tupl
     u_sq = cos2a * (A**2 - B**2) / B**2
     k_a = 1 + u_sq / 16384 * (4096 + u_sq * (-768 + u_sq * (320 - 175 * u_sq)))
     k_b = u_sq / 1024 * (256 + u_sq * (-128 + u_sq * (74 - 47 * u_sq)))
-    d_sigma = k_b * sin_s * (c2sm + k_b / 4 * (cos_s * (-1 + 2 * c2sm**2) - k_b / 6 * c2sm
-                                                * (-3 + 4 * sin_s**2) * (-3 + 4 * c2sm**2)))
+    d_sigma = (
+        k_b
+        * sin_s
+        * (
+            c2sm
+            + k_b
+            / 4
+            * (
+                cos_s * (-1 + 2 * c2sm**2)
+                - k_b / 6 * c2sm * (-3 + 4 * sin_s**2) * (-3 + 4 * c2sm**2)
+            )
+        )
+    )
     dist = B * k_a * (sigma - d_sigma)
-    az = math.atan2(math.cos(u2) * math.sin(lam),
-                    math.cos(u1) * math.sin(u2) - math.sin(u1) * math.cos(u2) * math.cos(lam))
+    az = math.atan2(
+        math.cos(u2) * math.sin(lam),
+        math.cos(u1) * math.sin(u2) - math.sin(u1) * math.cos(u2) * math.cos(lam),
+    )
     return dist, math.degrees(az) % 360
 
 
@@ -83,6 +98,8 @@ def test_polar_covariance_carries_through_the_frame() -> None:
     e1, n1 = frame.to_en(51.51, 24.3)
     conv = math.atan2(e1 - e0, n1 - n0)
     major = np.linalg.eigh(cov_f)[1][:, 1]
-    assert abs(abs(math.atan2(major[0], major[1])) - abs(conv)) < 1e-3 or \
-        abs(math.pi - abs(math.atan2(major[0], major[1])) - abs(conv)) < 1e-3
+    assert (
+        abs(abs(math.atan2(major[0], major[1])) - abs(conv)) < 1e-3
+        or abs(math.pi - abs(math.atan2(major[0], major[1])) - abs(conv)) < 1e-3
+    )
     assert abs(conv) > 1e-3  # the test would be vacuous without convergence

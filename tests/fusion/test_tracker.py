@@ -17,8 +17,9 @@ FRAME = LocalFrame(LAT0, LON0)
 def _obs(i, t, e, n, sigma=5.0, sensor="R1", kind="radar", **attrs) -> Observation:
     lat, lon = FRAME.to_latlon(e, n)
     v = sigma**2
-    return Observation(f"o{i}", sensor, kind, float(t), float(lat), float(lon),
-                       [[v, 0.0], [0.0, v]], dict(attrs))
+    return Observation(
+        f"o{i}", sensor, kind, float(t), float(lat), float(lon), [[v, 0.0], [0.0, v]], dict(attrs)
+    )
 
 
 def _scene(seed: int = 0, n_targets: int = 5, scans: int = 20) -> list[list[Observation]]:
@@ -94,11 +95,24 @@ def test_multi_sensor_sources_and_classification() -> None:
     for s in range(10):
         e, n = 100.0 + 1.2 * s, 50.0
         tr.process([_obs(k, s, e, n, 10.0, "R1")])
-        tr.process([_obs(k + 1, s + 0.3, e + 1.2 * 0.3, n, 8.0, "C1", "thermal",
-                         **{"class": "person", "confidence": 0.8})])
+        tr.process(
+            [
+                _obs(
+                    k + 1,
+                    s + 0.3,
+                    e + 1.2 * 0.3,
+                    n,
+                    8.0,
+                    "C1",
+                    "thermal",
+                    **{"class": "person", "confidence": 0.8},
+                )
+            ]
+        )
         if s % 3 == 0:
-            tr.process([_obs(k + 2, s + 0.5, e + 0.6, n, 20.0, "G1", "seismic",
-                             seismic_kind="footstep")])
+            tr.process(
+                [_obs(k + 2, s + 0.5, e + 0.6, n, 20.0, "G1", "seismic", seismic_kind="footstep")]
+            )
         k += 3
     live = tr.live_tracks()
     assert len(live) == 1
@@ -114,8 +128,11 @@ def test_track_deleted_after_missed_updates() -> None:
     assert [u.status for u in tr.live_tracks()] == ["confirmed"]
     statuses = []
     for s in range(5, 9):  # the radar keeps scanning elsewhere
-        statuses += [u.status for u in tr.process([_obs(100 + s, s, 5000.0, 5000.0)])
-                     if u.track_id == "S1-T0"]
+        statuses += [
+            u.status
+            for u in tr.process([_obs(100 + s, s, 5000.0, 5000.0)])
+            if u.track_id == "S1-T0"
+        ]
     assert statuses == ["deleted"]
 
 
@@ -123,10 +140,11 @@ def _turning_boat(adaptive: bool) -> list[str]:
     cfg = TrackerConfig(q=0.01, confirm_m=2, confirm_n=3, adaptive=adaptive)
     tr = SectorTracker("S1", LAT0, LON0, cfg)
     rng = np.random.default_rng(1)
-    pos, vel = np.zeros(2), np.array([8.0, 0.0])
+    pos, heading = np.zeros(2), 90.0
     for s in range(60):
-        if s == 30:
-            vel = np.array([0.0, 8.0])
+        if 20 <= s < 35:
+            heading -= 6.0  # a 90° turn at 6°/s: 0.8 m/s² lateral acceleration
+        vel = 8.0 * np.array([np.sin(np.radians(heading)), np.cos(np.radians(heading))])
         pos = pos + vel
         z = pos + rng.normal(0, 5, 2)
         tr.process([_obs(s, s, z[0], z[1])])
@@ -136,7 +154,7 @@ def _turning_boat(adaptive: bool) -> list[str]:
 
 
 def test_manoeuvre_adaptive_follows_a_turn() -> None:
-    """A boat turns 90° at 8 m/s: the adaptive filter keeps its track; a plain NCV with the
+    """A boat at 8 m/s turns 90°: the adaptive filter keeps its track; a plain NCV with the
     same small q loses it and starts a new one."""
     assert _turning_boat(adaptive=True) == ["S1-T0"]
     assert _turning_boat(adaptive=False) != ["S1-T0"]

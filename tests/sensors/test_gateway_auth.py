@@ -28,8 +28,10 @@ def test_hash_is_hex_sha256_of_the_token() -> None:
 
 
 def test_bearer_token_resolves_to_its_credential_only() -> None:
-    store = _store({"name": "post3", "token_sha256": hash_token("tok-A"), "sensors": ["R1"]},
-                   {"name": "post4", "token_sha256": hash_token("tok-B"), "sensors": ["*"]})
+    store = _store(
+        {"name": "post3", "token_sha256": hash_token("tok-A"), "sensors": ["R1"]},
+        {"name": "post4", "token_sha256": hash_token("tok-B"), "sensors": ["*"]},
+    )
     a = store.authenticate("Bearer tok-A")
     assert a is not None and a.name == "post3"
     assert a.may_report("R1") and not a.may_report("T1")
@@ -55,8 +57,9 @@ def test_tokens_file_errors_name_the_entry_and_field() -> None:
 
 def test_signature_required_when_the_token_has_an_hmac_key() -> None:
     key = "k" * 40
-    store = _store({"name": "p", "token_sha256": hash_token("t"), "sensors": ["*"],
-                    "hmac_key": key})
+    store = _store(
+        {"name": "p", "token_sha256": hash_token("t"), "sensors": ["*"], "hmac_key": key}
+    )
     cred = store.authenticate("Bearer t")
     assert cred is not None
     body = b'{"sensor_id":"R1","t":1}\n'
@@ -90,3 +93,15 @@ def test_token_bucket_allows_burst_then_rate() -> None:
     now[0] += 0.5
     assert bucket.take() == 0.0
     assert bucket.take() > 0
+
+
+def test_cli_token_command_prints_a_loadable_entry(capsys) -> None:
+    from streams.cli import main
+
+    assert main(["gateway", "token", "--name", "post7", "--sensors", "R1,A1"]) == 0
+    out, err = capsys.readouterr()
+    token = err.split("token for post7: ")[1].split()[0]
+    assert token not in out
+    store = TokenStore.from_dict({"tokens": yaml.safe_load(out)})
+    cred = store.authenticate(f"Bearer {token}")
+    assert cred is not None and cred.sensors == frozenset({"R1", "A1"})

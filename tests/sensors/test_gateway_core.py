@@ -15,12 +15,14 @@ from sensors.gateway.spool import Spool
 from sensors.registry import SensorRegistry
 from streams import metrics
 
-SENSORS = {"sensors": [
-    {"id": "R1", "type": "radar", "lat": 51.5, "lon": 23.6},
-    {"id": "R2", "type": "radar", "lat": 51.6, "lon": 23.7},
-    {"id": "T1", "type": "thermal", "lat": 51.5, "lon": 23.6},
-    {"id": "A1", "type": "ais", "lat": 51.5, "lon": 23.6},
-]}
+SENSORS = {
+    "sensors": [
+        {"id": "R1", "type": "radar", "lat": 51.5, "lon": 23.6},
+        {"id": "R2", "type": "radar", "lat": 51.6, "lon": 23.7},
+        {"id": "T1", "type": "thermal", "lat": 51.5, "lon": 23.6},
+        {"id": "A1", "type": "ais", "lat": 51.5, "lon": 23.6},
+    ]
+}
 EVERYONE = Credential("test-all", None)
 
 
@@ -43,15 +45,26 @@ def _radar(sid: str = "R1", **kw) -> dict:
 
 def test_mixed_batch_accepts_good_explains_bad_and_dead_letters(tmp_path) -> None:
     core = _core(tmp_path)
-    batch = [_radar(), _radar(bearing_deg=400.0), _radar("T1"), _radar("R9"), "junk",
-             _radar("R2"), {"sensor_id": "R1", "t": time.time(), "range_m": 5.0}]
+    batch = [
+        _radar(),
+        _radar(bearing_deg=400.0),
+        _radar("T1"),
+        _radar("R9"),
+        "junk",
+        _radar("R2"),
+        {"sensor_id": "R1", "t": time.time(), "range_m": 5.0},
+    ]
     result = core.ingest("radar", batch, EVERYONE)
     assert result.accepted == [0, 5]
     assert result.spooled == 2  # Kafka is down: both accepted readings are on disk
     got = {(r["index"], r["field"], r["reason"]) for r in result.rejected}
-    assert got == {(1, "bearing_deg", "out_of_range"), (2, "sensor_id", "wrong_sensor_type"),
-                   (3, "sensor_id", "unknown_sensor"), (4, "reading", "wrong_type"),
-                   (6, "bearing_deg", "missing")}
+    assert got == {
+        (1, "bearing_deg", "out_of_range"),
+        (2, "sensor_id", "wrong_sensor_type"),
+        (3, "sensor_id", "unknown_sensor"),
+        (4, "reading", "wrong_type"),
+        (6, "bearing_deg", "missing"),
+    }
     records = _spooled(core)
     readings = [r for r in records if r.topic == "readings.radar"]
     assert [(r.key, r.value["sensor_id"]) for r in readings] == [("R1", "R1"), ("R2", "R2")]
@@ -69,14 +82,22 @@ def test_token_bound_to_sensors_refuses_others_per_record(tmp_path) -> None:
     cred = Credential("post3", frozenset({"R1"}))
     result = core.ingest("radar", [_radar("R1"), _radar("R2")], cred)
     assert result.accepted == [0]
-    assert result.rejected == [{"index": 1, "field": "sensor_id", "reason": "not_authorised",
-                                "message": "this credential may not report for sensor 'R2'"}]
+    assert result.rejected == [
+        {
+            "index": 1,
+            "field": "sensor_id",
+            "reason": "not_authorised",
+            "message": "this credential may not report for sensor 'R2'",
+        }
+    ]
 
 
 def test_one_kafka_record_per_sensor_keeps_order(tmp_path) -> None:
     core = _core(tmp_path)
-    batch = [_radar("R1", range_m=float(i)) if i % 2 == 0 else _radar("R2", range_m=float(i))
-             for i in range(6)]
+    batch = [
+        _radar("R1", range_m=float(i)) if i % 2 == 0 else _radar("R2", range_m=float(i))
+        for i in range(6)
+    ]
     result = core.ingest("radar", batch, EVERYONE)
     assert len(result.accepted) == 6 and result.spooled == 6
     records = _spooled(core)
@@ -88,33 +109,55 @@ def test_one_kafka_record_per_sensor_keeps_order(tmp_path) -> None:
 def test_ais_lines_need_framed_sentences(tmp_path, shared_data) -> None:
     core = _core(tmp_path)
     good = (shared_data / "ais/libais/tagblock.nmea").read_text().splitlines()[1]
-    lines = [good, "foobar", "$GPGGA,184353.07,1929.045,S,02410.506,E,1,04,2.6,100.00,M,"
-             "-33.9,M,,0000*6D", "!AIVDM,1,1,,A,13HOI:0P0000VOHLCnHQKwvL05Ip,0*24"]
-    readings = [{"sensor_id": "A1", "station_id": "A1", "t": time.time(), "nmea": x}
-                for x in lines]
+    lines = [
+        good,
+        "foobar",
+        "$GPGGA,184353.07,1929.045,S,02410.506,E,1,04,2.6,100.00,M,-33.9,M,,0000*6D",
+        "!AIVDM,1,1,,A,13HOI:0P0000VOHLCnHQKwvL05Ip,0*24",
+    ]
+    readings = [{"sensor_id": "A1", "station_id": "A1", "t": time.time(), "nmea": x} for x in lines]
     result = core.ingest("ais", readings, EVERYONE)
     assert result.accepted == [0]
     assert [(r["index"], r["reason"]) for r in result.rejected] == [
-        (1, "not_ais"), (2, "not_ais"), (3, "checksum")]
+        (1, "not_ais"),
+        (2, "not_ais"),
+        (3, "checksum"),
+    ]
 
 
 def test_counters_per_sensor_type_and_reason(tmp_path) -> None:
-    m = GatewayMetrics(accepted=metrics.READINGS_ACCEPTED, rejected=metrics.READINGS_REJECTED,
-                       spooled=metrics.READINGS_SPOOLED, latency=metrics.INGEST_LATENCY)
+    m = GatewayMetrics(
+        accepted=metrics.READINGS_ACCEPTED,
+        rejected=metrics.READINGS_REJECTED,
+        spooled=metrics.READINGS_SPOOLED,
+        latency=metrics.INGEST_LATENCY,
+    )
     core = _core(tmp_path, metrics=m)
 
     def value(name: str, **labels: str) -> float:
         return REGISTRY.get_sample_value(name, labels) or 0.0
 
-    before = (value("borderfusion_readings_accepted_total", sensor_id="R2", sensor_type="radar"),
-              value("borderfusion_readings_rejected_total", sensor_id="unknown",
-                    sensor_type="radar", reason="unknown_sensor"),
-              value("borderfusion_readings_spooled_total", sensor_id="R2", sensor_type="radar"))
+    before = (
+        value("borderfusion_readings_accepted_total", sensor_id="R2", sensor_type="radar"),
+        value(
+            "borderfusion_readings_rejected_total",
+            sensor_id="unknown",
+            sensor_type="radar",
+            reason="unknown_sensor",
+        ),
+        value("borderfusion_readings_spooled_total", sensor_id="R2", sensor_type="radar"),
+    )
     core.ingest("radar", [_radar("R2"), _radar("R2"), _radar("ZZ")], EVERYONE)
-    after = (value("borderfusion_readings_accepted_total", sensor_id="R2", sensor_type="radar"),
-             value("borderfusion_readings_rejected_total", sensor_id="unknown",
-                   sensor_type="radar", reason="unknown_sensor"),
-             value("borderfusion_readings_spooled_total", sensor_id="R2", sensor_type="radar"))
+    after = (
+        value("borderfusion_readings_accepted_total", sensor_id="R2", sensor_type="radar"),
+        value(
+            "borderfusion_readings_rejected_total",
+            sensor_id="unknown",
+            sensor_type="radar",
+            reason="unknown_sensor",
+        ),
+        value("borderfusion_readings_spooled_total", sensor_id="R2", sensor_type="radar"),
+    )
     assert [a - b for a, b in zip(after, before, strict=True)] == [2.0, 1.0, 2.0]
 
 

@@ -21,20 +21,33 @@ from sensors.gateway.http import BodyError, HttpConfig, parse_body
 from sensors.gateway.nmea import ListenSpec
 from sensors.gateway.service import Gateway, GatewayConfig, prometheus_exposition
 
-SENSORS = {"sensors": [
-    {"id": "R1", "type": "radar", "lat": 51.5, "lon": 23.6},
-    {"id": "R2", "type": "radar", "lat": 51.6, "lon": 23.7},
-    {"id": "A1", "type": "ais", "lat": 51.5, "lon": 23.6},
-]}
+SENSORS = {
+    "sensors": [
+        {"id": "R1", "type": "radar", "lat": 51.5, "lon": 23.6},
+        {"id": "R2", "type": "radar", "lat": 51.6, "lon": 23.7},
+        {"id": "A1", "type": "ais", "lat": 51.5, "lon": 23.6},
+    ]
+}
 HMAC_KEY = "h" * 40
-TOKENS = {"tokens": [
-    {"name": "all", "token_sha256": hash_token("tok-all"), "sensors": ["*"]},
-    {"name": "r1", "token_sha256": hash_token("tok-r1"), "sensors": ["R1"]},
-    {"name": "signed", "token_sha256": hash_token("tok-signed"), "sensors": ["*"],
-     "hmac_key": HMAC_KEY},
-    {"name": "slow", "token_sha256": hash_token("tok-slow"), "sensors": ["*"],
-     "rate_per_s": 0.1, "burst": 2},
-]}
+TOKENS = {
+    "tokens": [
+        {"name": "all", "token_sha256": hash_token("tok-all"), "sensors": ["*"]},
+        {"name": "r1", "token_sha256": hash_token("tok-r1"), "sensors": ["R1"]},
+        {
+            "name": "signed",
+            "token_sha256": hash_token("tok-signed"),
+            "sensors": ["*"],
+            "hmac_key": HMAC_KEY,
+        },
+        {
+            "name": "slow",
+            "token_sha256": hash_token("tok-slow"),
+            "sensors": ["*"],
+            "rate_per_s": 0.1,
+            "burst": 2,
+        },
+    ]
+}
 
 
 def unreachable():
@@ -58,20 +71,26 @@ def _files(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.fixture
 def gateway(tmp_path):
     sensors, tokens = _files(tmp_path)
-    cfg = GatewayConfig(bootstrap="unused", spool_dir=tmp_path / "spool", sensors_file=sensors,
-                        tokens_file=tokens, port=0, http=HttpConfig(max_body_bytes=4096),
-                        metrics_exposition=prometheus_exposition,
-                        nmea_udp=[ListenSpec("127.0.0.1", _free_port(socket.SOCK_DGRAM), "A1")],
-                        nmea_tcp=[ListenSpec("127.0.0.1", 0, "A1")])
+    cfg = GatewayConfig(
+        bootstrap="unused",
+        spool_dir=tmp_path / "spool",
+        sensors_file=sensors,
+        tokens_file=tokens,
+        port=0,
+        http=HttpConfig(max_body_bytes=4096),
+        metrics_exposition=prometheus_exposition,
+        nmea_udp=[ListenSpec("127.0.0.1", _free_port(socket.SOCK_DGRAM), "A1")],
+        nmea_tcp=[ListenSpec("127.0.0.1", 0, "A1")],
+    )
     with Gateway(cfg, link_factory=unreachable) as gw:
         yield gw
 
 
-def _post(url: str, body: bytes, token: str | None = "tok-all",
-          headers: dict | None = None) -> tuple[int, dict]:
+def _post(
+    url: str, body: bytes, token: str | None = "tok-all", headers: dict | None = None
+) -> tuple[int, dict]:
     h = {"Authorization": f"Bearer {token}"} if token else {}
-    req = urllib.request.Request(url, data=body, headers={**h, **(headers or {})},
-                                 method="POST")
+    req = urllib.request.Request(url, data=body, headers={**h, **(headers or {})}, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, json.loads(resp.read())
@@ -99,12 +118,14 @@ def test_parse_body_json_lines_array_and_line_numbers() -> None:
 
 
 def test_mixed_batch_is_accepted_to_the_spool_and_bad_ones_explained(gateway) -> None:
-    status, body = _post(f"{gateway.url}/ingest/radar",
-                         _lines(_radar(), _radar(range_m=-1.0), _radar("R2")))
+    status, body = _post(
+        f"{gateway.url}/ingest/radar", _lines(_radar(), _radar(range_m=-1.0), _radar("R2"))
+    )
     assert status == 200
     assert body["accepted"] == 2 and body["spooled"] == 2
-    assert body["rejected"] == [{"index": 1, "field": "range_m", "reason": "out_of_range",
-                                 "message": "-1.0 is below 0.0"}]
+    assert body["rejected"] == [
+        {"index": 1, "field": "range_m", "reason": "out_of_range", "message": "-1.0 is below 0.0"}
+    ]
     topics = [r.topic for r, _ in gateway.spool.peek(100)]
     assert topics == ["readings.radar", "readings.radar", "deadletter"]
     with urllib.request.urlopen(f"{gateway.url}/healthz") as resp:
@@ -160,9 +181,13 @@ def test_client_batches_and_reports_rejections(gateway) -> None:
 
 
 def test_nmea_udp_and_tcp_lines_reach_the_spool_and_garbage_is_dead_lettered(
-        gateway, shared_data) -> None:
-    mixed = [ln for ln in (shared_data / "ais/pyais/mixed.txt").read_text().splitlines()
-             if ln.strip() and not ln.startswith("#")]
+    gateway, shared_data
+) -> None:
+    mixed = [
+        ln
+        for ln in (shared_data / "ais/pyais/mixed.txt").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
     udp, tcp = gateway.listeners
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         for line in mixed:
@@ -171,14 +196,18 @@ def test_nmea_udp_and_tcp_lines_reach_the_spool_and_garbage_is_dead_lettered(
         c.sendall("\n".join(mixed[:4]).encode() + b"\n")
     deadline = time.time() + 10
     total = len(mixed) + 4
-    while time.time() < deadline and udp.ingest.accepted + udp.ingest.rejected \
-            + tcp.ingest.accepted + tcp.ingest.rejected < total:
+    while (
+        time.time() < deadline
+        and udp.ingest.accepted + udp.ingest.rejected + tcp.ingest.accepted + tcp.ingest.rejected
+        < total
+    ):
         time.sleep(0.05)
     records = [r for r, _ in gateway.spool.peek(1000)]
     ais = [r for r in records if r.topic == "readings.ais"]
     dead = [r.value for r in records if r.topic == "deadletter"]
-    sentences = [x["nmea"] for r in ais for x in (r.value if isinstance(r.value, list)
-                                                   else [r.value])]
+    sentences = [
+        x["nmea"] for r in ais for x in (r.value if isinstance(r.value, list) else [r.value])
+    ]
     # by hand: lines 5, 6, 9, 10, 13, 14, 20, 23 are not AIS, line 15 has no checksum
     bad_lines = {5, 6, 9, 10, 13, 14, 15, 20, 23}
     assert len(mixed) == 23

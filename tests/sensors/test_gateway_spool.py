@@ -8,8 +8,10 @@ from sensors.gateway.spool import Record, Spool, decode, encode
 
 
 def _recs(n: int, start: int = 0) -> list[Record]:
-    return [Record("readings.radar", "R1", {"sensor_id": "R1", "t": float(i), "seq": i})
-            for i in range(start, start + n)]
+    return [
+        Record("readings.radar", "R1", {"sensor_id": "R1", "t": float(i), "seq": i})
+        for i in range(start, start + n)
+    ]
 
 
 def _drain(spool: Spool, batch: int = 7) -> list[Record]:
@@ -18,7 +20,7 @@ def _drain(spool: Spool, batch: int = 7) -> list[Record]:
         items = spool.peek(batch)
         assert items, "depth > 0 but nothing to read"
         out.extend(r for r, _ in items)
-        spool.commit(items[-1][1], len(items))
+        spool.commit(items[-1][1], sum(r.weight for r, _ in items))
     return out
 
 
@@ -81,6 +83,19 @@ def test_bad_crc_on_final_line_counts_as_torn(tmp_path) -> None:
     again = Spool.open(tmp_path)
     assert again.depth == 1
     assert [r.value["seq"] for r in _drain(again)] == [0]
+
+
+def test_depth_counts_readings_of_batched_records(tmp_path) -> None:
+    spool = Spool.open(tmp_path)
+    spool.append(
+        [
+            Record("readings.radar", "R1", [{"seq": 0}, {"seq": 1}, {"seq": 2}]),
+            Record("deadletter", "readings.radar", {"reason": "x"}),
+        ]
+    )
+    assert spool.depth == 4
+    spool.close()
+    assert Spool.open(tmp_path).depth == 4
 
 
 def test_new_records_queue_behind_waiting_ones(tmp_path) -> None:

@@ -349,7 +349,8 @@ function fillSelect(id, values, all, label = (v) => v) {
 }
 function age(t) {
   if (!t) return '';
-  const ref = Math.max(Date.now() / 1000, S.tLatest), s = Math.max(0, ref - t);
+  // ages against the wall clock, or the picture's own clock when it is a replay of the past
+  const now = Date.now() / 1000, ref = now - S.tLatest < 3600 ? now : S.tLatest, s = Math.max(0, ref - t);
   return s < 60 ? `${s.toFixed(0)}s` : s < 3600 ? `${(s / 60).toFixed(0)}m` : s < 86400 ? `${(s / 3600).toFixed(1)}h` : `${(s / 86400).toFixed(0)}d`;
 }
 function fmtTime(t) { return t ? new Date(t * 1000).toISOString().slice(11, 19) + 'Z' : '—'; }
@@ -359,8 +360,12 @@ function fmtDate(t) { return t ? new Date(t * 1000).toISOString().replace('T', '
 
 async function selectAlert(id, centre) {
   S.selected = id;
+  if ($('banner').dataset.id === id) $('banner').hidden = true;
   const a = S.alerts.get(id);
-  if (a && centre) { const p = merc(a.lon, a.lat); V.cx = p[0]; V.cy = p[1]; V.k = Math.max(V.k, 0.15); applyView(); }
+  if (a && centre) {  // centre in the part of the map the detail card leaves free
+    const p = merc(a.lon, a.lat);
+    V.k = Math.max(V.k, 0.15); V.cx = p[0] + 196 / V.k; V.cy = p[1]; applyView();
+  }
   renderQueue();
   await loadDetail(id);
 }
@@ -391,23 +396,6 @@ function renderDetail() {
      <b>${esc(ruleName(a.rule))}</b><span class="status st-${esc(a.status)}" id="d-status">${esc(a.status)}</span>
      <button class="close" id="d-close" title="close">×</button></div>
    <div class="sec"><div class="dsum">${esc(a.summary)}</div></div>
-   <div class="sec"><dl class="kv">
-     <dt>Alert</dt><dd>${esc(a.alert_id)}</dd>
-     <dt>Score</dt><dd>${(a.score ?? 0).toFixed(2)}</dd>
-     <dt>First seen</dt><dd>${fmtDate(a.t_first)}</dd><dt>Last update</dt><dd>${fmtDate(a.t_last)}</dd>
-     <dt>Position</dt><dd>${a.lat.toFixed(5)}, ${a.lon.toFixed(5)}</dd>
-     <dt>Sector / zone</dt><dd>${esc(a.sector)} / ${esc(a.zone_id || '—')}</dd>
-     <dt>Tracks</dt><dd>${esc((a.track_ids || []).join(', '))}</dd>
-     ${a.mmsi ? `<dt>MMSI</dt><dd>${esc(a.mmsi)}</dd>` : ''}
-     <dt>Class</dt><dd>${esc(a.classification || 'unclassified')}</dd>
-     ${Object.entries(details).slice(0, 8).map(([k, v]) => `<dt>${esc(k.replace(/_/g, ' '))}</dt><dd>${esc(typeof v === 'number' ? +v.toFixed(3) : JSON.stringify(v))}</dd>`).join('')}
-   </dl></div>
-   <div class="sec"><h4>SENSORS INVOLVED</h4><div class="chips">${(ev.sensors || []).map((s) =>
-     `<span class="chip" data-sensor="${esc(s)}"><i style="background:${HEALTH_COLOR[sensorHealth(s)]}"></i>${esc(s)}</span>`).join('') || '<span class="chip">none recorded</span>'}</div>
-     <div class="amsg">${(ev.obs_ids || []).length} supporting observation(s)</div></div>
-   <div class="sec"><h4>TRACK HISTORY</h4>${hist.length ? `<table class="hist"><tr><th>track</th><th>time</th><th>lat</th><th>lon</th></tr>
-     ${hist.map(([tid, t, lat, lon]) => `<tr><td>${esc(tid)}</td><td>${fmtTime(t)}</td><td>${lat.toFixed(5)}</td><td>${lon.toFixed(5)}</td></tr>`).join('')}</table>`
-     : '<div class="amsg">track no longer live</div>'}</div>
    <div class="sec"><h4>ACTIONS</h4>
      <div class="actions">
        <button id="btn-ack" ${!canAct || a.status !== 'open' ? 'disabled' : ''}>ACKNOWLEDGE</button>
@@ -417,6 +405,23 @@ function renderDetail() {
      </div>
      <textarea id="note" class="note" placeholder="Note (required to dismiss)" ${!canAct ? 'disabled' : ''}></textarea>
      <div id="amsg" class="amsg">${canAct ? '' : 'Read-only role: actions need a coordinator.'}</div></div>
+   <div class="sec"><dl class="kv">
+     <dt>Alert</dt><dd>${esc(a.alert_id)}</dd>
+     <dt>Score</dt><dd>${(a.score ?? 0).toFixed(2)}</dd>
+     <dt>First seen</dt><dd>${fmtDate(a.t_first)}</dd><dt>Last update</dt><dd>${fmtDate(a.t_last)}</dd>
+     <dt>Position</dt><dd>${a.lat.toFixed(5)}, ${a.lon.toFixed(5)}</dd>
+     <dt>Sector / zone</dt><dd>${esc(a.sector)} / ${esc(a.zone_id || '—')}</dd>
+     <dt>Tracks</dt><dd>${esc((a.track_ids || []).join(', '))}</dd>
+     ${a.mmsi ? `<dt>MMSI</dt><dd>${esc(a.mmsi)}</dd>` : ''}
+     <dt>Class</dt><dd>${esc(a.classification || 'unclassified')}</dd>
+     ${Object.entries(details).slice(0, 8).map(([k, v]) => `<dt>${esc(k.replace(/_/g, ' '))}</dt><dd>${esc(typeof v === 'number' ? +v.toFixed(3) : typeof v === 'string' ? v : JSON.stringify(v))}</dd>`).join('')}
+   </dl></div>
+   <div class="sec"><h4>SENSORS INVOLVED</h4><div class="chips">${(ev.sensors || []).map((s) =>
+     `<span class="chip" data-sensor="${esc(s)}"><i style="background:${HEALTH_COLOR[sensorHealth(s)]}"></i>${esc(s)}</span>`).join('') || '<span class="chip">none recorded</span>'}</div>
+     <div class="amsg">${(ev.obs_ids || []).length} supporting observation(s)</div></div>
+   <div class="sec"><h4>TRACK HISTORY</h4>${hist.length ? `<table class="hist"><tr><th>track</th><th>time</th><th>lat</th><th>lon</th></tr>
+     ${hist.map(([tid, t, lat, lon]) => `<tr><td>${esc(tid)}</td><td>${fmtTime(t)}</td><td>${lat.toFixed(5)}</td><td>${lon.toFixed(5)}</td></tr>`).join('')}</table>`
+     : '<div class="amsg">track no longer live</div>'}</div>
    <div class="sec"><h4>LOG</h4><div class="log">${(ev.actions || []).slice().reverse().map((x) =>
      `<div>${fmtDate(x.t)} — <b>${esc(x.action)}</b> by ${esc(x.user || '?')}${x.note ? ': ' + esc(x.note) : ''}</div>`).join('') || 'no actions yet'}</div></div>`;
   box.hidden = false;
@@ -459,6 +464,7 @@ let bannerTimer = null;
 function announce(a) {
   const b = $('banner');
   b.className = 'banner' + (a.severity === 'high' ? ' high' : '');
+  b.dataset.id = a.alert_id;
   b.textContent = `NEW ${a.severity.toUpperCase()} · ${ruleName(a.rule)} · ${a.summary}`;
   b.hidden = false;
   b.onclick = () => { b.hidden = true; selectAlert(a.alert_id, true); };
@@ -496,7 +502,9 @@ function renderDetailKeepNote() {
   const live = S.alerts.get(S.detail.alert_id);
   if (!live || live.status === $('d-status')?.textContent && live.t_last === S.detail.t_last) return;
   const note = $('note')?.value, msg = $('amsg')?.textContent;
+  const statusChanged = live.status !== S.detail.status;
   renderDetail();
+  if (statusChanged) return;  // the action took effect: start clean
   if (note) $('note').value = note;
   if (msg && $('amsg') && !$('amsg').textContent) $('amsg').textContent = msg;
 }
@@ -575,7 +583,7 @@ async function main() {
   $('logout').onclick = async () => { await fetch('/api/logout', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{}'}); toLogin(); };
   $('sound').onclick = () => {
     S.sound = !S.sound;
-    $('sound').textContent = S.sound ? '🔊 SOUND ON' : '🔇 SOUND OFF';
+    $('sound').textContent = S.sound ? 'SOUND ON' : 'SOUND OFF';
     $('sound').classList.toggle('on', S.sound);
     if (S.sound) { S.audio = S.audio || new (window.AudioContext || window.webkitAudioContext)(); S.audio.resume(); beep('high'); }
   };
