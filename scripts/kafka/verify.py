@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -205,6 +206,7 @@ def faust_relay(
             worker.wait()
             report("faust: SIGTERM -> exit", "did not exit in 30 s, killed")
         consumer.close()
+        shutil.rmtree(appdir, ignore_errors=True)
 
 
 def main() -> int:
@@ -230,7 +232,9 @@ def main() -> int:
     else:
         cm = start_kraft(workdir=logs / "broker")
     with cm as broker:
-        report(f"broker ({args.broker}): start -> Metadata answered", time.monotonic() - t0, "s")
+        report(
+            f"broker ({args.broker}): start call -> Metadata answered", time.monotonic() - t0, "s"
+        )
         bs = broker.bootstrap
         admin = KafkaAdminClient(bootstrap_servers=bs, request_timeout_ms=10000)
         tag = uuid.uuid4().hex[:6]
