@@ -78,7 +78,8 @@ def thermal_observation(reading: dict[str, Any], sensor: Sensor) -> Observation:
     lat, lon = destination(sensor.lat, sensor.lon, r, b)
     cov = polar_covariance_en(r, b, sr, sb)
     attrs = {"class": reading["class"], "confidence": reading["confidence"], "range_m": r,
-             "bearing_deg": b, "sensor_lat": sensor.lat, "sensor_lon": sensor.lon}
+             "bearing_deg": b, "sigma_range_m": sr, "sigma_bearing_deg": sb,
+             "sensor_lat": sensor.lat, "sensor_lon": sensor.lon}
     if "object_id" in reading:
         attrs["object_id"] = reading["object_id"]
     return _obs(reading, "thermal", float(lat), float(lon), cov, attrs)

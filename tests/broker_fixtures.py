@@ -27,8 +27,8 @@ def broker_kind(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def kafka_bootstrap(broker_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Bootstrap address of a live broker for this test session."""
-    if os.environ.get("BORDERFUSION_TEST_BOOTSTRAP"):
-        yield os.environ["BORDERFUSION_TEST_BOOTSTRAP"]
+    if os.environ.get("BF_TEST_BOOTSTRAP"):
+        yield os.environ["BF_TEST_BOOTSTRAP"]
         return
     if broker_kind == "tansu":
         from streams.broker import EmbeddedBroker

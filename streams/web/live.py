@@ -283,32 +283,30 @@ class LiveService:
 
     async def run(self) -> None:
         from aiokafka import AIOKafkaConsumer
-        from aiokafka.structs import TopicPartition
 
         s = self.settings
         names = {s.topic("alerts"): "alerts", s.topic("tracks"): "tracks"}
+        # subscribing without a group assigns every partition of both topics to this
+        # process (no coordinator, no commits); metadata for them is kept fresh
         consumer = AIOKafkaConsumer(
+            *names,
             bootstrap_servers=s.kafka_bootstrap,
             group_id=None,
             enable_auto_commit=False,
+            auto_offset_reset="earliest",
             client_id=f"{s.app_id}-web-live",
             **aiokafka_security(s),
         )
         await consumer.start()
         try:
             tps: list[Any] = []
-            while not tps:
-                await consumer.topics()  # refresh metadata
-                tps = [
-                    TopicPartition(t, p)
-                    for t in names
-                    for p in sorted(consumer.partitions_for_topic(t) or ())
-                ]
-                if len(tps) < 2 or any(not consumer.partitions_for_topic(t) for t in names):
-                    tps = []
-                    log.info("waiting for the alerts/tracks topics")
-                    await asyncio.sleep(1.0)
-            consumer.assign(tps)
+            while True:
+                await consumer.getmany(timeout_ms=0)  # drives the metadata refresh
+                tps = sorted(consumer.assignment())
+                if {tp.topic for tp in tps} == set(names):
+                    break
+                log.info("waiting for the alerts/tracks topics")
+                await asyncio.sleep(0.5)
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
             log.info("live state reading", extra={"partitions": len(tps)})
