@@ -40,6 +40,12 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/run_all.py
 
+chaos: $(STAMP)
+	$(BIN)/python scripts/chaos.py
+
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=20000 $(BIN)/pytest -q tests/fuzz
+
 deploy-check: $(STAMP)
 	bash scripts/validate-deploy.sh
 

@@ -9,6 +9,15 @@ BIN=.venv/bin
 mkdir -p test-artifacts
 status=0
 
+# Headless Chromium for the browser tests (Debian packages; the test driver never downloads
+# a browser of its own).
+if ! command -v chromedriver >/dev/null && [ ! -x /usr/bin/chromedriver ]; then
+  echo "installing chromium + chromium-driver for the browser tests"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null) \
+    || echo "could not install chromium: the browser tests will fail" >&2
+fi
+
 echo "=== suite 1/2: unit + broker tests on the embedded Tansu broker ==="
 $BIN/pytest -q --broker=tansu "$@" || status=$?
 

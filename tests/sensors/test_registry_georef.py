@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from fusion.geodesy import LocalFrame
-from sensors.georef import observation_id, radar_observation, seismic_observation, thermal_observation
+from sensors.georef import (
+    observation_id,
+    radar_observation,
+    seismic_observation,
+    thermal_observation,
+)
 from sensors.registry import RegistryError, SensorRegistry
 from sensors.schemas import ReadingError
 
