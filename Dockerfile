@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
-# borderfusion: one image for every role (worker --role ingest|fusion|alerts|web, gateway,
-# simulate). Multi-stage: the build stage makes a self-contained virtualenv; the runtime stage
-# copies only that venv onto python:3.11-slim and runs as an unprivileged user.
+# borderfusion: one image for every role (worker --role ingest|fusion|alerts|web|delivery|
+# archive, gateway, simulate). Multi-stage: the build stage makes a self-contained virtualenv;
+# the runtime stage copies only that venv onto python:3.11-slim and runs as an unprivileged user.
 #
 #   docker build -t borderfusion:dev .
 #   docker run --rm borderfusion:dev --help

@@ -36,7 +36,13 @@ ENGINE_DEFAULTS: dict[str, Any] = {
     "suppress_after_resolve_s": 300.0,
     "max_evidence": 50,
     "max_closed": 2000,
+    # a new track's hit joins an alert of the same rule and zone raised on another track
+    # within this distance and time (track fragmentation: one target, several track ids)
+    "merge_radius_m": 150.0,
+    "merge_window_s": 60.0,
 }
+# rules whose hits are about one track (pair, MMSI and sensor keys are never merged)
+MERGEABLE = ("border_crossing", "approach", "restricted_entry", "dark_vessel", "loitering")
 LIVE = ("open", "acknowledged")
 SNAPSHOT_VERSION = 1
 
@@ -90,6 +96,8 @@ class AlertEngine:
         self.suppressed: dict[str, float] = {}  # key -> quiet until t
         self.last_emit: dict[str, float] = {}  # alert id -> t of last emission
         self.last_pos: dict[str, list[float]] = {}  # track -> [t, lat, lon]
+        self.alias: dict[str, str] = {}  # key of a fragment's hits -> key of the alert it joined
+        self._pending: list[Alert] = []  # alerts a hit changed besides its own (closed ones)
         self.now = 0.0
 
     # ------------------------------------------------------------------ rules
@@ -190,6 +198,8 @@ class AlertEngine:
                     h.details["corroborated_by"] = by
             for h in hits:
                 a = self._apply_hit(h)
+                changed.extend(self._pending)
+                self._pending.clear()
                 if a is not None:
                     changed.append(a)
             crossed = {h.track_key for h in hits if h.rule == "border_crossing"}
@@ -205,25 +215,106 @@ class AlertEngine:
     # ------------------------------------------------------------------ lifecycle
     def _apply_hit(self, h: Hit) -> Alert | None:
         key = _key(h.rule, h.track_key, h.zone_id)
+        key = self.alias.get(key, key)
         cur = self.live.get(key)
         if not h.active:
             if cur is None:
                 return None
+            if cur.get("_merged"):
+                # the situation ended for this fragment; another may still carry it
+                holders = [t for t in cur.get("_holders", []) if t != h.track_key]
+                cur["_holders"] = holders
+                if any(t in self.last_pos for t in holders):
+                    return None
             cur["summary"] = h.summary
             cur["t_last"] = max(cur["t_last"], h.t)
             return self._close(key, "resolved", h.t)
         if self.suppressed.get(key, -np.inf) > h.t:
             return None
+        if cur is not None and h.rule == "border_crossing" and self._crossed_back(cur, h):
+            # a new crossing (the ferry going back): its own alert, the first one ends
+            cur["evidence"]["resolved_because"] = f"crossed again ({h.details['direction']})"
+            self._pending.append(self._close(key, "resolved", h.t))
+            return self._open(key, h)
         if cur is None:
+            joined = self._join_fragment(key, h)
+            if joined is not None:
+                return joined
             return self._open(key, h)
         return self._refresh(key, cur, h)
+
+    @staticmethod
+    def _crossed_back(a: dict[str, Any], h: Hit) -> bool:
+        """A crossing in the other direction is a new event, not a refresh of the open one."""
+        before = a["evidence"].get("details", {}).get("direction")
+        return bool(before and h.details.get("direction") not in (None, before))
+
+    def _join_fragment(self, key: str, h: Hit) -> Alert | None:
+        """Attach ``h`` to an alert of the same rule and zone raised on another track nearby.
+
+        The tracker loses and re-creates a track when a target stops, is missed for a few
+        scans or manoeuvres; each new track id used to open a new alert for the same target
+        (measured: 6 restricted-zone alerts for one intruder). A hit that would open an
+        alert instead joins a live alert — or one closed only because its track was deleted —
+        of the same rule and zone whose last position is within ``merge_radius_m`` and whose
+        last hit is within ``merge_window_s``. Two targets that close together share one
+        alert, which is what a coordinator dispatching a patrol wants anyway.
+        """
+        radius, window = float(self.cfg["merge_radius_m"]), float(self.cfg["merge_window_s"])
+        if h.rule not in MERGEABLE or radius <= 0 or h.track_ids != [h.track_key]:
+            return None
+        direction = h.details.get("direction")
+        e0, n0 = self.zones.to_en(np.array([h.lat]), np.array([h.lon]))
+        best: tuple[float, dict[str, Any]] | None = None
+        pool = list(self.live.values()) + list(reversed(list(self.closed.values())[-200:]))
+        for a in pool:
+            if a["rule"] != h.rule or a["zone_id"] != h.zone_id or h.track_key in a["track_ids"]:
+                continue
+            if a["status"] not in LIVE and not str(
+                a["evidence"].get("resolved_because", "")
+            ).startswith("track "):
+                continue
+            if not 0.0 <= h.t - a["t_last"] <= window:
+                continue
+            adir = a["evidence"].get("details", {}).get("direction")
+            if direction and adir and adir != direction:
+                continue
+            e1, n1 = self.zones.to_en(np.array([a["lat"]]), np.array([a["lon"]]))
+            d = float(np.hypot(e1 - e0, n1 - n0)[0])
+            if d <= radius and (best is None or d < best[0]):
+                best = (d, a)
+        if best is None:
+            return None
+        a = best[1]
+        old_key = a["_key"]
+        if old_key in self.live and self.live[old_key] is not a:
+            return None  # its key has a newer episode open: leave both alone
+        if a["status"] not in LIVE:
+            self.closed.pop(a["alert_id"], None)
+            a["status"] = "open"
+            a["evidence"].pop("resolved_because", None)
+            self.live[old_key] = a
+        if not a.get("_merged"):
+            a["_holders"] = [t for t in a["track_ids"] if t != h.track_key]
+        a["_merged"] = True
+        a["_holders"] = list(dict.fromkeys(a["_holders"] + [h.track_key]))
+        self.alias[key] = old_key
+        out = self._refresh(old_key, a, h)
+        return out if out is not None else self._emit(a, h.t)
 
     def _open(self, key: str, h: Hit) -> Alert:
         self.suppressed.pop(key, None)
         ep = self.episodes.get(key, 0) + 1
         self.episodes[key] = ep
         aid = self.id_prefix + alert_id_for(h.rule, h.track_key, h.zone_id, ep)
-        ev: dict[str, Any] = {"obs_ids": [], "sensors": [], "details": {}}
+        # ``raised``: where and when the alert was opened. ``lat``/``lon`` follow the track,
+        # so the newest record alone (what a replay keeps) no longer says where it began.
+        ev: dict[str, Any] = {
+            "obs_ids": [],
+            "sensors": [],
+            "details": {},
+            "raised": {"t": h.t, "lat": h.lat, "lon": h.lon},
+        }
         a = {
             "alert_id": aid,
             "rule": h.rule,
@@ -313,10 +404,15 @@ class AlertEngine:
         out = []
         for key, a in list(self.live.items()):
             if u.track_id in a["track_ids"]:
+                others = [t for t in a["track_ids"] if t != u.track_id and t in self.last_pos]
+                if a.get("_merged") and others:
+                    continue  # a fragment of the same target still carries the alert
                 a["t_last"] = max(a["t_last"], u.t)
                 a["evidence"]["resolved_because"] = f"track {u.track_id} deleted"
                 out.append(self._close(key, "resolved", u.t))
         self.last_pos.pop(u.track_id, None)
+        for k in [k for k, v in self.alias.items() if k.split("|")[1] == u.track_id]:
+            del self.alias[k]
         for rule in self.rules.values():
             rule.forget({u.track_id})
         return out
@@ -397,6 +493,7 @@ class AlertEngine:
                 "suppressed": self.suppressed,
                 "last_emit": self.last_emit,
                 "last_pos": self.last_pos,
+                "alias": self.alias,
                 "rule_state": {name: r.state for name, r in self.rules.items()},
             }
         )
@@ -424,6 +521,7 @@ class AlertEngine:
         eng.suppressed = st["suppressed"]
         eng.last_emit = st["last_emit"]
         eng.last_pos = st["last_pos"]
+        eng.alias = st.get("alias", {})
         for name, rs in st["rule_state"].items():
             if name in eng.rules:
                 eng.rules[name].state = rs

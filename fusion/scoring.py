@@ -4,7 +4,10 @@ time-to-alert and false alerts per hour, per rule.
 Matching, in order:
 
 1. Alerts are read from JSON lines (§6); several records of one ``alert_id`` (updates) are one
-   alert whose time is its earliest ``t_first`` and whose place is its *first* record's.
+   alert whose time is its earliest ``t_first`` and whose place is where it was raised:
+   ``evidence.raised`` (``t, lat, lon`` written when the alert opened), else its *first*
+   record's ``lat``/``lon``. The newest record's position has followed the track since (a
+   replay keeps only the newest), so using it would tie a long alert to the wrong target.
 2. Each alert is tied to a truth target: the target whose truth track (positions linearly
    interpolated at the alert's time) is nearest, if within ``assoc_m``.
 3. An alert can match a truth event when its rule maps to the event kind (:data:`RULE_EVENTS`),
@@ -85,6 +88,7 @@ class RuleScore:
             "precision": _ratio(self.true_alerts, self.alerts),
             "tta_median_s": float(np.median(self.tta)) if self.tta else None,
             "tta_worst_s": float(np.max(self.tta)) if self.tta else None,
+            "tta_s": [round(v, 3) for v in self.tta],  # per detected event, for aggregation
             "false_per_hour": false / hours if hours > 0 else None,
             "false_per_sector_hour": false / (hours * sectors) if hours > 0 and sectors else None,
         }
@@ -122,6 +126,14 @@ def _collapse_alerts(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 dict.fromkeys(cur["track_ids"] + list(r.get("track_ids") or []))
             )
     return sorted(by_id.values(), key=lambda a: (float(a["t_first"]), a["alert_id"]))
+
+
+def _raised_at(alert: dict[str, Any]) -> tuple[float, float]:
+    """Where the alert was raised: ``evidence.raised`` if recorded, else the record's place."""
+    raised = (alert.get("evidence") or {}).get("raised")
+    if isinstance(raised, dict) and "lat" in raised and "lon" in raised:
+        return float(raised["lat"]), float(raised["lon"])
+    return float(alert["lat"]), float(alert["lon"])
 
 
 def _event_targets(ev: dict[str, Any]) -> set[str]:
@@ -175,6 +187,7 @@ def score(
     )
     ev_e, ev_n = np.atleast_1d(ev_en[0]), np.atleast_1d(ev_en[1])
     first_tta: dict[tuple[str, int], float] = {}
+    warnings: list[tuple[float, str]] = []  # (t, target) of approach alerts
     results: dict[str, RuleScore] = {}
     kinds_present = {str(e["event"]) for e in events}
     for a in alerts:
@@ -182,8 +195,11 @@ def score(
         rs = results.setdefault(rule, RuleScore(rule))
         rs.alerts += 1
         ta = float(a["t_first"])
-        ae, an = (float(v) for v in frame.to_en(a["lat"], a["lon"]))
+        plat, plon = _raised_at(a)
+        ae, an = (float(v) for v in frame.to_en(plat, plon))
         atgt = target_at(ta, ae, an)
+        if rule == "approach" and atgt is not None:
+            warnings.append((ta, atgt))
         matched = False
         for j, ev in enumerate(events):
             if ev["event"] not in RULE_EVENTS.get(rule, (rule,)):
@@ -213,6 +229,16 @@ def score(
         rs.detected = sum((rule, j) in first_tta for j in idx)
         rs.tta = [first_tta[(rule, j)] for j in idx if (rule, j) in first_tta]
         rs.scored = bool(set(RULE_EVENTS.get(rule, (rule,))) & kinds_present)
+    # approach warned ahead: a crossing counts when an approach alert tied to the crossing
+    # target was raised in the before_s preceding it
+    crossings = [ev for ev in events if ev["event"] == "crossing"]
+    warned = sum(
+        any(
+            tgt in _event_targets(ev) and float(ev["t"]) - p.before_s <= tw < float(ev["t"])
+            for tw, tgt in warnings
+        )
+        for ev in crossings
+    )
     ts = [float(r["t"]) for r in truth if "t" in r]
     hours = (max(ts) - min(ts)) / 3600.0 if len(ts) > 1 else 0.0
     rows = [results[r].as_dict(hours, n_sectors) for r in sorted(results)]
@@ -227,6 +253,11 @@ def score(
         "alerts": len(alerts),
         "params": p.__dict__,
         "rules": rows,
+        "approach_before_crossing": {
+            "crossings": len(crossings),
+            "warned": warned,
+            "fraction": _ratio(warned, len(crossings)),
+        },
         "overall": {
             "recall": _ratio(sum(r["detected"] for r in scored), n_ev),
             "precision": _ratio(n_alerts - n_false, n_alerts),
@@ -300,6 +331,12 @@ def format_table(result: dict[str, Any]) -> str:
         )
         + f" over {result['hours']:.2f} h, {result['events']} events, {result['alerts']} alerts"
     )
+    abc = result.get("approach_before_crossing") or {}
+    if abc.get("crossings"):
+        lines.append(
+            f"approach alert before the crossing: {abc['warned']}/{abc['crossings']} crossings "
+            f"({_fmt(abc['fraction'], True)})"
+        )
     if any(not r["scored"] for r in result["rules"]):
         lines.append("* no truth events of this rule's kind: its alerts are not scored")
     return "\n".join(lines)

@@ -53,7 +53,8 @@ class TrackerConfig:
     max_gate_radius_m: float = 3000.0  # cap on the k-d tree search radius
     init_speed_sigma: float = 10.0  # m/s, velocity prior of a new track
     confirm_m: int = 3  # M hits ...
-    confirm_n: int = 5  # ... within the first N opportunities confirm a track
+    confirm_n: int = 5  # ... within the first N opportunities confirm a track (0: no window)
+    tentative_max_misses: int = 0  # consecutive misses that delete a tentative track (0: off)
     max_misses: int = 5  # consecutive missed opportunities that delete a confirmed track
     coast_after_s: float = 5.0  # a confirmed track without update this long is "coasting"
     max_coast_s: float = 60.0  # ... and is deleted after this long
@@ -442,11 +443,19 @@ class SectorTracker:
         """M-of-N confirmation; deletion of hopeless tentative and long-missed tracks."""
         cfg, st = self.config, self.tracks
         tent = st.status == TENTATIVE
-        confirm = tent & (st.hits >= cfg.confirm_m) & (st.opps <= cfg.confirm_n)
+        confirm = tent & (st.hits >= cfg.confirm_m)
+        if cfg.confirm_n > 0:
+            confirm &= st.opps <= cfg.confirm_n
         if confirm.any():
             st.status[confirm] = CONFIRMED
             self._touch(np.flatnonzero(confirm), None, None)
-        hopeless = tent & ~confirm & ((st.opps - st.hits) > (cfg.confirm_n - cfg.confirm_m))
+        none = np.zeros(len(st), bool)
+        # can no longer reach M hits within the first N opportunities ...
+        window = (st.opps - st.hits) > (cfg.confirm_n - cfg.confirm_m) if cfg.confirm_n else none
+        # ... or missed too many opportunities in a row
+        k = cfg.tentative_max_misses
+        streak = st.misses >= k if k else none
+        hopeless = tent & ~confirm & (window | streak)
         lost = (st.status == CONFIRMED) & (st.misses >= cfg.max_misses)
         self._delete(hopeless | lost)
 

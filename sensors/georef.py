@@ -40,6 +40,18 @@ def _check_sensor(sensor: Sensor, kind: str) -> None:
 
 
 def radar_observation(reading: dict[str, Any], sensor: Sensor) -> Observation:
+    return _polar_observations("radar", [reading], [radar_polar(reading, sensor)], sensor)[0]
+
+
+def thermal_observation(reading: dict[str, Any], sensor: Sensor) -> Observation:
+    return _polar_observations("thermal", [reading], [thermal_polar(reading, sensor)], sensor)[0]
+
+
+Polar = tuple[float, float, float, float]  # range_m, bearing_deg, sigma_range_m, sigma_bearing_deg
+
+
+def radar_polar(reading: dict[str, Any], sensor: Sensor) -> Polar:
+    """Checks one radar plot against its sensor; its polar measurement and 1-σ errors."""
     _check_sensor(sensor, "radar")
     r = float(reading["range_m"])
     if r > float(sensor.param("max_range_m")) * 1.2:
@@ -48,15 +60,11 @@ def radar_observation(reading: dict[str, Any], sensor: Sensor) -> Observation:
     b = float(reading["bearing_deg"])
     sr = float(reading.get("sigma_range_m") or sensor.param("sigma_range_m"))
     sb = float(reading.get("sigma_bearing_deg") or sensor.param("sigma_bearing_deg"))
-    lat, lon = destination(sensor.lat, sensor.lon, r, b)
-    cov = polar_covariance_en(r, b, sr, sb)
-    attrs = {k: reading[k] for k in ("radial_speed_mps", "rcs_dbsm", "sac", "sic") if k in reading}
-    attrs.update(range_m=r, bearing_deg=b, sigma_range_m=sr, sigma_bearing_deg=sb,
-                 sensor_lat=sensor.lat, sensor_lon=sensor.lon)
-    return _obs(reading, "radar", float(lat), float(lon), cov, attrs)
+    return r, b, sr, sb
 
 
-def thermal_observation(reading: dict[str, Any], sensor: Sensor) -> Observation:
+def thermal_polar(reading: dict[str, Any], sensor: Sensor) -> Polar:
+    """Checks one camera detection; ground range from ``range_m`` or the depression angle."""
     _check_sensor(sensor, "thermal")
     b = float(reading["bearing_deg"])
     sb = float(sensor.param("sigma_bearing_deg"))
@@ -75,14 +83,63 @@ def thermal_observation(reading: dict[str, Any], sensor: Sensor) -> Observation:
     if r > float(sensor.param("max_range_m")) * 1.5:
         raise ReadingError("range_m", "out_of_range",
                            f"{r:.0f} m is beyond camera {sensor.id}'s range")
+    return r, b, sr, sb
+
+
+def polar_observations(kind: str, readings: list[dict[str, Any]], sensor: Sensor
+                       ) -> list[Observation | ReadingError]:
+    """A radar scan or a camera's gateway batch, geo-referenced in one vectorised call.
+
+    Per plot, ``destination`` (four geodetic iterations) and the covariance cost ~200 µs
+    as scalar NumPy calls; over a whole scan they cost about that once. Each reading's
+    own check still fails alone: the result holds an Observation or the ReadingError
+    at the reading's position.
+    """
+    check = radar_polar if kind == "radar" else thermal_polar
+    out: list[Any] = []
+    good: list[dict[str, Any]] = []
+    polars: list[Polar] = []
+    slots: list[int] = []
+    for reading in readings:
+        try:
+            polars.append(check(reading, sensor))
+        except ReadingError as err:
+            out.append(err)
+            continue
+        slots.append(len(out))
+        out.append(None)  # filled in below
+        good.append(reading)
+    for slot, obs in zip(slots, _polar_observations(kind, good, polars, sensor), strict=True):
+        out[slot] = obs
+    return out
+
+
+def _polar_observations(kind: str, readings: list[dict[str, Any]], polars: list[Polar],
+                        sensor: Sensor) -> list[Observation]:
+    if not readings:
+        return []
+    r, b, sr, sb = (np.array(col, dtype=float) for col in zip(*polars, strict=True))
     lat, lon = destination(sensor.lat, sensor.lon, r, b)
-    cov = polar_covariance_en(r, b, sr, sb)
-    attrs = {"class": reading["class"], "confidence": reading["confidence"], "range_m": r,
-             "bearing_deg": b, "sigma_range_m": sr, "sigma_bearing_deg": sb,
-             "sensor_lat": sensor.lat, "sensor_lon": sensor.lon}
-    if "object_id" in reading:
-        attrs["object_id"] = reading["object_id"]
-    return _obs(reading, "thermal", float(lat), float(lon), cov, attrs)
+    covs = np.asarray(polar_covariance_en(r, b, sr, sb), dtype=float).round(3).tolist()
+    out = []
+    for reading, (ri, bi, sri, sbi), la, lo, cov in zip(readings, polars, lat.tolist(),
+                                                         lon.tolist(), covs, strict=True):
+        if kind == "radar":
+            attrs = {k: reading[k] for k in ("radial_speed_mps", "rcs_dbsm", "sac", "sic")
+                     if k in reading}
+            attrs.update(range_m=ri, bearing_deg=bi, sigma_range_m=sri, sigma_bearing_deg=sbi,
+                         sensor_lat=sensor.lat, sensor_lon=sensor.lon)
+        else:
+            attrs = {"class": reading["class"], "confidence": reading["confidence"],
+                     "range_m": ri, "bearing_deg": bi, "sigma_range_m": sri,
+                     "sigma_bearing_deg": sbi, "sensor_lat": sensor.lat,
+                     "sensor_lon": sensor.lon}
+            if "object_id" in reading:
+                attrs["object_id"] = reading["object_id"]
+        out.append(Observation(obs_id=observation_id(reading), sensor_id=reading["sensor_id"],
+                               kind=kind, t=float(reading["t"]), lat=la, lon=lo, cov_en=cov,
+                               attrs=attrs))
+    return out
 
 
 def seismic_observation(event: dict[str, Any], sensor: Sensor) -> Observation:

@@ -31,9 +31,15 @@ def load_context(handle: AppHandle) -> Context:
     s = handle.settings
     if s.sensors_file is None:
         raise RuntimeError("no sensor registry: set BORDERFUSION_SENSORS_FILE (sensors.yaml)")
-    return Context.from_files(s.sensors_file, s.zones_file, s.rules_file, grid_m=s.sector_grid_m,
-                              halo_m=s.halo_m, reorder_window_s=s.reorder_window_s,
-                              max_reading_age_s=s.max_reading_age_s)
+    return Context.from_files(
+        s.sensors_file,
+        s.zones_file,
+        s.rules_file,
+        grid_m=s.sector_grid_m,
+        halo_m=s.halo_m,
+        reorder_window_s=s.reorder_window_s,
+        max_reading_age_s=s.max_reading_age_s,
+    )
 
 
 PIPELINE_ROLES = ("ingest", "fusion", "alerts")
@@ -67,13 +73,14 @@ def register(handle: AppHandle) -> None:
                 for event in events:
                     topic = event.message.topic
                     if s.topic_prefix and topic.startswith(s.topic_prefix):
-                        topic = topic[len(s.topic_prefix):]
+                        topic = topic[len(s.topic_prefix) :]
                     try:
                         result = ingest.ingest(topic, event.value)
                     except Exception as exc:  # noqa: BLE001 - a worker never dies on one record
                         log.exception("ingest failed on a record")
-                        dead.append(dead_letter(topic, "internal_error", event.value,
-                                                message=repr(exc)))
+                        dead.append(
+                            dead_letter(topic, "internal_error", event.value, message=repr(exc))
+                        )
                         continue
                     kind = topic.rsplit(".", 1)[-1]
                     counts["readings"] += result.accepted
@@ -93,12 +100,19 @@ def register(handle: AppHandle) -> None:
 
     if "fusion" in handle.roles:
         fusion = FusionStage(ctx)
-        tracker_table = app.Table("tracker-state", default=None, partitions=s.partitions,
-                                  key_type=bytes, value_type=bytes, use_partitioner=True)
+        tracker_table = app.Table(
+            "tracker-state",
+            default=None,
+            partitions=s.partitions,
+            key_type=bytes,
+            value_type=bytes,
+            use_partitioner=True,
+        )
         handle.tables["tracker-state"] = tracker_table
         handle.state["fusion"] = fusion
         restored: set[str] = set()
         seen_at: dict[str, float] = {}
+        obs_offsets: dict[str, dict[str, int]] = defaultdict(dict)  # sector -> partition -> off
 
         def ensure_restored(sector: str) -> None:
             if sector in restored:
@@ -106,31 +120,56 @@ def register(handle: AppHandle) -> None:
             restored.add(sector)
             saved = tracker_table.get(sector.encode())
             if saved:
-                fusion.restore(sector, json.loads(saved))
+                state = json.loads(saved)
+                fusion.restore(sector, state)
+                obs_offsets[sector] = dict(state.get("source_offsets") or {})
                 log.info("tracker state restored", extra={"sector": sector})
 
+        def checkpoint(sector: str) -> None:
+            """Save the sector's tracker, reorder buffer, watermark and input offsets.
+
+            Faust flushes the producer (changelog included) before it commits offsets, so
+            the committed offset never passes observations this state lacks; records
+            redelivered after a crash are recognised by ``source_offsets`` (and, for
+            readings ingested twice, by observation id) instead of being fused twice.
+            """
+            state = fusion.snapshot(sector)
+            state["source_offsets"] = obs_offsets[sector]
+            tracker_table[sector.encode()] = dumps(state)
+
         async def send_late(late: list[Observation]) -> None:
-            await send_deadletters([dead_letter(
-                "observations", "out_of_sequence", dumps(o.to_dict()),
-                message="arrived behind the sector's reorder window", sensor_id=o.sensor_id)
-                for o in late])
+            await send_deadletters(
+                [
+                    dead_letter(
+                        "observations",
+                        "out_of_sequence",
+                        dumps(o.to_dict()),
+                        message="arrived behind the sector's reorder window",
+                        sensor_id=o.sensor_id,
+                    )
+                    for o in late
+                ]
+            )
 
         async def publish(sector: str, flush: bool) -> None:
             t0 = time.perf_counter()
+            seq0 = fusion.emitted[sector]
             buckets, late = fusion.advance(sector, flush=flush)
             M.FUSION_LATENCY.labels(sector).observe(time.perf_counter() - t0)
-            for updates in buckets:  # one record per time bucket, as the rules expect
+            for i, updates in enumerate(buckets, start=1):  # one record per time bucket
                 counts["track_updates"] += len(updates)
-                await tp.tracks.send(key=sector.encode(), value=dumps([u.to_dict()
-                                                                      for u in updates]))
+                # the bucket's sequence number lets the alerts agent drop a bucket that a
+                # restarted fusion worker publishes a second time
+                await tp.tracks.send(
+                    key=sector.encode(),
+                    value=dumps([u.to_dict() for u in updates]),
+                    headers={SEQ_HEADER: str(seq0 + i).encode()},
+                )
             if buckets:
-                M.ACTIVE_TRACKS.labels(sector).set(
-                    len(getattr(fusion.tracker(sector), "confirmed_ids", lambda: [])()))
+                M.ACTIVE_TRACKS.labels(sector).set(fusion.confirmed_count(sector))
             if late:
                 await send_late(late)
-            # checkpoint every batch: offsets committed after this must never point past
-            # observations the saved tracker state has not seen
-            tracker_table[sector.encode()] = dumps(fusion.snapshot(sector))
+            checkpoint(sector)
 
         @app.agent(tp.observations, name="fusion")
         async def fusion_agent(stream: Any) -> None:
@@ -138,19 +177,37 @@ def register(handle: AppHandle) -> None:
                 touched: set[str] = set()
                 for event in events:
                     try:
+                        part, offset = str(event.message.partition), int(event.message.offset)
+                        key_sector = event.key.decode() if event.key else None
+                        if key_sector is not None:
+                            ensure_restored(key_sector)
+                            if offset <= obs_offsets[key_sector].get(part, -1):
+                                counts["redelivered"] += 1
+                                continue
                         batch = json.loads(event.value)
-                        obs = [Observation.from_dict(o) for o in
-                               (batch if isinstance(batch, list) else [batch])]
-                        sector = event.key.decode() if event.key else obs[0].sector
+                        obs = [
+                            Observation.from_dict(o)
+                            for o in (batch if isinstance(batch, list) else [batch])
+                        ]
+                        sector = key_sector or obs[0].sector
                         ensure_restored(sector)
+                        dup0 = fusion.duplicates[sector]
                         too_late = fusion.add(sector, obs)
+                        counts["duplicates"] += fusion.duplicates[sector] - dup0
+                        obs_offsets[sector][part] = offset
                         if too_late:
                             await send_late(too_late)
                         seen_at[sector] = time.time()
                         touched.add(sector)
                     except Exception as exc:  # noqa: BLE001
-                        await send_deadletters([dead_letter("observations", "malformed",
-                                                            event.value, message=repr(exc))])
+                        log.exception("fusion could not take a record")
+                        await send_deadletters(
+                            [
+                                dead_letter(
+                                    "observations", "malformed", event.value, message=repr(exc)
+                                )
+                            ]
+                        )
                 for sector in sorted(touched):
                     try:
                         await publish(sector, flush=False)
@@ -171,43 +228,102 @@ def register(handle: AppHandle) -> None:
 
     if "alerts" in handle.roles:
         alerts_stage = AlertStage(ctx)
-        alert_table = app.Table("alert-state", default=None, partitions=s.partitions,
-                                key_type=bytes, value_type=bytes, use_partitioner=True)
+        alert_table = app.Table(
+            "alert-state",
+            default=None,
+            partitions=s.partitions,
+            key_type=bytes,
+            value_type=bytes,
+            use_partitioner=True,
+        )
         handle.tables["alert-state"] = alert_table
         handle.state["alerts"] = alerts_stage
         alerts_restored: set[str] = set()
+        # per sector: newest track bucket applied, and input offsets per topic/partition
+        tracks_seq: dict[str, int] = defaultdict(int)
+        alert_offsets: dict[str, dict[str, dict[str, int]]] = defaultdict(
+            lambda: {"tracks": {}, "acks": {}}
+        )
 
         def ensure_alerts_restored(sector: str) -> None:
             if sector in alerts_restored:
                 return
             alerts_restored.add(sector)
             saved = alert_table.get(sector.encode())
-            if saved:
-                alerts_stage.restore(sector, json.loads(saved))
+            if not saved:
+                return
+            state = json.loads(saved)
+            if "engine" in state:  # {engine, tracks_seq, offsets}
+                tracks_seq[sector] = int(state.get("tracks_seq") or 0)
+                alert_offsets[sector] = {"tracks": {}, "acks": {}, **(state.get("offsets") or {})}
+                state = state["engine"]
+            alerts_stage.restore(sector, state)
 
-        async def send_alerts(sector: str, alerts: list[Alert]) -> None:
+        def alerts_checkpoint(sector: str) -> None:
+            alert_table[sector.encode()] = dumps(
+                {
+                    "engine": alerts_stage.snapshot(sector),
+                    "tracks_seq": tracks_seq[sector],
+                    "offsets": alert_offsets[sector],
+                }
+            )
+
+        def already_applied(sector: str, source: str, event: Any) -> bool:
+            """True for a record this sector's saved state already includes (redelivery)."""
+            part, offset = str(event.message.partition), int(event.message.offset)
+            seen = alert_offsets[sector][source]
+            if offset <= seen.get(part, -1):
+                return True
+            seen[part] = offset
+            return False
+
+        async def send_alerts(alerts: list[Alert]) -> None:
             for a in alerts:
                 counts["alerts"] += 1
                 M.ALERTS.labels(a.rule, a.severity).inc()
                 await tp.alerts.send(key=a.alert_id.encode(), value=dumps(a.to_dict()))
-            alert_table[sector.encode()] = dumps(alerts_stage.snapshot(sector))
+                M.observe_sensor_to_alert(a.rule, a.t_last)
 
         @app.agent(tp.tracks, name="alerts")
         async def alerts_agent(stream: Any) -> None:
-            async for event in stream.events():
-                try:
-                    batch = json.loads(event.value)
-                    updates = [TrackUpdate.from_dict(u) for u in
-                               (batch if isinstance(batch, list) else [batch])]
-                    sector = event.key.decode() if event.key else updates[0].sector
-                    ensure_alerts_restored(sector)
-                    alerts = alerts_stage.process(sector, updates)
-                    if alerts:
-                        await send_alerts(sector, alerts)
-                except Exception as exc:  # noqa: BLE001
-                    log.exception("alert rules failed on a record")
-                    await send_deadletters([dead_letter("tracks", "internal_error", event.value,
-                                                        message=repr(exc))])
+            async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
+                touched: set[str] = set()
+                for event in events:
+                    try:
+                        batch = json.loads(event.value)
+                        updates = [
+                            TrackUpdate.from_dict(u)
+                            for u in (batch if isinstance(batch, list) else [batch])
+                        ]
+                        sector = event.key.decode() if event.key else updates[0].sector
+                        ensure_alerts_restored(sector)
+                        if already_applied(sector, "tracks", event):
+                            counts["redelivered"] += 1
+                            continue
+                        seq = _seq(event)
+                        if seq is not None:
+                            if seq <= tracks_seq[sector]:
+                                counts["duplicates"] += 1  # a bucket fusion published twice
+                                continue
+                            tracks_seq[sector] = seq
+                        touched.add(sector)
+                        alerts = alerts_stage.process(sector, updates)
+                        if alerts:
+                            await send_alerts(alerts)
+                    except Exception as exc:  # noqa: BLE001
+                        log.exception("alert rules failed on a record")
+                        await send_deadletters(
+                            [
+                                dead_letter(
+                                    "tracks", "internal_error", event.value, message=repr(exc)
+                                )
+                            ]
+                        )
+                for sector in sorted(touched):  # every batch, alerts or not: rule state moves
+                    try:
+                        alerts_checkpoint(sector)
+                    except Exception:  # noqa: BLE001
+                        log.exception("alert checkpoint failed", extra={"sector": sector})
 
         @app.agent(tp.acks, name="acks-router")
         async def acks_router(stream: Any) -> None:
@@ -219,8 +335,9 @@ def register(handle: AppHandle) -> None:
                         raise ValueError(f"alert id {ack['alert_id']!r} names no sector")
                     await tp.acks_by_sector.send(key=sector.encode(), value=event.value)
                 except Exception as exc:  # noqa: BLE001
-                    await send_deadletters([dead_letter("alerts.acks", "malformed", event.value,
-                                                        message=repr(exc))])
+                    await send_deadletters(
+                        [dead_letter("alerts.acks", "malformed", event.value, message=repr(exc))]
+                    )
 
         @app.agent(tp.acks_by_sector, name="acks")
         async def acks_agent(stream: Any) -> None:
@@ -229,12 +346,33 @@ def register(handle: AppHandle) -> None:
                     ack = json.loads(event.value)
                     sector = event.key.decode()
                     ensure_alerts_restored(sector)
+                    if already_applied(sector, "acks", event):
+                        continue
                     changed = alerts_stage.apply_ack(sector, ack)
                     if changed is not None:
-                        await send_alerts(sector, [changed])
+                        await send_alerts([changed])
+                    alerts_checkpoint(sector)
                 except Exception as exc:  # noqa: BLE001
-                    await send_deadletters([dead_letter("alerts.acks", "internal_error",
-                                                        event.value, message=repr(exc))])
+                    await send_deadletters(
+                        [
+                            dead_letter(
+                                "alerts.acks", "internal_error", event.value, message=repr(exc)
+                            )
+                        ]
+                    )
+
+
+SEQ_HEADER = "bf-bucket-seq"
+
+
+def _seq(event: Any) -> int | None:
+    """The fusion bucket sequence number of a ``tracks`` record (None if absent)."""
+    headers = event.message.headers or ()
+    items = headers.items() if isinstance(headers, dict) else headers
+    for k, v in items:
+        if k == SEQ_HEADER:
+            return int(v.decode() if isinstance(v, bytes) else v)
+    return None
 
 
 def _first_sensor(observations: list[Observation]) -> str:

@@ -76,7 +76,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = ROLES) -> AppHandle:
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.broker_session_timeout_s,
         broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
-        web_enabled="web" in roles,
+        web_enabled=True,  # every worker answers /healthz and /metrics; COP only with "web"
         web_host=settings.web_host,
         web_bind=settings.web_host,  # Faust binds 0.0.0.0 unless told: loopback by default
         web_port=settings.web_port,
@@ -108,10 +108,15 @@ def create_app(settings: Settings, roles: tuple[str, ...] = ROLES) -> AppHandle:
     from streams import agents
 
     agents.register(handle)
-    if "web" in roles:
-        from streams.web import views
+    from streams import metrics
+    from streams.web import views
 
+    if "web" in roles:
         views.register(handle)
+    else:
+        views.register_ops(handle)
+    if set(roles) & {"ingest", "fusion", "alerts"}:
+        metrics.install_consumer_lag(app, settings.app_id)
     if "delivery" in roles:
         from streams.delivery import service
 

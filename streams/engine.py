@@ -12,19 +12,21 @@ import json
 import logging
 import math
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from fusion.sectors import Sectorizer
 from fusion.types import Alert, Observation, TrackUpdate
 from sensors.georef import (
     ais_observation,
+    polar_observations,
     radar_observation,
     seismic_observation,
     thermal_observation,
@@ -94,8 +96,10 @@ class IngestStage:
         self._ais: Any = None
         self._seismic: dict[str, Any] = {}
 
-    def ingest(self, topic: str, value: bytes | str | Any) -> IngestResult:
-        """One record of a ``readings.*`` topic: raw JSON bytes, or an already-parsed value."""
+    def ingest(self, topic: str, value: bytes | str | Any, assign: bool = True) -> IngestResult:
+        """One record of a ``readings.*`` topic: raw JSON bytes, or an already-parsed value.
+
+        ``assign=False`` leaves ``sector`` unset (``ingest_many`` assigns a batch at once)."""
         result = IngestResult()
         kind = READING_TOPICS.get(topic)
         if kind is None:
@@ -113,18 +117,67 @@ class IngestStage:
                 result.deadletters.append(dead_letter(topic, "malformed_json", value,
                                                       message=str(exc)))
                 return result
-        for index, reading in enumerate(split_batch(value)):
-            try:
-                self._ingest_one(kind, reading, result)
-                result.accepted += 1
-            except ReadingError as err:
-                sid = reading.get("sensor_id") if isinstance(reading, dict) else None
-                result.deadletters.append(dead_letter(
-                    topic, err.reason, json.dumps(reading, default=str), field=err.field,
-                    message=err.message, sensor_id=sid if isinstance(sid, str) else None,
-                    index=index))
-        self._assign_sectors(result.observations)
+        readings = split_batch(value)
+        if kind in ("radar", "thermal") and len(readings) > 1:
+            self._ingest_polar(topic, kind, readings, result)
+        else:
+            for index, reading in enumerate(readings):
+                try:
+                    self._ingest_one(kind, reading, result)
+                    result.accepted += 1
+                except ReadingError as err:
+                    self._refuse(topic, reading, index, err, result)
+        if assign:
+            self._assign_sectors(result.observations)
         return result
+
+    def ingest_many(self, records: list[tuple[str, bytes | str | Any]]) -> list[IngestResult]:
+        """Several records (``(topic, value)``, e.g. one Kafka batch) with one vectorised
+        sector assignment for all their observations: a driver that holds a batch of
+        single readings (seismic events, AIS sentences) saves the per-record NumPy and
+        tree-query overhead. Same results as calling :meth:`ingest` per record."""
+        results = [self.ingest(topic, value, assign=False) for topic, value in records]
+        self._assign_sectors([o for r in results for o in r.observations],
+                             [r.observations for r in results])
+        return results
+
+    def _refuse(self, topic: str, reading: Any, index: int, err: ReadingError,
+                result: IngestResult) -> None:
+        sid = reading.get("sensor_id") if isinstance(reading, dict) else None
+        result.deadletters.append(dead_letter(
+            topic, err.reason, json.dumps(reading, default=str), field=err.field,
+            message=err.message, sensor_id=sid if isinstance(sid, str) else None, index=index))
+
+    def _ingest_polar(self, topic: str, kind: str, readings: list[Any],
+                      result: IngestResult) -> None:
+        """A radar scan or a camera batch: validate each reading, geo-reference all of one
+        sensor's in one vectorised call (``sensors.georef.polar_observations``); a bad
+        reading is refused alone, the order of observations follows the readings."""
+        now = self.now()
+        groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        for index, reading in enumerate(readings):
+            try:
+                validate_reading(kind, reading, now=now, max_age_s=self.ctx.max_reading_age_s)
+                sid = reading["sensor_id"]
+                if sid not in self.ctx.registry:
+                    raise ReadingError("sensor_id", "unknown_sensor",
+                                       f"sensor {sid!r} is not in the registry")
+            except ReadingError as err:
+                self._refuse(topic, reading, index, err, result)
+                continue
+            groups.setdefault(sid, []).append((index, reading))
+        placed: list[tuple[int, Observation]] = []
+        for sid, items in groups.items():
+            outcomes = polar_observations(kind, [r for _, r in items], self.ctx.registry.get(sid))
+            for (index, reading), out in zip(items, outcomes, strict=True):
+                if isinstance(out, ReadingError):
+                    self._refuse(topic, reading, index, out, result)
+                else:
+                    placed.append((index, out))
+        if len(groups) > 1:
+            placed.sort(key=lambda item: item[0])
+        result.observations.extend(o for _, o in placed)
+        result.accepted += len(placed)
 
     def _ingest_one(self, kind: str, reading: Any, result: IngestResult) -> None:
         validate_reading(kind, reading, now=self.now(), max_age_s=self.ctx.max_reading_age_s)
@@ -181,20 +234,32 @@ class IngestStage:
                 out.append(obs)
         return out
 
-    def _assign_sectors(self, observations: list[Observation]) -> None:
+    def _assign_sectors(self, observations: list[Observation],
+                        owners: list[list[Observation]] | None = None) -> None:
+        """Home sector per observation, plus a copy (``attrs.halo``) for each neighbour
+        within the halo, appended to the list the observation came in (``owners``: the
+        lists of several results, ``observations`` being their concatenation)."""
         if not observations:
             return
         sz = self.ctx.sectorizer
-        homes = sz.home([o.lat for o in observations], [o.lon for o in observations])
-        extra: list[Observation] = []
-        for obs, home in zip(observations, homes, strict=True):
-            obs.sector = home
-            if sz.halo_m > 0:
-                for other in sz.halo(obs.lat, obs.lon, home):
-                    extra.append(Observation(obs.obs_id, obs.sensor_id, obs.kind, obs.t, obs.lat,
-                                             obs.lon, obs.cov_en, {**obs.attrs, "halo": True},
-                                             other))
-        observations.extend(extra)
+        homes, halos = sz.assign(np.fromiter((o.lat for o in observations), float,
+                                             len(observations)),
+                                 np.fromiter((o.lon for o in observations), float,
+                                             len(observations)))
+        targets = [observations] if owners is None else owners
+        k = 0
+        for target in targets:
+            extra: list[Observation] = []
+            for obs in target[:]:
+                home, others = homes[k], halos[k]
+                k += 1
+                obs.sector = home
+                if sz.halo_m > 0:
+                    for other in others:
+                        extra.append(Observation(obs.obs_id, obs.sensor_id, obs.kind, obs.t,
+                                                 obs.lat, obs.lon, obs.cov_en,
+                                                 {**obs.attrs, "halo": True}, other))
+            target.extend(extra)
 
 
 # ---------------------------------------------------------------- fusion
@@ -215,13 +280,23 @@ class FusionStage:
     arriving behind the released watermark is late: returned for the dead-letter topic.
     """
 
-    def __init__(self, ctx: Context, bucket_s: float = 1.0) -> None:
+    def __init__(self, ctx: Context, bucket_s: float = 1.0,
+                 dedup_horizon_s: float | None = None) -> None:
         self.ctx = ctx
         self.bucket_s = bucket_s
+        # how far behind the released watermark a redelivered observation is still
+        # recognised by id (after a restart, readings since the last committed offset come
+        # again): a few commit intervals of event time, at least three reorder windows
+        self.dedup_horizon_s = (max(30.0, 3 * ctx.reorder_window_s) if dedup_horizon_s is None
+                                else dedup_horizon_s)
         self.trackers: dict[str, Any] = {}
         self.buffers: dict[str, list[Observation]] = defaultdict(list)
         self.newest: dict[str, float] = {}
         self.released: dict[str, float] = {}
+        self.recent: dict[str, OrderedDict[str, float]] = defaultdict(OrderedDict)  # id -> t
+        self.emitted: dict[str, int] = defaultdict(int)  # buckets published so far
+        self.duplicates: dict[str, int] = defaultdict(int)
+        self._buffered_ids: dict[str, set[str]] = {}
 
     def tracker(self, sector: str) -> Any:
         tr = self.trackers.get(sector)
@@ -234,15 +309,28 @@ class FusionStage:
         return tr
 
     def add(self, sector: str, observations: Iterable[Observation]) -> list[Observation]:
-        """Buffer observations; return those already behind the released watermark (late)."""
+        """Buffer observations; return those already behind the released watermark (late).
+
+        An observation whose id is already buffered or was released recently is a
+        redelivery (a restarted ingest or fusion worker reads again from its last committed
+        offset): it is counted in ``duplicates`` and dropped, neither late nor fused twice.
+        """
         buf = self.buffers[sector]
+        ids = self._buffered_ids.get(sector)
+        if ids is None:
+            ids = self._buffered_ids[sector] = {o.obs_id for o in buf}
+        recent = self.recent[sector]
         released = self.released.get(sector, float("-inf"))
         late = []
         for obs in observations:
+            if obs.obs_id in ids or obs.obs_id in recent:
+                self.duplicates[sector] += 1
+                continue
             if obs.t < released:
                 late.append(obs)
                 continue
             buf.append(obs)
+            ids.add(obs.obs_id)
             if obs.t > self.newest.get(sector, float("-inf")):
                 self.newest[sector] = obs.t
         return late
@@ -265,9 +353,12 @@ class FusionStage:
         ready = [o for o in buf if o.t < mark]
         if not ready:
             return [], []
-        self.buffers[sector] = [o for o in buf if o.t >= mark]
+        keep = [o for o in buf if o.t >= mark]
+        self.buffers[sector] = keep
+        self._buffered_ids[sector] = {o.obs_id for o in keep}
         self.released[sector] = max(mark, self.released.get(sector, float("-inf")))
         ready.sort(key=_order_key)
+        self._remember(sector, ready)
         tr = self.tracker(sector)
         buckets = []
         for _, chunk in groupby(ready, key=lambda o: math.floor(o.t / self.bucket_s)):
@@ -277,7 +368,24 @@ class FusionStage:
         late = list(getattr(tr, "late", []) or [])
         if late:
             tr.late = []
+        self.emitted[sector] += len(buckets)
         return buckets, late
+
+    def _remember(self, sector: str, released: list[Observation]) -> None:
+        """Keep the ids of released observations for ``dedup_horizon_s`` of event time."""
+        recent = self.recent[sector]
+        for o in released:  # in event-time order, and releases only move forward:
+            recent[o.obs_id] = o.t  # insertion order is time order, oldest first
+        horizon = self.released[sector] - self.dedup_horizon_s
+        while recent and next(iter(recent.values())) < horizon:
+            recent.popitem(last=False)
+
+    def confirmed_count(self, sector: str) -> int:
+        """Confirmed live sensor tracks of the sector (the ``ACTIVE_TRACKS`` gauge)."""
+        from fusion.tracking.store import CONFIRMED
+
+        tr = self.trackers.get(sector)
+        return 0 if tr is None else int((tr.tracks.status == CONFIRMED).sum())
 
     def _owned(self, sector: str, updates: list[TrackUpdate]) -> list[TrackUpdate]:
         if not updates:
@@ -297,6 +405,8 @@ class FusionStage:
             "buffer": [o.to_dict() for o in self.buffers.get(sector, [])],
             "newest": self.newest.get(sector),
             "released": self.released.get(sector),
+            "recent": self.recent.get(sector, {}),
+            "emitted": self.emitted.get(sector, 0),
         }
 
     def restore(self, sector: str, state: dict[str, Any]) -> None:
@@ -308,6 +418,10 @@ class FusionStage:
             self.newest[sector] = float(state["newest"])
         if state.get("released") is not None:
             self.released[sector] = float(state["released"])
+        self.recent[sector] = OrderedDict((str(k), float(t))
+                                          for k, t in (state.get("recent") or {}).items())
+        self.emitted[sector] = int(state.get("emitted") or 0)
+        self._buffered_ids.pop(sector, None)
 
 
 # ---------------------------------------------------------------- alerts

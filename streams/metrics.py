@@ -83,3 +83,75 @@ DELIVERY_QUEUE = Gauge(
     "Deliveries waiting for a TAK target to (re)connect or a webhook to answer.",
     ["channel", "target"],
 )
+
+
+# ---------------------------------------------------------------- wiring helpers
+# Two dashboard series have no natural single call site in the agents, so the code that owns
+# them calls these (see docs/deploy.md, "Metrics contract"); tests/deploy/
+# test_metrics_contract.py checks a running worker exports every series the dashboard reads.
+
+
+def observe_sensor_to_alert(rule: str, t_evidence: float, now: float | None = None) -> None:
+    """Record an alert being sent ``now`` for evidence whose newest reading is ``t_evidence``
+    (event time, epoch seconds; the alert's ``t_last``). Negative skew counts as 0."""
+    import time
+
+    now = time.time() if now is None else now
+    SENSOR_TO_ALERT_LATENCY.labels(rule).observe(max(0.0, now - t_evidence))
+
+
+def update_consumer_lag(app: object, group: str) -> int:
+    """Set ``borderfusion_consumer_lag`` for the partitions this Faust worker owns now.
+
+    Why per worker and per owned partition: every replica exports only its own share, so
+    ``sum(borderfusion_consumer_lag)`` over all replicas counts each partition once, and a
+    partition that moved away in a rebalance stops being reported here. End offsets come
+    from the consumer's high-water marks, committed offsets from Faust's monitor. Returns
+    the number of partitions reported.
+    """
+    consumer = getattr(app, "consumer", None)
+    monitor = getattr(app, "monitor", None)
+    if consumer is None or monitor is None:
+        return 0
+    assigned = set(consumer.assignment())
+    committed = getattr(monitor, "tp_committed_offsets", None) or {}
+    ends = getattr(monitor, "tp_end_offsets", None) or {}
+    reported: set[tuple[str, str, str]] = set()
+    for tp in assigned:
+        try:
+            end = consumer.highwater(tp)
+        except Exception:  # noqa: BLE001 - not fetched yet: fall back to the monitor
+            end = None
+        end = end if end is not None else ends.get(tp)
+        if end is None:
+            continue
+        labels = (tp.topic, str(tp.partition), group)
+        CONSUMER_LAG.labels(*labels).set(max(0, int(end) - int(committed.get(tp, 0))))
+        reported.add(labels)
+    for labels in _lag_reported - reported:
+        try:
+            CONSUMER_LAG.remove(*labels)
+        except KeyError:
+            pass
+    _lag_reported.clear()
+    _lag_reported.update(reported)
+    return len(reported)
+
+
+_lag_reported: set[tuple[str, str, str]] = set()
+
+
+def install_consumer_lag(app: object, group: str, interval_s: float = 10.0) -> None:
+    """Register a Faust timer that keeps :data:`CONSUMER_LAG` current (call once per app)."""
+
+    @app.timer(interval=interval_s)  # type: ignore[attr-defined,misc]
+    async def export_consumer_lag() -> None:
+        update_consumer_lag(app, group)
+
+
+def init_delivery_channels(channels: tuple[str, ...] = ("tak", "webhook")) -> None:
+    """Declare the delivery counters at 0 for every channel, so a healthy deployment shows
+    "0 failures" (and ``# HELP`` lines) instead of no series at all."""
+    for channel in channels:
+        DELIVERY_FAILURES.labels(channel)
+        DELIVERIES.labels(channel)

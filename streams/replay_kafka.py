@@ -19,6 +19,7 @@ from typing import Any
 
 from fusion.types import Alert
 from sensors.recorded import BadLine, iter_recorded
+from streams.broker import free_port
 from streams.replay import ReplayResult, write_alerts
 from streams.settings import Settings
 from streams.topics import ensure_topics, kafka_python_security
@@ -27,19 +28,29 @@ from streams.topics import ensure_topics, kafka_python_security
 def _reader(settings: Settings, topic: str) -> Any:
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                             enable_auto_commit=False, **kafka_python_security(settings))
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        **kafka_python_security(settings),
+    )
     parts = consumer.partitions_for_topic(topic) or set()
     consumer.assign([TopicPartition(topic, p) for p in sorted(parts)])
     consumer.seek_to_beginning()
     return consumer
 
 
-def replay_via_kafka(scenario_dir: Path | str, out_dir: Path | str, settings: Settings,
-                     rules_file: Path | str | None = None, speed: float = 10.0,
-                     reorder_window_s: float = 10.0, idle_s: float = 8.0,
-                     timeout_s: float = 1800.0,
-                     progress: Callable[[str], None] | None = None) -> ReplayResult:
+def replay_via_kafka(
+    scenario_dir: Path | str,
+    out_dir: Path | str,
+    settings: Settings,
+    rules_file: Path | str | None = None,
+    speed: float = 10.0,
+    reorder_window_s: float = 10.0,
+    idle_s: float = 8.0,
+    timeout_s: float = 1800.0,
+    progress: Callable[[str], None] | None = None,
+) -> ReplayResult:
     from sensors.push import KafkaPusher
 
     scenario_dir, out_dir = Path(scenario_dir).resolve(), Path(out_dir)
@@ -59,43 +70,59 @@ def replay_via_kafka(scenario_dir: Path | str, out_dir: Path | str, settings: Se
         "BORDERFUSION_MAX_READING_AGE_S": "0",
         "BORDERFUSION_REORDER_WINDOW_S": str(reorder_window_s),
         "BORDERFUSION_BROKER_SESSION_TIMEOUT_S": "6",
+        "BORDERFUSION_WEB_PORT": str(free_port()),  # never clash with a live worker's port
     }
     if (scenario_dir / "zones.geojson").exists():
         env["BORDERFUSION_ZONES_FILE"] = str(scenario_dir / "zones.geojson")
-    rules = rules_file or (scenario_dir / "rules.yaml" if (scenario_dir / "rules.yaml").exists()
-                           else None)
+    rules = rules_file or (
+        scenario_dir / "rules.yaml" if (scenario_dir / "rules.yaml").exists() else None
+    )
     if rules:
         env["BORDERFUSION_RULES_FILE"] = str(Path(rules).resolve())
     from streams.broker import _die_with_parent
 
     log = open(out_dir / "replay-worker.log", "ab")  # noqa: SIM115
     worker = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker", "--role", "ingest", "--role", "fusion",
-         "--role", "alerts"], env=env, stdout=log, stderr=subprocess.STDOUT,
-        preexec_fn=_die_with_parent)
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "worker",
+            "--role",
+            "ingest",
+            "--role",
+            "fusion",
+            "--role",
+            "alerts",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,
+    )
     log.close()
     result = ReplayResult()
     t0 = time.perf_counter()
     try:
         pusher = KafkaPusher(s.kafka_bootstrap, prefix, **kafka_python_security(s))
-        first_t: float | None = None
-        wall0 = time.monotonic()
+        # the worker must be consuming before the first reading goes out: a backlog on
+        # four topics is read round-robin per topic, not in event time, and would put
+        # readings of one topic behind the reorder window of another
+        wait_until_consuming(s, pusher, worker, timeout_s=min(timeout_s, 120.0))
+        if progress:
+            progress("worker is consuming; pushing readings")
         for item in iter_recorded(scenario_dir / "readings.jsonl"):
             if isinstance(item, BadLine):
                 result.deadletters[item.reason] = result.deadletters.get(item.reason, 0) + 1
-                continue
-            t = float(item.value.get("t", 0)) if isinstance(item.value, dict) else None
-            if t is not None and speed > 0:
-                first_t = t if first_t is None else first_t
-                delay = (t - first_t) / speed - (time.monotonic() - wall0)
-                if delay > 0:
-                    time.sleep(delay)
-            pusher.send(item.topic, item.value)
-            result.readings += 1
+        result.readings = push_paced(pusher, scenario_dir / "readings.jsonl", speed)
         pusher.close()
         if progress:
             progress(f"pushed {result.readings} readings; waiting for the pipeline to settle")
-        tracks, alerts = _collect_until_idle(s, worker, idle_s, timeout_s)
+        # the worker releases a quiet sector's last buckets after reorder_window_s of wall
+        # time (its flush timer): "idle" must outlast that, or the tail is cut off
+        tracks, alerts = _collect_until_idle(
+            s, worker, max(idle_s, reorder_window_s + 4.0), timeout_s
+        )
     finally:
         worker.terminate()
         try:
@@ -113,8 +140,69 @@ def replay_via_kafka(scenario_dir: Path | str, out_dir: Path | str, settings: Se
     return result
 
 
-def _collect_until_idle(s: Settings, worker: subprocess.Popen[bytes], idle_s: float,
-                        timeout_s: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+PROBE_SENSOR = "bf-replay-probe"
+
+
+def wait_until_consuming(
+    s: Settings, pusher: Any, worker: subprocess.Popen[bytes] | None, timeout_s: float = 120.0
+) -> None:
+    """Send probe readings (an unknown sensor) until one comes back on ``deadletter``:
+    then the worker has its partitions, its tables are recovered and ingest is live."""
+    dl = _reader(s, s.topic("deadletter"))
+    deadline = time.monotonic() + timeout_s
+    next_probe = 0.0
+    try:
+        while time.monotonic() < deadline:
+            if time.monotonic() >= next_probe:
+                pusher.send("readings.radar", {"sensor_id": PROBE_SENSOR, "t": 0.0})
+                pusher.flush()
+                next_probe = time.monotonic() + 5.0
+            for msgs in dl.poll(timeout_ms=300).values():
+                if any(PROBE_SENSOR.encode() in (m.value or b"") for m in msgs):
+                    return
+            if worker is not None and worker.poll() is not None:
+                raise RuntimeError("the replay worker exited early; see replay-worker.log")
+    finally:
+        dl.close()
+    raise TimeoutError(f"the worker did not start consuming within {timeout_s} s")
+
+
+def push_paced(pusher: Any, readings: Path, speed: float) -> int:
+    """Send the recording's readings at ``speed``× their event-time pace; return the count.
+
+    Pacing keeps the four readings topics within the reorder window of each other at the
+    ingest agent, as live sensors are: at speed S the window of W s tolerates W/S s of
+    skew between topics in the worker."""
+    first_t: float | None = None
+    wall0 = time.monotonic()
+    sent = 0
+    for item in iter_recorded(readings):
+        if isinstance(item, BadLine):
+            continue
+        t = _event_time(item.value)
+        if t is not None and speed > 0:
+            first_t = t if first_t is None else first_t
+            delay = (t - first_t) / speed - (time.monotonic() - wall0)
+            if delay > 0:
+                pusher.flush()
+                time.sleep(delay)
+        pusher.send(item.topic, item.value)
+        sent += 1
+    pusher.flush()
+    return sent
+
+
+def _event_time(value: Any) -> float | None:
+    head = value[0] if isinstance(value, list) and value else value
+    try:
+        return float(head["t"]) if isinstance(head, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _collect_until_idle(
+    s: Settings, worker: subprocess.Popen[bytes], idle_s: float, timeout_s: float
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Read tracks and alerts until neither has grown for ``idle_s`` seconds."""
     tracks_c = _reader(s, s.topic("tracks"))
     alerts_c = _reader(s, s.topic("alerts"))

@@ -70,12 +70,12 @@ def flatten(values: list[Any]) -> list[Any]:
 def start_worker(bootstrap: str, prefix: str, env: dict[str, str], roles: list[str],
                  log_path: Path) -> subprocess.Popen[bytes]:
     """A real ``borderfusion worker`` subprocess in its own namespace (prefix + app id)."""
-    from streams.broker import _die_with_parent
+    from streams.broker import _die_with_parent, free_port
 
     full_env = {**os.environ, "BORDERFUSION_KAFKA_BOOTSTRAP": bootstrap,
                 "BORDERFUSION_TOPIC_PREFIX": prefix, "BORDERFUSION_APP_ID": prefix + "app",
                 "BORDERFUSION_BROKER_SESSION_TIMEOUT_S": "6",
-                "BORDERFUSION_PARTITIONS": "2", **env}
+                "BORDERFUSION_PARTITIONS": "2", "BORDERFUSION_WEB_PORT": str(free_port()), **env}
     argv = [sys.executable, "-m", "streams.cli", "worker"]
     for r in roles:
         argv += ["--role", r]

@@ -4,7 +4,7 @@ Why: no container engine (or `docker compose`) is needed to catch a misspelt key
 type; the schema comes from the compose-go Go module (``schema/compose-spec.json``), fetched
 and cached by ``go mod download``. Besides the schema, checks what the schema cannot: every
 ``depends_on`` names a service, services meant to scale publish no fixed host port and set no
-``container_name``, and no top-level ``version:`` key (obsolete in the specification).
+``container_name``, the archive runs exactly once, and no top-level ``version:`` key (obsolete in the specification).
 
     python deploy/tools/validate_compose.py SCHEMA_JSON docker-compose.yml
 """
@@ -20,7 +20,9 @@ from typing import Any
 import jsonschema
 import yaml
 
-SCALABLE = ("ingest", "fusion", "alerts")
+SCALABLE = ("ingest", "fusion", "alerts", "delivery")
+#: Services that must run exactly once (the archive locks its root).
+SINGLETONS = ("archive",)
 
 
 def semantic_errors(doc: dict[str, Any]) -> list[str]:
@@ -42,6 +44,12 @@ def semantic_errors(doc: dict[str, Any]) -> list[str]:
             errors.append(f"service {name!r} sets container_name and cannot be scaled")
         if svc.get("ports"):
             errors.append(f"service {name!r} publishes host ports and cannot be scaled")
+    for name in SINGLETONS:
+        svc = services.get(name)
+        if svc is None:
+            errors.append(f"service {name!r} is missing")
+        elif svc.get("deploy", {}).get("replicas") != 1:
+            errors.append(f"service {name!r} must set deploy.replicas: 1 (it locks its data)")
     return errors
 
 

@@ -1,9 +1,12 @@
 """The ingest core every transport shares: validate a batch, forward the good, explain the bad.
 
 Per record, in this order: the reading schema (:func:`sensors.schemas.validate_reading`),
-the credential's right to report for that sensor, the sensor's presence in the registry, and
+the credential's right to report for that sensor, the sensor's presence in the registry,
 that the sensor's type matches the topic (a thermal camera's reading on ``readings.radar``
-would be geo-referenced as a radar plot). AIS sentences must also be framed NMEA with a good
+would be geo-referenced as a radar plot), and last the sensor's own reading budget
+(:class:`~sensors.gateway.ratelimit.SensorRateLimiter`: a flooding sensor is cut back to a
+multiple of its nominal rate without starving the others; only good readings spend it, so
+garbage cannot use up a sensor's budget). AIS sentences must also be framed NMEA with a good
 checksum. Good records of a batch go through even when others are bad; every bad one is
 dead-lettered (DESIGN §3) and reported back as ``{index, field, reason, message}``.
 """
@@ -21,6 +24,7 @@ from typing import Any
 from sensors.ais.framing import FramingError, frame_line
 from sensors.gateway.auth import Credential
 from sensors.gateway.forward import Forwarder
+from sensors.gateway.ratelimit import SensorRateConfig, SensorRateLimiter
 from sensors.gateway.spool import Record
 from sensors.registry import SensorRegistry
 from sensors.schemas import MAX_AGE_S, ReadingError, validate_reading
@@ -54,6 +58,17 @@ class IngestResult:
     accepted: list[int] = field(default_factory=list)
     spooled: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # seconds until the most limited sensor of this request may send again (0: none was)
+    retry_after_s: float = 0.0
+
+    @property
+    def only_rate_limited(self) -> bool:
+        """Nothing accepted and every refusal a ``rate_limited`` one: HTTP answers 429."""
+        return (
+            not self.accepted
+            and bool(self.rejected)
+            and all(r["reason"] == "rate_limited" for r in self.rejected)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The HTTP body: ``accepted`` counts every accepted reading, ``spooled`` those of
@@ -81,15 +96,32 @@ class IngestCore:
         metrics: GatewayMetrics | None = None,
         max_age_s: float = MAX_AGE_S,
         clock: Callable[[], float] = time.time,
+        sensor_rate: SensorRateConfig | SensorRateLimiter | None = None,
     ) -> None:
+        """``sensor_rate``: the per-sensor reading budget (None: the defaults of
+        :class:`SensorRateConfig`; ``SensorRateConfig(enabled=False)`` turns it off)."""
         self.registry = registry
         self.forwarder = forwarder
         self.metrics = metrics or GatewayMetrics()
         self.max_age_s = max_age_s
         self.clock = clock
+        self.sensor_limiter = (
+            sensor_rate
+            if isinstance(sensor_rate, SensorRateLimiter)
+            else SensorRateLimiter(sensor_rate)
+        )
 
-    def _check(self, kind: str, reading: Any, cred: Credential, now: float) -> None:
-        validate_reading(kind, reading, now=now, max_age_s=self.max_age_s)
+    def _check(self, kind: str, reading: Any, cred: Credential, now: float) -> float:
+        """Raise :class:`ReadingError` for a bad reading; return 0, or the seconds to wait
+        when the reading is good but over its sensor's budget."""
+        try:
+            validate_reading(kind, reading, now=now, max_age_s=self.max_age_s)
+        except ReadingError:
+            raise
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            # a value the schema's checks did not foresee (a 400-digit JSON integer does
+            # not fit a float): one bad record must never fail the whole request
+            raise ReadingError("reading", "bad_value", f"cannot check this reading: {exc}") from exc
         sid = reading["sensor_id"]
         if not cred.may_report(sid):
             raise ReadingError(
@@ -108,6 +140,7 @@ class IngestCore:
             )
         if kind == "ais":
             check_nmea(reading["nmea"])
+        return self.sensor_limiter.take(sensor)
 
     def ingest(
         self,
@@ -136,7 +169,15 @@ class IngestCore:
         rejected_by: Counter[tuple[str, str]] = Counter()
         for i, reading in enumerate(readings):
             try:
-                self._check(kind, reading, cred, now)
+                wait = self._check(kind, reading, cred, now)
+                if wait > 0:
+                    result.retry_after_s = max(result.retry_after_s, wait)
+                    raise ReadingError(
+                        "sensor_id",
+                        "rate_limited",
+                        f"sensor {reading['sensor_id']!r} is over its reading rate; "
+                        f"retry in {wait:.1f} s",
+                    )
             except ReadingError as err:
                 sid = reading.get("sensor_id") if isinstance(reading, dict) else None
                 sid = sid if isinstance(sid, str) else None

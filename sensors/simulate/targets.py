@@ -201,11 +201,19 @@ def _ais_crossing(c: _Cast, x0: float, x1: float) -> None:
     )
 
 
+# Where the rendezvous boats wait, metres over the centreline on the far half. It used to be
+# 12 m, with the near boat 8 m over: a "crossing" of 8 m, and a far boat 12 m off the line,
+# that no radar (σ 10–20 m at those ranges) can tell apart — the truth then demanded a
+# crossing alert for one and forbade it for the other. 30 m keeps the situation (the near
+# boat slips across to meet a dark boat on the far half) and makes it observable.
+RDV_OFFSET_M = 30.0
+
+
 def _rendezvous(c: _Cast, x0: float, x1: float) -> None:
-    """Two boats meet near the centreline and wait together; the far one is dark."""
+    """Two boats meet on the far half of the river and wait together; the far one is dark."""
     rng = c.rng
     x = rng.uniform(x0 + 500, x1 - 500)
-    meet = river_point(x, 12.0)
+    meet = river_point(x, RDV_OFFSET_M)
     t_meet = c.key_time(0.2, 0.6)
     stay = rng.uniform(90.0, 150.0)
     far0 = river_point(x - rng.uniform(300, 600), 45.0)

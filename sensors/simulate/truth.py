@@ -8,8 +8,12 @@ so score with a tolerance:
 
 - ``dark_vessel``: a boat on the water not transmitting AIS, at the first second it is
   inside radar or thermal coverage (when it first *could* be seen);
-- ``approach``: a threat on the far side within ``APPROACH_M`` of the border and closing
-  with a predicted time to border under ``APPROACH_TTB_S``;
+- ``approach``: a threat on either side within ``APPROACH_M`` of the border and closing
+  with a predicted time to border under ``APPROACH_TTB_S``, at least ``APPROACH_MIN_M`` off
+  the line (``direction`` inbound = from the far side). Both sides, because the
+  ``approach`` rule warns of outbound crossings too (a vehicle making for the border from
+  our side) and a coordinator wants that warning; the far side alone made every correct
+  outbound warning a "false alarm";
 - ``loitering``: a threat within ``LOITER_NEAR_M`` of the border that stays inside a
   ``LOITER_BOX_M`` circle for ``LOITER_MIN_S`` — reported when that duration is reached,
   with ``since`` giving the start;
@@ -33,6 +37,8 @@ from .layout import Layout
 from .targets import Target
 
 APPROACH_M = 300.0
+APPROACH_GAP_S = 60.0
+APPROACH_MIN_M = 10.0  # nearer than this the target is at the line, not approaching it
 APPROACH_TTB_S = 120.0
 LOITER_NEAR_M = 200.0
 LOITER_BOX_M = 50.0
@@ -185,9 +191,20 @@ class TruthBuilder:
         closing = np.concatenate([-np.diff(dist), [0.0]])
         with np.errstate(divide="ignore", invalid="ignore"):
             ttb = np.where(closing > 0, dist / closing, np.inf)
-        cond = outside & (dist < APPROACH_M) & (closing > 0.3) & (ttb < APPROACH_TTB_S)
-        if cond.any():
-            i = int(np.argmax(cond))
+        cond = (
+            (dist < APPROACH_M)
+            & (dist >= APPROACH_MIN_M)
+            & (closing > 0.3)
+            & (ttb < APPROACH_TTB_S)
+        )
+        # one event per approach: a new one only after APPROACH_GAP_S without approaching
+        # (a ferry approaches, lands, comes back; a walker's wander is one approach)
+        last = -np.inf
+        for i in np.flatnonzero(cond).tolist():
+            fresh = k[i] - last > APPROACH_GAP_S
+            last = k[i]
+            if not fresh:
+                continue
             self.event(
                 "approach",
                 tg,
@@ -195,6 +212,7 @@ class TruthBuilder:
                 float(e[i]),
                 float(n[i]),
                 distance_m=round(float(dist[i]), 1),
+                direction="inbound" if outside[i] else "outbound",
             )
         near = dist < LOITER_NEAR_M
         w = LOITER_MIN_S

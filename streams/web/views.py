@@ -108,6 +108,31 @@ def _csv(request: web.Request, name: str) -> set[str] | None:
     return {v for v in raw.split(",") if v} if raw else None
 
 
+def _metrics_response(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+def register_ops(handle: AppHandle) -> None:
+    """Workers without the ``web`` role still answer probes and Prometheus: ``/healthz``
+    (open) and ``/metrics`` (behind the same role check as the full web)."""
+    app, settings = handle.app, handle.settings
+    store = UserStore.load(settings.users_file) if settings.users_file else UserStore()
+    web_app: web.Application = app.web.web_app
+    web_app[STORE_KEY] = store
+    web_app.middlewares.append(make_auth_middleware(store))
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({
+            "status": "ok", "roles": list(handle.roles),
+            "uptime_s": round(time.time() - handle.state.get("started", time.time()), 1)})
+
+    async def metrics(request: web.Request) -> web.Response:
+        return _metrics_response(request)
+
+    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/metrics", metrics)
+
+
 def register(handle: AppHandle) -> None:
     app, settings = handle.app, handle.settings
     store = UserStore.load(settings.users_file) if settings.users_file else UserStore()
@@ -161,7 +186,7 @@ def register(handle: AppHandle) -> None:
         )
 
     async def metrics(request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+        return _metrics_response(request)
 
     async def index(request: web.Request) -> web.Response:
         return web.Response(text=_static("status.html"), content_type="text/html")

@@ -17,6 +17,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from sensors.registry import SensorRegistry
 from streams import metrics
+from streams.app import ROLES
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "borderfusion.json"
@@ -148,14 +149,51 @@ def test_compose_creates_every_topic_and_runs_every_role() -> None:
         )
     )
     assert created == set(TOPICS)
-    for role in ["ingest", "fusion", "alerts", "web"]:
+    for role in ROLES:
         assert services[role]["command"] == ["worker", "--role", role]
-    assert services["gateway"]["command"] == ["gateway"]
+        assert services[role]["environment"]["BORDERFUSION_USERS_FILE"] == "/run/secrets/users"
+        assert "users" in services[role]["secrets"]
+    assert services["archive"]["deploy"]["replicas"] == 1
+    assert services["delivery"]["environment"]["BORDERFUSION_DELIVERY_FILE"] == (
+        "/run/secrets/delivery"
+    )
+    gateway = services["gateway"]["command"]
+    assert gateway[0] == "gateway" and {"--nmea-udp", "--nmea-tcp"} <= set(gateway)
+    assert any(p.endswith(":10110/udp") for p in services["gateway"]["ports"])
+    assert any(p.endswith(":10111/tcp") for p in services["gateway"]["ports"])
     assert services["simulator"]["profiles"] == ["demo"]
     assert services["kafka"]["image"].split(":")[-1].startswith("4.")
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     for role in ["web", "gateway", "prometheus", "grafana"]:
         assert all(p.startswith(("127.0.0.1:", "${BORDERFUSION_")) for p in services[role]["ports"])
+
+
+def test_prometheus_scrapes_every_worker_role_with_the_metrics_token() -> None:
+    prom = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    workers = next(j for j in prom["scrape_configs"] if j["job_name"] == "borderfusion-workers")
+    assert set(workers["dns_sd_configs"][0]["names"]) == set(ROLES)
+    secret = workers["authorization"]["credentials_file"]
+    assert workers["authorization"]["type"] == "Bearer" and secret.startswith("/run/secrets/")
+    compose = yaml.safe_load(COMPOSE.read_text())
+    assert secret.rsplit("/", 1)[1] in compose["services"]["prometheus"]["secrets"]
+    assert set(compose["secrets"]) == {"users", "prometheus-token", "delivery"}
+
+
+def test_compose_secrets_script_makes_a_working_metrics_token(tmp_path: Path) -> None:
+    """deploy/secrets/init.sh writes a users file whose `metrics` user owns the token file."""
+    from streams.web.auth import UserStore
+
+    script = tmp_path / "init.sh"
+    script.write_text((ROOT / "deploy/secrets/init.sh").read_text())
+    env = {**__import__("os").environ, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, check=True, timeout=60)
+    token = (tmp_path / "prometheus.token").read_text().strip()
+    user = UserStore.load(tmp_path / "users.yaml").by_token(token)
+    assert user is not None and user.role == "metrics" and user.password_hash is None
+    first = (tmp_path / "users.yaml").read_bytes()
+    subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, check=True, timeout=60)
+    assert (tmp_path / "users.yaml").read_bytes() == first  # never overwrites
+    assert yaml.safe_load((tmp_path / "delivery.yaml").read_text()) == {}
 
 
 def test_compose_semantic_checks_catch_unscalable_workers() -> None:
@@ -167,8 +205,9 @@ def test_compose_semantic_checks_catch_unscalable_workers() -> None:
     )
     doc["services"]["web"]["depends_on"] = {"nosuch": {"condition": "service_started"}}
     doc["version"] = "3.9"
+    del doc["services"]["archive"]["deploy"]
     errors = validate_compose.semantic_errors(doc)
-    assert len(errors) == 4, errors
+    assert len(errors) == 5, errors
 
 
 def test_k8s_schema_converter_inlines_refs_and_is_strict() -> None:
@@ -297,3 +336,41 @@ def test_kubeconform_rejects_a_broken_manifest(tmp_path: Path) -> None:
     assert "additional properties 'replica' not allowed" in proc.stdout
     assert "cooldownPeriod': got string, want integer" in proc.stdout
     assert "Invalid: 2" in proc.stdout
+
+
+@pytest.mark.slow
+def test_chart_runs_every_role_with_users_and_one_archive_pod() -> None:
+    tools = _cached_tools()
+    if tools is None:
+        pytest.skip("run scripts/validate-deploy.sh first to build the cached tools")
+    rendered = subprocess.run(
+        [str(tools[0]), "template", "t", str(CHART), "--kube-version", "1.34.4",
+         "--values", str(CHART / "ci/all-on-values.yaml")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    docs = [d for d in yaml.safe_load_all(rendered) if d]
+    pods = {d["metadata"]["name"]: d for d in docs if d["kind"] in ("StatefulSet", "Deployment")}
+    roles = {}
+    for name, d in pods.items():
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        if c["args"][0] == "worker":
+            roles[c["args"][2]] = d
+            env = {e["name"]: e.get("value") for e in c["env"]}
+            assert env["BORDERFUSION_USERS_FILE"] == "/etc/borderfusion/users/users.yaml", name
+    assert set(roles) == set(ROLES)
+    archive = roles["archive"]
+    assert archive["kind"] == "StatefulSet" and archive["spec"]["replicas"] == 1
+    assert archive["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "archive"
+    monitor = next(d for d in docs if d["kind"] == "ServiceMonitor")
+    creds = monitor["spec"]["endpoints"][0]["authorization"]["credentials"]
+    token_secret = next(
+        d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == creds["name"]
+    )
+    assert creds["key"] in token_secret["stringData"]
+    gw_svc = next(
+        d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "bf-gateway"
+    )
+    assert {(p["port"], p["protocol"]) for p in gw_svc["spec"]["ports"]} >= {
+        (10110, "UDP"),
+        (10111, "TCP"),
+    }

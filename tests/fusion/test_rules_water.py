@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fusion.alerts import AlertEngine
-from tests.fusion.test_rules_scene import SENSORS, feed, only, scene, walk
+from tests.fusion.test_rules_scene import SENSORS, feed, only, scene, upd, walk
 
 
 def test_dark_vessel_after_min_confirmed_time() -> None:
@@ -33,11 +33,36 @@ def test_dark_vessel_resolves_when_ais_correlates() -> None:
     eng = AlertEngine(scene(), only("dark_vessel"), SENSORS)
     dark = walk("D1", (3000, -2000), (0, 1), 8, sources=["R1"])
     lit = walk(
-        "D1", (3000, -1960), (0, 1), 2, t0=1_700_000_040, sources=["R1", "A1"], mmsi=211000003
+        "D1", (3000, -1960), (0, 1), 5, t0=1_700_000_040, sources=["R1", "A1"], mmsi=211000003
     )
     out = feed(eng, dark + lit)
+    # resolved once AIS has been on the track for clear_s (15 s), not at the first report
     assert [a.status for a in out] == ["open", "resolved"]
+    assert out[-1].t_last >= 1_700_000_040 + 15
     assert "AIS now correlated" in out[-1].summary
+
+
+def test_dark_vessel_is_one_alert_while_it_flickers_on_and_off_the_water() -> None:
+    """A boat at the bank: its track wanders on and off the water polygon every few seconds
+    (position noise). One alert, not one per return to the water."""
+    eng = AlertEngine(scene(), only("dark_vessel"), SENSORS)
+    ups = walk("D1", (2010, -2000), (0, 0), 8, sources=["R1"])  # on the water
+    t = ups[-1].t
+    # on the water (2010 m east) three updates in four, 10 m off it the fourth
+    ups += [upd("D1", t + 2 * k, 2010.0 if k % 4 else 1990.0, -2000.0) for k in range(1, 40)]
+    out = feed(eng, ups)
+    assert len({a.alert_id for a in out}) == 1
+    assert out[-1].status == "open"
+
+
+def test_dark_vessel_when_ais_falls_silent() -> None:
+    """The tracker keeps the MMSI after the transponder goes off: still dark after the timeout."""
+    eng = AlertEngine(scene(), only("dark_vessel"), SENSORS)
+    lit = walk("V1", (3000, -2000), (0, 1), 4, sources=["R1", "A1"], mmsi=211000004)
+    silent = walk("V1", (3000, -1980), (0, 1), 30, t0=lit[-1].t + 5, sources=["R1"], mmsi=211000004)
+    out = feed(eng, lit + silent)
+    assert [a.rule for a in out][:1] == ["dark_vessel"]
+    assert out[0].t_first - lit[-1].t >= 65
 
 
 def test_rendezvous_two_tracks_close_for_long_enough() -> None:

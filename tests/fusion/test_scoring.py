@@ -163,3 +163,21 @@ def test_score_files_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     args = parser.parse_args(["score", str(tmp_path), str(alerts)])
     assert args.func(args) == 2
     assert "truth.jsonl" in capsys.readouterr().err
+
+
+def test_alert_is_placed_where_it_was_raised() -> None:
+    """A replay keeps only an alert's newest record, whose lat/lon has followed the track;
+    ``evidence.raised`` says where it began, and the scorer ties the alert to that target."""
+    a = _alert("r1", "dark_vessel", 80, -1000, -150, t_last=900)  # newest: at the person
+    lat, lon = ll(3000, -40)
+    a["evidence"]["raised"] = {"t": T0 + 80, "lat": lat, "lon": lon}  # raised at the boat
+    dv = {r["rule"]: r for r in score(_truth(), [a])["rules"]}["dark_vessel"]
+    assert dv["true_alerts"] == 1 and dv["detected"] == 1
+
+
+def test_approach_before_crossing_fraction() -> None:
+    res = score(_truth(), _alerts())
+    assert res["approach_before_crossing"] == {"crossings": 1, "warned": 1, "fraction": 1.0}
+    late = [_alert("w", "approach", 150, 3000, 100)]  # after the crossing: no warning
+    res = score(_truth(), late)
+    assert res["approach_before_crossing"]["warned"] == 0

@@ -239,3 +239,47 @@ affinity:
 {{ $p }}(tracks|alerts\\.acks)
 {{- end -}}
 {{- end -}}
+
+{{/* Users file (web logins, the Prometheus `metrics` token) for every worker pod. */}}
+{{- define "borderfusion.usersSecretName" -}}
+{{- default (printf "%s-users" (include "borderfusion.fullname" .)) .Values.users.existingSecret -}}
+{{- end -}}
+
+{{- define "borderfusion.hasUsers" -}}
+{{- if or .Values.users.existingSecret .Values.users.file -}}true{{- end -}}
+{{- end -}}
+
+{{- define "borderfusion.usersEnv" -}}
+{{- if include "borderfusion.hasUsers" . }}
+- name: BORDERFUSION_USERS_FILE
+  value: /etc/borderfusion/users/users.yaml
+{{- end }}
+{{- end -}}
+
+{{- define "borderfusion.usersVolume" -}}
+{{- if include "borderfusion.hasUsers" . }}
+- name: users
+  secret:
+    secretName: {{ include "borderfusion.usersSecretName" . }}
+    defaultMode: 0440
+    items:
+      - key: users.yaml
+        path: users.yaml
+{{- end }}
+{{- end -}}
+
+{{- define "borderfusion.usersVolumeMount" -}}
+{{- if include "borderfusion.hasUsers" . }}
+- name: users
+  mountPath: /etc/borderfusion/users
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "borderfusion.metricsTokenSecretName" -}}
+{{- default (printf "%s-metrics-token" (include "borderfusion.fullname" .)) .Values.metrics.serviceMonitor.tokenSecret -}}
+{{- end -}}
+
+{{- define "borderfusion.deliverySecretName" -}}
+{{- default (printf "%s-delivery" (include "borderfusion.fullname" .)) .Values.delivery.existingSecret -}}
+{{- end -}}

@@ -1,0 +1,290 @@
+"""Alert quality on simulated scenarios: seeds × layouts, replayed in-process and scored.
+
+For each (seed, layout) the simulator writes a scenario, the offline pipeline (the same
+stages as ``borderfusion replay``) turns its readings into alerts, and ``fusion.scoring``
+matches them to the truth. Per rule the counts are summed over all scenarios: recall,
+precision, time-to-alert (median and worst over every detected event), false alerts per
+sector-hour; plus the share of crossings warned by an approach alert beforehand.
+
+    python benchmarks/alert_quality.py            # seeds 1-4 × river/forest/mixed, 600 s
+    python benchmarks/alert_quality.py --quick    # seed 1 × the three layouts (make bench)
+    python benchmarks/alert_quality.py --tracker '{"adaptive": false}'   # other TrackerConfig
+
+``--tracker`` runs the engine with ``SectorTracker(config=TrackerConfig.from_dict(JSON))``,
+to measure a tracker setting before the engine adopts it. Writes
+``benchmarks/results/alert_quality.md`` and ``.json`` (``--name`` changes the stem).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from fusion.scoring import ScoreParams, score_files  # noqa: E402
+from sensors.recorded import BadLine, iter_recorded  # noqa: E402
+from sensors.simulate import build_scenario, write_scenario  # noqa: E402
+from streams.engine import Context, FusionStage  # noqa: E402
+from streams.replay import OfflinePipeline, write_alerts  # noqa: E402
+
+TARGETS = {
+    "border_crossing": {"recall": 0.95, "precision": 0.90, "tta_median_s": 5.0},
+    "dark_vessel": {"recall": 0.95, "precision": 0.90},
+}
+APPROACH_BEFORE_CROSSING = 0.90
+FALSE_PER_SECTOR_HOUR = 1.0
+
+
+class ConfiguredFusion(FusionStage):
+    """The engine's fusion stage with an explicit TrackerConfig (what ``--tracker`` measures)."""
+
+    def __init__(self, ctx: Context, tracker_cfg: dict[str, Any]) -> None:
+        super().__init__(ctx)
+        self.tracker_cfg = tracker_cfg
+
+    def tracker(self, sector: str) -> Any:
+        tr = self.trackers.get(sector)
+        if tr is None:
+            from fusion.tracker import SectorTracker, TrackerConfig
+
+            origin = self.ctx.sectorizer.origin(sector)
+            tr = self.trackers[sector] = SectorTracker(
+                sector=sector,
+                lat0=origin.lat0,
+                lon0=origin.lon0,
+                config=TrackerConfig.from_dict(self.tracker_cfg),
+            )
+        return tr
+
+
+def run_one(
+    seed: int, layout: str, duration: float, work: Path, tracker_cfg: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Simulate, replay in-process (as ``borderfusion replay``), score; one result dict."""
+    sdir, odir = work / f"{layout}-{seed}", work / f"{layout}-{seed}-out"
+    write_scenario(build_scenario(seed, duration, layout), sdir)
+    ctx = Context.from_scenario(sdir, max_reading_age_s=0)
+    t0 = time.perf_counter()
+    pipe = OfflinePipeline(ctx)
+    if tracker_cfg:
+        pipe.fusion = ConfiguredFusion(ctx, tracker_cfg)
+    for item in iter_recorded(sdir / "readings.jsonl"):
+        if not isinstance(item, BadLine):
+            pipe.feed(item.topic, item.value)
+    result = pipe.finish()
+    seconds = time.perf_counter() - t0
+    odir.mkdir(parents=True, exist_ok=True)
+    write_alerts(odir / "alerts.jsonl", result.alerts.values())
+    scored = score_files(sdir, odir / "alerts.jsonl", ScoreParams())
+    scored.update(seed=seed, layout=layout, replay_s=round(seconds, 1))
+    return scored
+
+
+def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sum counts per rule over runs; time-to-alert over every detected event."""
+    sector_hours = sum(r["hours"] * max(r["sectors"], 1) for r in runs)
+    per: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        for row in run["rules"]:
+            if not row["scored"]:
+                continue
+            acc = per.setdefault(
+                row["rule"], {"events": 0, "detected": 0, "alerts": 0, "true_alerts": 0, "tta": []}
+            )
+            for k in ("events", "detected", "alerts", "true_alerts"):
+                acc[k] += row[k]
+            acc["tta"].extend(row.get("tta_s") or [])
+    rows = []
+    for rule in sorted(per):
+        a = per[rule]
+        false = a["alerts"] - a["true_alerts"]
+        rows.append(
+            {
+                "rule": rule,
+                "events": a["events"],
+                "detected": a["detected"],
+                "alerts": a["alerts"],
+                "false_alerts": false,
+                "recall": a["detected"] / a["events"] if a["events"] else None,
+                "precision": a["true_alerts"] / a["alerts"] if a["alerts"] else None,
+                "tta_median_s": float(np.median(a["tta"])) if a["tta"] else None,
+                "tta_worst_s": float(np.max(a["tta"])) if a["tta"] else None,
+                "false_per_sector_hour": false / sector_hours if sector_hours else None,
+            }
+        )
+    n_cross = sum(r["approach_before_crossing"]["crossings"] for r in runs)
+    n_warn = sum(r["approach_before_crossing"]["warned"] for r in runs)
+    n_false = sum(r["false_alerts"] for r in rows)
+    return {
+        "sector_hours": sector_hours,
+        "rules": rows,
+        "approach_before_crossing": {
+            "crossings": n_cross,
+            "warned": n_warn,
+            "fraction": n_warn / n_cross if n_cross else None,
+        },
+        "false_per_sector_hour": n_false / sector_hours if sector_hours else None,
+    }
+
+
+def check_targets(agg: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = {r["rule"]: r for r in agg["rules"]}
+    out = []
+    for rule, goals in TARGETS.items():
+        r = rows.get(rule, {})
+        for key, goal in goals.items():
+            v = r.get(key)
+            ok = v is not None and (v <= goal if key.startswith("tta") else v >= goal)
+            out.append({"what": f"{rule} {key}", "goal": goal, "value": v, "ok": ok})
+    abc = agg["approach_before_crossing"]["fraction"]
+    out.append(
+        {
+            "what": "approach before crossing",
+            "goal": APPROACH_BEFORE_CROSSING,
+            "value": abc,
+            "ok": abc is not None and abc >= APPROACH_BEFORE_CROSSING,
+        }
+    )
+    fsh = agg["false_per_sector_hour"]
+    out.append(
+        {
+            "what": "false alerts per sector-hour (all scored rules)",
+            "goal": FALSE_PER_SECTOR_HOUR,
+            "value": fsh,
+            "ok": fsh is not None and fsh <= FALSE_PER_SECTOR_HOUR,
+        }
+    )
+    return out
+
+
+def _f(v: Any, pct: bool = False, digits: int = 1) -> str:
+    if v is None:
+        return "–"
+    return f"{100 * v:.0f} %" if pct else f"{v:.{digits}f}"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    agg = report["aggregate"]
+    lines = [
+        "# Alert quality on simulated scenarios",
+        "",
+        f"Command: `{report['command']}`  ",
+        f"Machine: {report['machine']}  ",
+        f"Scenarios: seeds {report['seeds']} × layouts {report['layouts']}, "
+        f"{report['duration_s']:.0f} s each ({agg['sector_hours']:.2f} sector-hours); "
+        f"tracker config: `{json.dumps(report['tracker'])}`; wall time {report['wall_s']:.0f} s.",
+        "",
+        "| rule | events | found | recall | alerts | false | precision | TTA median s | "
+        "TTA worst s | false / sector-h |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in agg["rules"]:
+        lines.append(
+            f"| {r['rule']} | {r['events']} | {r['detected']} | {_f(r['recall'], True)} | "
+            f"{r['alerts']} | {r['false_alerts']} | {_f(r['precision'], True)} | "
+            f"{_f(r['tta_median_s'])} | {_f(r['tta_worst_s'])} | "
+            f"{_f(r['false_per_sector_hour'], digits=2)} |"
+        )
+    abc = agg["approach_before_crossing"]
+    lines += [
+        "",
+        f"Approach alert before the crossing: {abc['warned']}/{abc['crossings']} crossings "
+        f"({_f(abc['fraction'], True)}). False alerts per sector-hour, all scored rules: "
+        f"{_f(agg['false_per_sector_hour'], digits=2)}.",
+        "",
+        "| target | goal | measured | met |",
+        "|---|---:|---:|---|",
+    ]
+    for t in report["targets"]:
+        pct = "recall" in t["what"] or "precision" in t["what"] or "approach" in t["what"]
+        lines.append(
+            f"| {t['what']} | {_f(t['goal'], pct)} | {_f(t['value'], pct)} | "
+            f"{'yes' if t['ok'] else 'NO'} |"
+        )
+    lines += [
+        "",
+        "Per scenario (overall recall / precision / false per sector-hour, replay seconds):",
+        "",
+    ]
+    for run in report["runs"]:
+        o = run["overall"]
+        lines.append(
+            f"- {run['layout']} seed {run['seed']}: {_f(o['recall'], True)} / "
+            f"{_f(o['precision'], True)} / {_f(o['false_per_sector_hour'], digits=1)}"
+            f" ({run['replay_s']} s)"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4])
+    ap.add_argument("--layouts", nargs="+", default=["river", "forest", "mixed"])
+    ap.add_argument("--duration", type=float, default=600.0)
+    ap.add_argument("--quick", action="store_true", help="seed 1 only (about 2-3 min)")
+    ap.add_argument(
+        "--tracker",
+        default="",
+        metavar="JSON",
+        help="TrackerConfig overrides, e.g. '{\"adaptive\": false}'",
+    )
+    ap.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--name", default="alert_quality", help="output file stem")
+    args = ap.parse_args(argv)
+    seeds = [1] if args.quick else args.seeds
+    tracker_cfg = json.loads(args.tracker) if args.tracker else {}
+    t0 = time.perf_counter()
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="bf-aq-") as tmp:
+        for layout in args.layouts:
+            for seed in seeds:
+                run = run_one(seed, layout, args.duration, Path(tmp), tracker_cfg)
+                o = run["overall"]
+                print(
+                    f"{layout:>6} seed {seed}: recall {_f(o['recall'], True)}, precision "
+                    f"{_f(o['precision'], True)}, {run['alerts']} alerts "
+                    f"({run['replay_s']} s)",
+                    flush=True,
+                )
+                runs.append(run)
+    agg = aggregate(runs)
+    report = {
+        "command": "python "
+        + " ".join(shlex.quote(a) for a in ["benchmarks/alert_quality.py", *sys.argv[1:]]),
+        "machine": f"{platform.node() or 'host'}: {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}",
+        "seeds": seeds,
+        "layouts": args.layouts,
+        "duration_s": args.duration,
+        "tracker": tracker_cfg,
+        "wall_s": time.perf_counter() - t0,
+        "aggregate": agg,
+        "targets": check_targets(agg),
+        "runs": [{k: v for k, v in r.items() if k != "params"} for r in runs],
+    }
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    md = markdown(report)
+    (args.out_dir / f"{args.name}.md").write_text(md, encoding="utf-8")
+    (args.out_dir / f"{args.name}.json").write_text(
+        json.dumps(report, indent=1) + "\n", encoding="utf-8"
+    )
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
