@@ -125,6 +125,13 @@ def register(handle: AppHandle) -> None:
                 obs_offsets[sector] = dict(state.get("source_offsets") or {})
                 log.info("tracker state restored", extra={"sector": sector})
 
+        @app.on_partitions_revoked.connect
+        async def forget_fusion_state(sender: Any, revoked: Any = None, **_: Any) -> None:
+            """A revoked sector may come back later: never resume it from memory."""
+            fusion.forget()
+            restored.clear()
+            obs_offsets.clear()
+
         def checkpoint(sector: str) -> None:
             """Save the sector's tracker, reorder buffer, watermark and input offsets.
 
@@ -258,6 +265,13 @@ def register(handle: AppHandle) -> None:
                 alert_offsets[sector] = {"tracks": {}, "acks": {}, **(state.get("offsets") or {})}
                 state = state["engine"]
             alerts_stage.restore(sector, state)
+
+        @app.on_partitions_revoked.connect
+        async def forget_alert_state(sender: Any, revoked: Any = None, **_: Any) -> None:
+            alerts_stage.forget()
+            alerts_restored.clear()
+            tracks_seq.clear()
+            alert_offsets.clear()
 
         def alerts_checkpoint(sector: str) -> None:
             alert_table[sector.encode()] = dumps(

@@ -298,6 +298,13 @@ class FusionStage:
         self.duplicates: dict[str, int] = defaultdict(int)
         self._buffered_ids: dict[str, set[str]] = {}
 
+    def forget(self) -> None:
+        """Drop every sector's in-memory state (after a rebalance): the table is the truth,
+        and a sector that comes back must be restored from it, not from a stale copy."""
+        for d in (self.trackers, self.buffers, self.newest, self.released, self.recent,
+                  self.emitted, self.duplicates, self._buffered_ids):
+            d.clear()
+
     def tracker(self, sector: str) -> Any:
         tr = self.trackers.get(sector)
         if tr is None:
@@ -442,6 +449,10 @@ class AlertStage:
             self._zones = Zones.from_geojson(self.ctx.zones or {"type": "FeatureCollection",
                                                                 "features": []})
         return self._zones
+
+    def forget(self) -> None:
+        """Drop in-memory alert state (after a rebalance); see FusionStage.forget."""
+        self.engines.clear()
 
     def engine(self, sector: str) -> Any:
         eng = self.engines.get(sector)

@@ -43,6 +43,17 @@ def aiokafka_security(settings: Settings) -> dict[str, Any]:
     return opts
 
 
+async def _in_thread(fn: Any, *args: Any) -> Any:
+    """Run a blocking store call in a thread; a cancellation waits for it to finish, so
+    ``seal()``/``close()`` in the ``finally`` never run alongside a write."""
+    fut = asyncio.get_running_loop().run_in_executor(None, fn, *args)
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        await asyncio.wait([fut])
+        raise
+
+
 def retention_days(settings: Settings) -> dict[str, float]:
     out = {t: settings.archive_retention_days for t in ARCHIVED_TOPICS}
     if settings.archive_readings_retention_days > 0:
@@ -106,25 +117,29 @@ async def run_archiver(
                 if msgs:
                     commit[tp] = msgs[-1].offset + 1
             if records:
-                await loop.run_in_executor(None, store.append, records)  # fsynced on return
+                await _in_thread(store.append, records)  # fsynced on return
                 try:
                     await consumer.commit(commit)
                 except (CommitFailedError, KafkaError) as exc:  # rebalanced: store resumes us
                     log.warning("archive commit failed", extra={"error": repr(exc)})
             now = time.time()
-            await loop.run_in_executor(None, store.close_due, now)
+            await _in_thread(store.close_due, now)
             if now - last_retention > RETENTION_EVERY_S:
                 last_retention = now
-                await loop.run_in_executor(
-                    None, store.apply_retention, retention_days(settings), now
-                )
+                await _in_thread(store.apply_retention, retention_days(settings), now)
             for name in ARCHIVED_TOPICS:
                 ts = store.durable_ts(name)
                 if ts is not None:
                     M.ARCHIVE_LAG.labels(name).set(max(0.0, now - ts))
     finally:
-        await consumer.stop()
-        store.close()
+        # a clean stop seals the open segments, so `archive verify` covers every record
+        # stored so far; after a crash they stay open and the next start repairs them
+        try:
+            await consumer.stop()
+        finally:
+            sealed = store.seal()
+            store.close()
+            log.info("archive consumer stopped", extra={"sealed": len(sealed)})
 
 
 def register(handle: Any) -> None:

@@ -1,0 +1,45 @@
+"""End-to-end alert quality: one seeded mixed scenario, replayed in-process and scored.
+
+A regression guard for the pipeline as a whole (tracker + rules + lifecycle + scorer), the
+single-scenario slice of ``benchmarks/alert_quality.py``. The floors are what the engine
+achieves today with its default tracker (docs/rules.md, "Alert quality"); the issue's
+targets (recall ≥ 95 %, precision ≥ 90 %) are not met yet and are pinned as a strict xfail,
+so the day they hold this file has to be updated (an XPASS fails the run).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fusion.scoring import score_files
+from sensors.simulate import build_scenario, write_scenario
+from streams.replay import replay_scenario
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    base = tmp_path_factory.mktemp("aq")
+    write_scenario(build_scenario(seed=1, duration=600.0, layout="mixed"), base / "scen")
+    replay_scenario(base / "scen", base / "out")
+    res = score_files(base / "scen", Path(base / "out" / "alerts.jsonl"))
+    return {r["rule"]: r for r in res["rules"]} | {"_all": res}
+
+
+def test_crossing_and_dark_vessel_floors(scored: dict[str, Any]) -> None:
+    bc, dv = scored["border_crossing"], scored["dark_vessel"]
+    assert bc["events"] == 9 and dv["events"] == 4
+    assert bc["recall"] >= 0.85 and bc["precision"] >= 0.5
+    assert bc["tta_median_s"] <= 5.0
+    assert dv["recall"] >= 0.75 and dv["precision"] >= 0.75
+
+
+@pytest.mark.xfail(strict=True, reason="issue 5 targets not met yet: see docs/rules.md")
+def test_crossing_and_dark_vessel_targets(scored: dict[str, Any]) -> None:
+    for rule in ("border_crossing", "dark_vessel"):
+        r = scored[rule]
+        assert r["recall"] >= 0.95 and r["precision"] >= 0.90, rule
