@@ -320,7 +320,11 @@ class SectorTracker:
                 assigned_obs[best_obs] = True
             else:
                 at, ao = self._gnn_two_pass(ti, oj, d2, n, m)
-                self._kalman_rows(at, ao, meas)
+                # the assigned pairs were already predicted for the gate: reuse those rows
+                key = ti.astype(np.int64) * m + oj
+                order = np.argsort(key, kind="stable")
+                k = order[np.searchsorted(key[order], at.astype(np.int64) * m + ao)]
+                self._apply_update(at, meas.t[ao], xp[k], pp[k], y[k], h[k], s[k])
                 hit_rows, best_obs = at, ao
                 assigned_obs[ao] = True
             if hit_rows.size:
@@ -372,6 +376,22 @@ class SectorTracker:
         mt = meas.take(ao)
         xp, pp = ncv_predict(st.x[at], st.P[at], mt.t - st.t[at], cfg.q * st.qscale[at])
         y, h, s = innovations(xp, pp, mt)
+        self._apply_update(at, mt.t, xp, pp, y, h, s)
+
+    def _apply_update(
+        self,
+        at: NDArray[np.intp],
+        t: FloatArray,
+        xp: FloatArray,
+        pp: FloatArray,
+        y: FloatArray,
+        h: FloatArray,
+        s: FloatArray,
+    ) -> None:
+        """Kalman-update tracks ``at`` from their predictions and innovations at times ``t``."""
+        cfg, st = self.config, self.tracks
+        if at.size == 0:
+            return
         xu, pu = kalman_update(xp, pp, y, h, s)
         if cfg.adaptive:
             s_inv, _ = inv2(s)
@@ -380,7 +400,7 @@ class SectorTracker:
             st.qscale[at] = np.where(
                 conf, adapt_q_scale(st.qscale[at], nis, self._adapt_gate), st.qscale[at]
             )
-        st.x[at], st.P[at], st.t[at] = xu, pu, mt.t
+        st.x[at], st.P[at], st.t[at] = xu, pu, t
 
     def _jpda_update(self, ti, oj, xp, pp, y, h, s, d2, det, meas, n, m):  # type: ignore[no-untyped-def]
         """Cheap-JPDA mixture update of every gated track; returns (rows, best obs per row)."""

@@ -73,8 +73,14 @@ class Lenient(TopicReader):
 
 
 def sh(*argv: str, **kw: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streams.cli", *argv], cwd=ROOT,
-                          capture_output=True, text=True, check=True, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        **kw,
+    )
 
 
 def simulate(d: Path, duration: int, start: float) -> list[dict[str, Any]]:
@@ -85,26 +91,53 @@ def simulate(d: Path, duration: int, start: float) -> list[dict[str, Any]]:
 
 def replay(d: Path, out: Path) -> tuple[set[str], set[str]]:
     sh("replay", str(d), "--out", str(out), "--reorder-window", REORDER_S)
-    alerts = {json.loads(x)["alert_id"] for x in (out / "alerts.jsonl").read_text().splitlines()
-              if x}
-    tracks = {json.loads(x)["track_id"] for x in (out / "tracks.jsonl").read_text().splitlines()
-              if x}
+    alerts = {
+        json.loads(x)["alert_id"] for x in (out / "alerts.jsonl").read_text().splitlines() if x
+    }
+    tracks = {
+        json.loads(x)["track_id"] for x in (out / "tracks.jsonl").read_text().splitlines() if x
+    }
     return alerts, tracks
 
 
 class GatewayProc:
     def __init__(self, work: Path, bootstrap: str, prefix: str, sensors: Path) -> None:
-        tokens = {"tokens": [{"name": "chaos", "token_sha256": hash_token("chaos"),
-                              "sensors": ["*"], "rate_per_s": 1000, "burst": 2000}]}
+        tokens = {
+            "tokens": [
+                {
+                    "name": "chaos",
+                    "token_sha256": hash_token("chaos"),
+                    "sensors": ["*"],
+                    "rate_per_s": 1000,
+                    "burst": 2000,
+                }
+            ]
+        }
         (work / "tokens.yaml").write_text(json.dumps(tokens))
         (work / "tokens.yaml").chmod(0o600)
         self.port = free_port()
-        argv = [sys.executable, "-m", "streams.cli", "gateway", "--port", str(self.port),
-                "--tokens", str(work / "tokens.yaml"), "--spool", str(work / "spool"),
-                "--sensors", str(sensors), "--bootstrap", bootstrap, "--topic-prefix", prefix]
+        argv = [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "gateway",
+            "--port",
+            str(self.port),
+            "--tokens",
+            str(work / "tokens.yaml"),
+            "--spool",
+            str(work / "spool"),
+            "--sensors",
+            str(sensors),
+            "--bootstrap",
+            bootstrap,
+            "--topic-prefix",
+            prefix,
+        ]
         log = open(work / "gateway.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                     preexec_fn=_die_with_parent)
+        self.proc = subprocess.Popen(
+            argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        )
         log.close()
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 30
@@ -122,8 +155,12 @@ class GatewayProc:
 
     def post(self, kind: str, readings: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
         body = b"".join(json.dumps(r).encode() + b"\n" for r in readings)
-        req = urllib.request.Request(f"{self.url}/ingest/{kind}", data=body, method="POST",
-                                     headers={"Authorization": "Bearer chaos"})
+        req = urllib.request.Request(
+            f"{self.url}/ingest/{kind}",
+            data=body,
+            method="POST",
+            headers={"Authorization": "Bearer chaos"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:
                 return resp.status, json.loads(resp.read())
@@ -134,8 +171,9 @@ class GatewayProc:
         stop_process(self.proc)
 
 
-def pace(records: list[dict[str, Any]], speed: float, send: Any,
-         events: dict[float, Any] | None = None) -> Counter[str]:
+def pace(
+    records: list[dict[str, Any]], speed: float, send: Any, events: dict[float, Any] | None = None
+) -> Counter[str]:
     """Send the recorded stream per 1 s of event time, ``speed`` x real time; ``events``
     maps a fraction of the run (0..1) to a callable fired once when it is reached."""
     stats: Counter[str] = Counter()
@@ -143,8 +181,9 @@ def pace(records: list[dict[str, Any]], speed: float, send: Any,
         return stats
     t0 = records[0]["value"]["t"] if isinstance(records[0]["value"], dict) else 0
     wall0 = time.monotonic()
-    span = max(1.0, records[-1]["value"]["t"] - t0) if isinstance(records[-1]["value"],
-                                                                   dict) else 1.0
+    span = (
+        max(1.0, records[-1]["value"]["t"] - t0) if isinstance(records[-1]["value"], dict) else 1.0
+    )
     pending = sorted((events or {}).items())
     i = 0
     while i < len(records):
@@ -184,16 +223,24 @@ def _flat(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------- scenarios
 
 
-def run_kill_and_poison(args: argparse.Namespace, work: Path, bootstrap: str,
-                        scen: Path, records: list[dict[str, Any]],
-                        ref_alerts: set[str], ref_tracks: set[str]) -> list[dict[str, Any]]:
+def run_kill_and_poison(
+    args: argparse.Namespace,
+    work: Path,
+    bootstrap: str,
+    scen: Path,
+    records: list[dict[str, Any]],
+    ref_alerts: set[str],
+    ref_tracks: set[str],
+) -> list[dict[str, Any]]:
     from tests.streams.test_faults import poison_records
 
     prefix = f"chaos{int(time.time())}a."
-    env = {"BORDERFUSION_SENSORS_FILE": str(scen / "sensors.yaml"),
-           "BORDERFUSION_ZONES_FILE": str(scen / "zones.geojson"),
-           "BORDERFUSION_DATA_DIR": str(work / "var"),
-           "BORDERFUSION_REORDER_WINDOW_S": REORDER_S}
+    env = {
+        "BORDERFUSION_SENSORS_FILE": str(scen / "sensors.yaml"),
+        "BORDERFUSION_ZONES_FILE": str(scen / "zones.geojson"),
+        "BORDERFUSION_DATA_DIR": str(work / "var"),
+        "BORDERFUSION_REORDER_WINDOW_S": REORDER_S,
+    }
     if (scen / "rules.yaml").exists():
         env["BORDERFUSION_RULES_FILE"] = str(scen / "rules.yaml")
     worker = start_worker(bootstrap, prefix, env, ROLES, work / "worker.log")
@@ -205,8 +252,11 @@ def run_kill_and_poison(args: argparse.Namespace, work: Path, bootstrap: str,
 
     def kill() -> None:
         tracks_r.poll()
-        state["tracks_before"] = {u["track_id"] for u in flatten(tracks_r.values())
-                                  if isinstance(u, dict) and "track_id" in u}
+        state["tracks_before"] = {
+            u["track_id"]
+            for u in flatten(tracks_r.values())
+            if isinstance(u, dict) and "track_id" in u
+        }
         state["worker"].send_signal(signal.SIGKILL)
         state["worker"].wait()
         state["killed_at"] = time.time()
@@ -231,10 +281,12 @@ def run_kill_and_poison(args: argparse.Namespace, work: Path, bootstrap: str,
         stop_process(state["worker"])
     got_alerts = {a["alert_id"] for a in alerts}
     versions = Counter((a["alert_id"], a["t_last"], a["status"]) for a in alerts)
-    track_ids = {u["track_id"] for u in flatten(tracks) if isinstance(u, dict)
-                 and "track_id" in u}
-    after = {u["track_id"] for u in flatten(tracks) if isinstance(u, dict)
-             and "track_id" in u and u.get("t", 0) > state.get("killed_at", 0) - 1}
+    track_ids = {u["track_id"] for u in flatten(tracks) if isinstance(u, dict) and "track_id" in u}
+    after = {
+        u["track_id"]
+        for u in flatten(tracks)
+        if isinstance(u, dict) and "track_id" in u and u.get("t", 0) > state.get("killed_at", 0) - 1
+    }
     continued = state.get("tracks_before", set()) & after
     reasons: dict[str, list[str]] = {}
     for d in dead:
@@ -247,26 +299,35 @@ def run_kill_and_poison(args: argparse.Namespace, work: Path, bootstrap: str,
             got.remove(hit)
             poison_found += 1
     return [
-        {"scenario": "1 worker SIGKILL + restart",
-         "injected": f"kill -9 at 50% of {len(records)} readings, restart after 3 s",
-         "found": (f"alerts {len(got_alerts & ref_alerts)}/{len(ref_alerts)} reference ids "
-                   f"(lost {len(ref_alerts - got_alerts)}, extra {len(got_alerts - ref_alerts)}); "
-                   f"versions seen twice on `alerts`: "
-                   f"{sum(1 for n in versions.values() if n > 1)}; tracks alive at the kill "
-                   f"continuing after it: {len(continued)}/{len(state.get('tracks_before', []))}"
-                   f"; track ids {len(track_ids & ref_tracks)}/{len(ref_tracks)} reference"),
-         "ok": not (ref_alerts - got_alerts),
-         "detail": {"lost": sorted(ref_alerts - got_alerts),
-                    "extra": sorted(got_alerts - ref_alerts), "http": dict(stats)}},
-        {"scenario": "3 poison on every topic",
-         "injected": f"{len(poison)} bad records on readings.*, observations, tracks, "
-                     "alerts.acks (truncated JSON, wrong types, 600 kB, NaN/inf, future/"
-                     "ancient t, unknown sensors)",
-         "found": f"{poison_found}/{len(poison)} dead-lettered with the expected reason; "
-                  f"dead letters by source: "
-                  + ", ".join(f"{k}={v}" for k, v in sorted(
-                      Counter(d['source'] for d in dead).items())),
-         "ok": poison_found == len(poison), "detail": {}},
+        {
+            "scenario": "1 worker SIGKILL + restart",
+            "injected": f"kill -9 at 50% of {len(records)} readings, restart after 3 s",
+            "found": (
+                f"alerts {len(got_alerts & ref_alerts)}/{len(ref_alerts)} reference ids "
+                f"(lost {len(ref_alerts - got_alerts)}, extra {len(got_alerts - ref_alerts)}); "
+                f"versions seen twice on `alerts`: "
+                f"{sum(1 for n in versions.values() if n > 1)}; tracks alive at the kill "
+                f"continuing after it: {len(continued)}/{len(state.get('tracks_before', []))}"
+                f"; track ids {len(track_ids & ref_tracks)}/{len(ref_tracks)} reference"
+            ),
+            "ok": not (ref_alerts - got_alerts),
+            "detail": {
+                "lost": sorted(ref_alerts - got_alerts),
+                "extra": sorted(got_alerts - ref_alerts),
+                "http": dict(stats),
+            },
+        },
+        {
+            "scenario": "3 poison on every topic",
+            "injected": f"{len(poison)} bad records on readings.*, observations, tracks, "
+            "alerts.acks (truncated JSON, wrong types, 600 kB, NaN/inf, future/"
+            "ancient t, unknown sensors)",
+            "found": f"{poison_found}/{len(poison)} dead-lettered with the expected reason; "
+            f"dead letters by source: "
+            + ", ".join(f"{k}={v}" for k, v in sorted(Counter(d["source"] for d in dead).items())),
+            "ok": poison_found == len(poison),
+            "detail": {},
+        },
     ]
 
 
@@ -285,10 +346,14 @@ def run_flood(work: Path, bootstrap: str, scen: Path) -> dict[str, Any]:
         t0 = time.time()
         for step in range(20):  # 10 s; R1 at 10 x 9.5 plots/s, R2 at its normal 7.5/s
             now = time.time()
-            batch = [{"sensor_id": "R1", "t": now, "range_m": 1000.0 + i, "bearing_deg": 30.0}
-                     for i in range(48)]
-            batch += [{"sensor_id": "R2", "t": now, "range_m": 800.0 + i, "bearing_deg": 5.0}
-                      for i in range(4)]
+            batch = [
+                {"sensor_id": "R1", "t": now, "range_m": 1000.0 + i, "bearing_deg": 30.0}
+                for i in range(48)
+            ]
+            batch += [
+                {"sensor_id": "R2", "t": now, "range_m": 800.0 + i, "bearing_deg": 5.0}
+                for i in range(4)
+            ]
             status, body = gw.post("radar", batch)
             rej = {r["index"]: r["reason"] for r in body.get("rejected", [])}
             for i, r in enumerate(batch):
@@ -301,26 +366,34 @@ def run_flood(work: Path, bootstrap: str, scen: Path) -> dict[str, Any]:
         elapsed = time.time() - t0
     finally:
         gw.stop()
-    ok = acc["R2"] == sent["R2"] and acc["R1"] < sent["R1"] / 2
-    return {"scenario": "4 flooding sensor",
-            "injected": f"R1 at {sent['R1'] / elapsed:.0f} readings/s (10x its rate) and R2 at "
-                        f"{sent['R2'] / elapsed:.0f}/s in the same requests, {elapsed:.0f} s",
-            "found": f"R1 accepted {acc['R1']}/{sent['R1']} ({acc['R1'] / elapsed:.0f}/s; "
-                     f"budget 60/s, burst 120), rate_limited {limited[('R1', 'rate_limited')]} "
-                     f"(dead-lettered); R2 accepted {acc['R2']}/{sent['R2']}",
-            "ok": ok, "detail": {"limited": {f"{k[0]}:{k[1]}": v for k, v in limited.items()}}}
+    # R1 gets at most its budget (60/s + a 120 burst, +5% for timing); R2 loses nothing
+    ok = acc["R2"] == sent["R2"] and acc["R1"] <= 1.05 * (60 * elapsed + 120)
+    return {
+        "scenario": "4 flooding sensor",
+        "injected": f"R1 at {sent['R1'] / elapsed:.0f} readings/s (10x its rate) and R2 at "
+        f"{sent['R2'] / elapsed:.0f}/s in the same requests, {elapsed:.0f} s",
+        "found": f"R1 accepted {acc['R1']}/{sent['R1']} ({acc['R1'] / elapsed:.0f}/s; "
+        f"budget 60/s, burst 120), rate_limited {limited[('R1', 'rate_limited')]} "
+        f"(dead-lettered); R2 accepted {acc['R2']}/{sent['R2']}",
+        "ok": ok,
+        "detail": {"limited": {f"{k[0]}:{k[1]}": v for k, v in limited.items()}},
+    }
 
 
-def run_outage(args: argparse.Namespace, work: Path, scen: Path,
-               records: list[dict[str, Any]]) -> dict[str, Any]:
+def run_outage(
+    args: argparse.Namespace, work: Path, scen: Path, records: list[dict[str, Any]]
+) -> dict[str, Any]:
     prefix = f"chaos{int(time.time())}o."
     (work / "outage").mkdir(exist_ok=True)
     with RestartableBroker(args.broker, work / "outage" / "broker") as broker:
         broker.create_topics(prefix)
-        env = {"BORDERFUSION_SENSORS_FILE": str(scen / "sensors.yaml"),
-               "BORDERFUSION_DATA_DIR": str(work / "outage" / "var")}
-        worker = start_worker(broker.bootstrap, prefix, env, ["ingest"],
-                              work / "outage" / "worker.log")
+        env = {
+            "BORDERFUSION_SENSORS_FILE": str(scen / "sensors.yaml"),
+            "BORDERFUSION_DATA_DIR": str(work / "outage" / "var"),
+        }
+        worker = start_worker(
+            broker.bootstrap, prefix, env, ["ingest"], work / "outage" / "worker.log"
+        )
         gw = GatewayProc(work / "outage", broker.bootstrap, prefix, scen / "sensors.yaml")
         notes: dict[str, Any] = {}
         time.time()
@@ -332,8 +405,10 @@ def run_outage(args: argparse.Namespace, work: Path, scen: Path,
             end = time.time() + seconds
             i = 0
             while time.time() < end:
-                vals = [{**radar[(i + k) % len(radar)]["value"], "t": time.time(),
-                         "seq": next(seq)} for k in range(10)]
+                vals = [
+                    {**radar[(i + k) % len(radar)]["value"], "t": time.time(), "seq": next(seq)}
+                    for k in range(10)
+                ]
                 i += 10
                 status, body = gw.post("radar", vals)
                 st[f"http_{status}"] += 1
@@ -355,8 +430,9 @@ def run_outage(args: argparse.Namespace, work: Path, scen: Path,
             worker_exited = worker.poll() is not None
             notes["worker_exit_code"] = worker.returncode
             if worker_exited:
-                worker = start_worker(broker.bootstrap, prefix, env, ["ingest"],
-                                      work / "outage" / "worker.log")
+                worker = start_worker(
+                    broker.bootstrap, prefix, env, ["ingest"], work / "outage" / "worker.log"
+                )
             after = load(10)
             drained_at = None
             deadline = time.time() + 120
@@ -369,32 +445,47 @@ def run_outage(args: argparse.Namespace, work: Path, scen: Path,
             rd = Lenient(broker.bootstrap, prefix + "readings.radar")
             got = [r for r in flatten(rd.drain(quiet_s=4, timeout_s=60)) if "seq" in r]
             seqs = [r["seq"] for r in got]
+            # order is per sensor (= per Kafka key and partition), not across partitions
+            per_sensor: dict[str, list[int]] = {}
+            for r in got:
+                per_sensor.setdefault(r["sensor_id"], []).append(r["seq"])
             first_kept = before["accepted"] if not broker.keeps_data else 0
             expected = set(range(first_kept, total))
-            obs = Lenient(broker.bootstrap, prefix + "observations").drain(quiet_s=8,
-                                                                         timeout_s=120)
-            n_obs = sum(1 for o in flatten(obs) if isinstance(o, dict)
-                        and o.get("t", 0) > t_down and not o.get("attrs", {}).get("halo"))
+            obs = Lenient(broker.bootstrap, prefix + "observations").drain(quiet_s=8, timeout_s=120)
+            n_obs = sum(
+                1
+                for o in flatten(obs)
+                if isinstance(o, dict)
+                and o.get("t", 0) > t_down
+                and not o.get("attrs", {}).get("halo")
+            )
         finally:
             gw.stop()
             stop_process(worker)
-    in_order = seqs == sorted(seqs)
+    in_order = all(v == sorted(v) for v in per_sensor.values())
+    duplicates = len(seqs) - len(set(seqs))
     complete = expected <= set(seqs)
-    lost_note = ("Tansu is memory-only: the broker restart dropped the "
-                 f"{before['accepted']} readings acked before the outage (and the worker's "
-                 "offsets); everything spooled during the outage arrived"
-                 if not broker.keeps_data else "Apache Kafka kept its data across the restart")
-    return {"scenario": f"2 broker stopped {args.outage:.0f} s",
-            "injected": f"{args.broker} stopped under load for {notes['restart_s']} s "
-                        f"(gateway accepting 40 readings/s throughout)",
-            "found": f"gateway spooled {during['spooled']} readings (depth "
-                     f"{notes['spool_depth_at_restart']}), drained "
-                     f"{'in %.0f s' % (drained_at - t_down - notes['restart_s']) if drained_at else 'NOT'}"
-                     f" after restart; in order: {in_order}; complete: {complete}; worker "
-                     f"{'exited (code {}) and was restarted'.format(notes['worker_exit_code']) if worker_exited else 'reconnected by itself'}"
-                     f"; {n_obs} observations after the outage. {lost_note}",
-            "ok": in_order and complete and n_obs > 0,
-            "detail": {"before": dict(before), "during": dict(during), "after": dict(after)}}
+    lost_note = (
+        "Tansu is memory-only: the broker restart dropped the "
+        f"{before['accepted']} readings acked before the outage (and the worker's "
+        "offsets); everything spooled during the outage arrived"
+        if not broker.keeps_data
+        else "Apache Kafka kept its data across the restart"
+    )
+    return {
+        "scenario": f"2 broker stopped {args.outage:.0f} s",
+        "injected": f"{args.broker} stopped under load for {notes['restart_s']} s "
+        f"(gateway accepting 40 readings/s throughout)",
+        "found": f"gateway spooled {during['spooled']} readings (depth "
+        f"{notes['spool_depth_at_restart']}), drained "
+        f"{'in %.0f s' % (drained_at - t_down - notes['restart_s']) if drained_at else 'NOT'}"
+        f" after restart; in order per sensor: {in_order}; complete: {complete}; "
+        f"duplicates: {duplicates}; worker "
+        f"{'exited (code {}) and was restarted'.format(notes['worker_exit_code']) if worker_exited else 'reconnected by itself'}"
+        f"; {n_obs} observations after the outage. {lost_note}",
+        "ok": in_order and complete and n_obs > 0,
+        "detail": {"before": dict(before), "during": dict(during), "after": dict(after)},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -421,13 +512,16 @@ def main(argv: list[str] | None = None) -> int:
                 for r in flat:
                     r["value"]["t"] = round(r["value"]["t"] + shift, 3)
                 # the reference sees exactly what the gateway will get
-                (scen / "readings.jsonl").write_text("".join(json.dumps(r) + "\n"
-                                                             for r in flat))
+                (scen / "readings.jsonl").write_text("".join(json.dumps(r) + "\n" for r in flat))
                 ref_alerts, ref_tracks = replay(scen, work / "ref")
-                print(f"reference: {len(ref_alerts)} alerts, {len(ref_tracks)} tracks "
-                      f"from {len(flat)} readings", file=sys.stderr)
-                rows += run_kill_and_poison(args, work, broker.bootstrap, scen, flat,
-                                            ref_alerts, ref_tracks)
+                print(
+                    f"reference: {len(ref_alerts)} alerts, {len(ref_tracks)} tracks "
+                    f"from {len(flat)} readings",
+                    file=sys.stderr,
+                )
+                rows += run_kill_and_poison(
+                    args, work, broker.bootstrap, scen, flat, ref_alerts, ref_tracks
+                )
             if "4" in only:
                 rows.append(run_flood(work, broker.bootstrap, scen))
         if "2" in only:
@@ -438,22 +532,33 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_report(rows: list[dict[str, Any]], args: argparse.Namespace, elapsed: float) -> None:
-    lines = [f"# Chaos run ({args.broker}, {elapsed:.0f} s, "
-             f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)", "",
-             f"`python scripts/chaos.py --broker {args.broker} --duration {args.duration} "
-             f"--speed {args.speed} --outage {args.outage:g}`", "",
-             "| scenario | injected | found | ok |", "|---|---|---|---|"]
+    lines = [
+        f"# Chaos run ({args.broker}, {elapsed:.0f} s, "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)",
+        "",
+        f"`python scripts/chaos.py --broker {args.broker} --duration {args.duration} "
+        f"--speed {args.speed} --outage {args.outage:g}`",
+        "",
+        "| scenario | injected | found | ok |",
+        "|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['scenario']} | {r['injected']} | {r['found']} | "
-                     f"{'yes' if r['ok'] else '**NO**'} |")
+        lines.append(
+            f"| {r['scenario']} | {r['injected']} | {r['found']} | "
+            f"{'yes' if r['ok'] else '**NO**'} |"
+        )
     text = "\n".join(lines) + "\n"
     print(text)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(text)
-    out.with_suffix(".json").write_text(json.dumps(
-        {"broker": args.broker, "elapsed_s": round(elapsed, 1), "rows": rows}, indent=2,
-        default=str))
+    out.with_suffix(".json").write_text(
+        json.dumps(
+            {"broker": args.broker, "elapsed_s": round(elapsed, 1), "rows": rows},
+            indent=2,
+            default=str,
+        )
+    )
 
 
 if __name__ == "__main__":

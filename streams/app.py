@@ -63,8 +63,13 @@ def create_app(settings: Settings, roles: tuple[str, ...] = ROLES) -> AppHandle:
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise ValueError(f"unknown role(s) {sorted(unknown)}; choose from {', '.join(ROLES)}")
+    # Workers without pipeline agents (web, delivery, archive) must not join the pipeline's
+    # consumer group: every start or stop of theirs would pause the pipeline for a rebalance.
+    pipeline = set(roles) & {"ingest", "fusion", "alerts"}
+    faust_id = (settings.app_id if pipeline
+                else f"{settings.app_id}-{'-'.join(sorted(roles))}-workers")
     app = faust.App(
-        settings.app_id,
+        faust_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=_credentials(settings),
         store=settings.store,

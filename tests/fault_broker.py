@@ -75,8 +75,9 @@ class RestartableBroker:
             self._kraft = None
 
     def create_topics(self, prefix: str, partitions: int = 2) -> None:
-        ensure_topics(Settings(kafka_bootstrap=self.bootstrap, topic_prefix=prefix,
-                               partitions=partitions))
+        ensure_topics(
+            Settings(kafka_bootstrap=self.bootstrap, topic_prefix=prefix, partitions=partitions)
+        )
 
     def close(self) -> None:
         self.stop()

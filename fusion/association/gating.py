@@ -12,6 +12,7 @@ from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
 IntArray = NDArray[np.intp]
+_DENSE = 4096  # up to this many track × observation pairs, brute force beats building a tree
 
 
 def chi2_gate(probability: float, dof: int = 2) -> float:
@@ -35,9 +36,31 @@ def candidate_pairs(
         empty = np.empty(0, dtype=np.intp)
         return empty, empty.copy()
     k = min(max_candidates, n)
-    dist, idx = cKDTree(track_pos).query(obs_pos, k=k, distance_upper_bound=radius)
+    if n * m <= _DENSE:
+        dist, idx = _dense_query(track_pos, obs_pos, k, radius)
+    else:
+        dist, idx = cKDTree(track_pos).query(obs_pos, k=k, distance_upper_bound=radius)
     dist = dist.reshape(m, k)
     idx = idx.reshape(m, k)
     ok = np.isfinite(dist)
     obs_idx = np.broadcast_to(np.arange(m)[:, None], (m, k))[ok]
     return idx[ok].astype(np.intp), obs_idx.astype(np.intp)
+
+
+def _dense_query(
+    track_pos: NDArray[np.float64], obs_pos: NDArray[np.float64], k: int, radius: float
+) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+    """``cKDTree.query`` semantics (k nearest, inf beyond ``radius``) for small inputs.
+
+    A streaming call brings a handful of observations to a few dozen tracks; building a
+    tree for that costs more than the m × n distances.
+    """
+    d = np.hypot(
+        obs_pos[:, None, 0] - track_pos[None, :, 0], obs_pos[:, None, 1] - track_pos[None, :, 1]
+    )
+    idx = np.argsort(d, axis=1, kind="stable")[:, :k]
+    dist = np.take_along_axis(d, idx, axis=1)
+    far = dist > radius
+    dist[far] = np.inf
+    idx[far] = track_pos.shape[0]
+    return dist, idx

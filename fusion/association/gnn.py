@@ -35,11 +35,15 @@ def gnn_assign(
     if ti.size == 0:
         empty = np.empty(0, dtype=np.intp)
         return empty, empty.copy()
+    if _all_distinct(ti, n_tracks) and _all_distinct(oj, n_obs):
+        # no track and no observation in two pairs: every pair is its own group (the usual
+        # case for small streaming calls), so all of them are the assignment
+        return ti.astype(np.intp), oj.astype(np.intp)
     label = cluster_pairs(ti, oj, n_tracks, n_obs)
-    # number of distinct tracks and observations per component
+    # number of distinct tracks and observations per component (1-D keys: label, index)
     n_lab = int(label.max()) + 1
-    trk_first = np.unique(np.stack([label, ti]), axis=1)[0]
-    obs_first = np.unique(np.stack([label, oj]), axis=1)[0]
+    trk_first = np.unique(label.astype(np.int64) * (n_tracks + 1) + ti) // (n_tracks + 1)
+    obs_first = np.unique(label.astype(np.int64) * (n_obs + 1) + oj) // (n_obs + 1)
     nt = np.bincount(trk_first, minlength=n_lab)
     no = np.bincount(obs_first, minlength=n_lab)
     simple = (nt == 1) | (no == 1)
@@ -70,3 +74,8 @@ def gnn_assign(
             out_t.append(t_u[rows[real]])
             out_o.append(o_u[cols[real]])
     return np.concatenate(out_t).astype(np.intp), np.concatenate(out_o).astype(np.intp)
+
+
+def _all_distinct(idx: IntArray, size: int) -> bool:
+    """True if no index repeats (a bincount is cheaper than ``np.unique`` for this)."""
+    return idx.size <= 1 or int(np.bincount(idx, minlength=1).max()) <= 1

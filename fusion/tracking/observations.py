@@ -137,6 +137,8 @@ def from_observations(
     vel = np.full((m, 2), np.nan)
     names: list[str | None] = [None] * m
     cls_ll = np.zeros((m, len(CLASSES)))
+    polar_rows: list[int] = []
+    polar_vals: list[tuple[float, float, float, float, float, float]] = []
     for i, o in enumerate(obs):
         cls_ll[i] = observation_loglik(o.kind, o.attrs)
         if o.kind == "ais" and o.attrs.get("mmsi") is not None:
@@ -150,15 +152,24 @@ def from_observations(
         elif polar_ekf and o.kind in ("radar", "thermal"):
             p = _polar(o.attrs)
             if p is not None:
-                rng, brg, sr, sb, slat, slon = p
-                se, sn = frame.to_en(slat, slon)
-                # bearing is from true north at the sensor: turn it into the sector frame
-                rs = frame.rotation_en(slat, slon)
-                conv = math.atan2(float(rs[1, 0]), float(rs[0, 0]))
-                model[i] = POLAR
-                z[i] = (rng, math.radians(brg) - conv)
-                r[i] = np.diag([sr**2, math.radians(sb) ** 2])
-                sensor_pos[i] = (float(se), float(sn))
+                polar_rows.append(i)
+                polar_vals.append(p)
+    if polar_rows:
+        # sensor positions and meridian convergence for all polar rows in one call each
+        rows = np.asarray(polar_rows)
+        rng, brg, sr, sb, slat, slon = np.asarray(polar_vals, float).T
+        se, sn = frame.to_en(slat, slon)
+        # bearing is from true north at the sensor: turn it into the sector frame
+        rs = frame.rotation_en(slat, slon).reshape(-1, 2, 2)
+        conv = np.arctan2(rs[:, 1, 0], rs[:, 0, 0])
+        model[rows] = POLAR
+        z[rows, 0] = rng
+        z[rows, 1] = np.radians(brg) - conv
+        r[rows] = 0.0
+        r[rows, 0, 0] = sr**2
+        r[rows, 1, 1] = np.radians(sb) ** 2
+        sensor_pos[rows, 0] = se
+        sensor_pos[rows, 1] = sn
     return ObservationArrays(
         t=np.array([o.t for o in obs], float),
         pos=pos,

@@ -117,7 +117,12 @@ async def run_archiver(
                 if msgs:
                     commit[tp] = msgs[-1].offset + 1
             if records:
-                await _in_thread(store.append, records)  # fsynced on return
+                stored = await _in_thread(store.append, records)  # fsynced on return
+                if stored < len(records):  # the store's offsets said these are already in
+                    log.info(
+                        "archive skipped redelivered records",
+                        extra={"skipped": len(records) - stored},
+                    )
                 try:
                     await consumer.commit(commit)
                 except (CommitFailedError, KafkaError) as exc:  # rebalanced: store resumes us

@@ -93,3 +93,34 @@ def test_cheap_jpda_weights_sum_to_one_and_favour_the_closer_detection() -> None
     )
     assert np.isclose(beta.sum() + beta0[0], 1.0)
     assert beta[0] > beta[1] > 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_small_input_paths_match_the_tree_and_graph_paths(seed: int) -> None:
+    """Brute-force k-nearest and label-propagation components give the same answers."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    from fusion.association.clustering import _propagate
+    from fusion.association.gating import _dense_query
+
+    rng = np.random.default_rng(seed)
+    tracks, obs = rng.uniform(0, 300, (40, 2)), rng.uniform(0, 300, (12, 2))
+    dist, idx = _dense_query(tracks, obs, 5, 60.0)
+    ref_d, ref_i = cKDTree(tracks).query(obs, k=5, distance_upper_bound=60.0)
+    assert np.array_equal(np.isfinite(dist), np.isfinite(ref_d))
+    ok = np.isfinite(ref_d)
+    assert np.allclose(dist[ok], ref_d[ok]) and np.array_equal(idx[ok], ref_i[ok])
+    ti, oj = candidate_pairs(tracks, obs, 60.0, 5)
+    a = _propagate(ti, oj)
+    g = coo_matrix((np.ones(ti.size), (ti, oj + 40)), shape=(52, 52))
+    ref = connected_components(g, directed=False)[1][ti]
+    # same partition: pairs share a label in one iff they do in the other
+    assert np.array_equal(a[:, None] == a[None, :], ref[:, None] == ref[None, :])
+
+
+def test_gnn_fast_path_for_disjoint_pairs() -> None:
+    ti, oj = np.array([3, 0, 7]), np.array([1, 2, 0])
+    at, ao = gnn_assign(ti, oj, np.array([1.0, 2.0, 50.0]), 8, 3, miss_cost=10.0)
+    assert sorted(zip(at.tolist(), ao.tolist(), strict=True)) == [(0, 2), (3, 1)]

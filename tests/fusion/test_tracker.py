@@ -158,3 +158,21 @@ def test_manoeuvre_adaptive_follows_a_turn() -> None:
     same small q loses it and starts a new one."""
     assert _turning_boat(adaptive=True) == ["S1-T0"]
     assert _turning_boat(adaptive=False) != ["S1-T0"]
+
+
+def test_tentative_track_survives_misses_with_streak_rule() -> None:
+    """Hit, miss, miss, hit: 2-of-first-3 drops the track; '2 hits before 3 misses' keeps it."""
+    pattern = [True, False, False, True]
+    ids = {}
+    for name, cfg in {
+        "window": TrackerConfig(confirm_m=2, confirm_n=3, adaptive=False),
+        "streak": TrackerConfig(confirm_m=2, confirm_n=0, tentative_max_misses=3, adaptive=False),
+    }.items():
+        tr = SectorTracker("S1", LAT0, LON0, cfg)
+        for s, hit in enumerate(pattern):
+            # the radar scans every second; a far plot marks the scan when the walker is missed
+            e, n = (2.0 * s, 0.0) if hit else (5000.0 + 900.0 * s, 5000.0)
+            tr.process([_obs(s, s, e, n)])
+        ids[name] = {u.track_id for u in tr.live_tracks() if abs(u.lat - LAT0) < 0.01}
+    assert ids["window"] == set()
+    assert ids["streak"] == {"S1-T0"}

@@ -3,8 +3,9 @@
 1. A live run (ingest + fusion + alerts + archive in one worker) is archived completely:
    every record of ``readings.*`` and ``alerts`` exactly as it sits on the topic, the
    archive verifies, and a window replay from the archive gives the live alert ids.
-2. An archive worker SIGKILLed while readings flow and then restarted keeps every
-   reading exactly once (compared by topic/partition/offset and by content).
+2. An archive worker SIGKILLed while readings flow (its open segment then given a torn
+   tail) and restarted repairs the segment and keeps every reading exactly once
+   (compared by topic/partition/offset and by content).
 3. A flipped byte in one segment of that archive makes ``archive verify`` fail naming it.
 
 Kafka's own records, read with ``assign()`` + ``seek`` (no group), are the reference.

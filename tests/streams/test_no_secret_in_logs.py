@@ -28,17 +28,20 @@ HMAC_KEY = "hmac-key-0123456789abcdef0123456789ab"
 
 
 def _env(tmp_path: Path, bootstrap: str, level: str) -> dict[str, str]:
-    (tmp_path / "sensors.yaml").write_text(yaml.safe_dump({"sensors": [
-        {"id": "R1", "type": "radar", "lat": 51.5, "lon": 30.5}]}))
-    return {**os.environ,
-            "BORDERFUSION_KAFKA_BOOTSTRAP": bootstrap,
-            "BORDERFUSION_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-            "BORDERFUSION_KAFKA_SASL_MECHANISM": "PLAIN",
-            "BORDERFUSION_KAFKA_SASL_USERNAME": "bf",
-            "BORDERFUSION_KAFKA_SASL_PASSWORD": PASSWORD,
-            "BORDERFUSION_SENSORS_FILE": str(tmp_path / "sensors.yaml"),
-            "BORDERFUSION_DATA_DIR": str(tmp_path / "var"),
-            "BORDERFUSION_LOG_LEVEL": level}
+    (tmp_path / "sensors.yaml").write_text(
+        yaml.safe_dump({"sensors": [{"id": "R1", "type": "radar", "lat": 51.5, "lon": 30.5}]})
+    )
+    return {
+        **os.environ,
+        "BORDERFUSION_KAFKA_BOOTSTRAP": bootstrap,
+        "BORDERFUSION_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "BORDERFUSION_KAFKA_SASL_MECHANISM": "PLAIN",
+        "BORDERFUSION_KAFKA_SASL_USERNAME": "bf",
+        "BORDERFUSION_KAFKA_SASL_PASSWORD": PASSWORD,
+        "BORDERFUSION_SENSORS_FILE": str(tmp_path / "sensors.yaml"),
+        "BORDERFUSION_DATA_DIR": str(tmp_path / "var"),
+        "BORDERFUSION_LOG_LEVEL": level,
+    }
 
 
 def _assert_clean(text: str, where: str) -> None:
@@ -46,45 +49,94 @@ def _assert_clean(text: str, where: str) -> None:
         assert secret not in text, f"{secret!r} leaked into {where}"
 
 
-@pytest.mark.parametrize("level", [
-    "INFO",
-    pytest.param("DEBUG", marks=pytest.mark.xfail(strict=True, reason=(
-        "kafka-python's KafkaAdminClient logs its whole config, sasl_plain_password "
-        "included, at DEBUG (logger kafka.admin.client): the logging setup needs a "
-        "redacting filter or kafka.* capped at INFO"))),
-])
+@pytest.mark.parametrize(
+    "level",
+    [
+        "INFO",
+        pytest.param(
+            "DEBUG",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason=(
+                    "kafka-python's KafkaAdminClient logs its whole config, sasl_plain_password "
+                    "included, at DEBUG (logger kafka.admin.client): the logging setup needs a "
+                    "redacting filter or kafka.* capped at INFO"
+                ),
+            ),
+        ),
+    ],
+)
 def test_secrets_stay_out_of_gateway_worker_and_config_show(tmp_path: Path, level: str) -> None:
     bootstrap = f"127.0.0.1:{free_port()}"  # nothing listens: both hit their error paths
     env = _env(tmp_path, bootstrap, level)
-    shown = subprocess.run([sys.executable, "-m", "streams.cli", "config", "show"], env=env,
-                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+    shown = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "config", "show"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert shown.returncode == 0, shown.stderr
     assert "kafka_sasl_password" in shown.stdout
     _assert_clean(shown.stdout + shown.stderr, "config show")
 
-    tokens = {"tokens": [{"name": "post", "token_sha256": hash_token(TOKEN), "sensors": ["R1"],
-                          "hmac_key": HMAC_KEY}]}
+    tokens = {
+        "tokens": [
+            {
+                "name": "post",
+                "token_sha256": hash_token(TOKEN),
+                "sensors": ["R1"],
+                "hmac_key": HMAC_KEY,
+            }
+        ]
+    }
     (tmp_path / "tokens.yaml").write_text(yaml.safe_dump(tokens))
     (tmp_path / "tokens.yaml").chmod(0o600)
     port = free_port()
     logs = {name: open(tmp_path / f"{name}.log", "wb") for name in ("gateway", "worker")}  # noqa: SIM115
-    gw = subprocess.Popen([sys.executable, "-m", "streams.cli", "gateway", "--port", str(port),
-                           "--tokens", str(tmp_path / "tokens.yaml"), "--spool",
-                           str(tmp_path / "spool")], env=env, cwd=ROOT, stdout=logs["gateway"],
-                          stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
-    worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "--role", "ingest"],
-                              env=env, cwd=ROOT, stdout=logs["worker"],
-                              stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+    gw = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "gateway",
+            "--port",
+            str(port),
+            "--tokens",
+            str(tmp_path / "tokens.yaml"),
+            "--spool",
+            str(tmp_path / "spool"),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=logs["gateway"],
+        stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "worker", "--role", "ingest"],
+        env=env,
+        cwd=ROOT,
+        stdout=logs["worker"],
+        stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,
+    )
     try:
         url = f"http://127.0.0.1:{port}/ingest/radar"
         deadline = time.monotonic() + 40
-        body = json.dumps({"sensor_id": "R1", "t": time.time(), "range_m": 1.0,
-                           "bearing_deg": 1.0}).encode()
+        body = json.dumps(
+            {"sensor_id": "R1", "t": time.time(), "range_m": 1.0, "bearing_deg": 1.0}
+        ).encode()
         statuses = []
-        for headers in ({"Authorization": f"Bearer {TOKEN}"},  # unsigned: 401
-                        {"Authorization": f"Bearer {TOKEN}x"},  # wrong token: 401
-                        {"Authorization": f"Bearer {TOKEN}",
-                         "X-Borderfusion-Signature": sign_body(HMAC_KEY.encode(), body)}):
+        for headers in (
+            {"Authorization": f"Bearer {TOKEN}"},  # unsigned: 401
+            {"Authorization": f"Bearer {TOKEN}x"},  # wrong token: 401
+            {
+                "Authorization": f"Bearer {TOKEN}",
+                "X-Borderfusion-Signature": sign_body(HMAC_KEY.encode(), body),
+            },
+        ):
             while True:
                 try:
                     req = urllib.request.Request(url, data=body, headers=headers)
