@@ -44,7 +44,7 @@ chaos: $(STAMP)
 	$(BIN)/python scripts/chaos.py
 
 fuzz: $(STAMP)
-	FUZZ_EXAMPLES=20000 $(BIN)/pytest -q tests/fuzz
+	FUZZ_EXAMPLES=20000 $(BIN)/pytest -q -m fuzz tests/fuzz
 
 deploy-check: $(STAMP)
 	bash scripts/validate-deploy.sh

@@ -102,7 +102,7 @@ class Collector(threading.Thread):
 
         self.prefix = prefix
         self.stop_flag = threading.Event()
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                       group_id=None, fetch_max_bytes=64 * 1024 * 1024,
                                       max_partition_fetch_bytes=16 * 1024 * 1024)
@@ -271,7 +271,7 @@ def py_spy(pid: int, seconds: float, out: Path) -> dict[str, Any]:
                 break
         buckets[label] += n
     busy = max(total - idle, 1)
-    return {"samples": total, "idle_share": round(idle / max(total, 1), 3),
+    return {"samples": total, "idle_share": round(idle / max(total, 1), 3),  # py-spy: busy only
             "busy_share_by_area": {k: round(v / busy, 3) for k, v in buckets.most_common()}}
 
 
@@ -359,7 +359,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             cpu1 = {k: cpu_s(p) for k, p in pids.items() if k != "loadgen"}
             load = json.loads(stats_file.read_text())
             cpu1["loadgen"] = cpu0["loadgen"]  # exited: use its own figure below
-            expected = load["sent"]["expected_obs"] + probes
+            expected = load["acked"]["expected_obs"] + probes  # what the broker has
             at_end = collector.snapshot()
             lag_at_end = expected - (at_end["obs"] + collector.dead_readings)
             # drain: wait for the pipeline to catch up (or stall)
@@ -394,6 +394,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                          "readings_acked": load["acked"]["readings"],
                          "send_errors": load["acked"]["errors"],
                          "achieved_rate": round(load["achieved_rate"], 1),
+                         "acked_rate": round(load["acked"]["readings"] / load["elapsed_s"], 1),
+                         "unflushed_at_end": load.get("unflushed_at_end"),
                          "per_topic": load["per_topic"]},
                 "expected_observations": expected,
                 "observations": snap["obs"], "halo_copies": snap["halo"],
@@ -527,7 +529,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     p.add_argument("--soak-minutes", type=float, default=0.0,
                    help="run this many minutes instead of --duration (RSS soak)")
-    p.add_argument("--sectors", type=int, default=4)
+    p.add_argument("--sectors", type=int, default=16,
+                   help="sector polygons along the border (default: ~20 km each, the grid default)")
     p.add_argument("--plots-per-scan", type=int, default=80)
     p.add_argument("--reorder-window", type=float, default=2.0,
                    help="BORDERFUSION_REORDER_WINDOW_S of the workers")

@@ -17,6 +17,7 @@ camera's second is one gateway batch, seismic events and AIS sentences are singl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -169,7 +170,7 @@ class Border:
         feats = [
             feat({"id": "border-1", "kind": "border", "border_type": "green"},
                  {"type": "LineString", "coordinates": ring([(x, 0.0) for x in xs])}),
-            feat({"id": "territory", "kind": "territory"},
+            feat({"id": "territory", "kind": "territory", "name": "our side"},
                  {"type": "Polygon", "coordinates": [ring(
                      [(x0, -20000.0), (x1, -20000.0), (x1, 0.0), (x0, 0.0), (x0, -20000.0)])]}),
         ]
@@ -308,14 +309,15 @@ def run(bootstrap: str, prefix: str, mix: Mix, duration: float, partitions: int 
     border = Border(mix, partitions)
     gen = Generator(border)
     pusher = KafkaPusher(bootstrap, prefix, batch_size=256 * 1024)
-    acked = {"records": 0, "readings": 0, "errors": 0}
+    acked = {"records": 0, "readings": 0, "expected_obs": 0, "errors": 0}
     sent = {"records": 0, "readings": 0, "expected_obs": 0}
     per_topic: dict[str, int] = {}
 
-    def ok(n: int) -> Any:
+    def ok(n: int, n_obs: int) -> Any:
         def cb(_md: Any) -> None:
             acked["records"] += 1
             acked["readings"] += n
+            acked["expected_obs"] += n_obs
         return cb
 
     def err(_exc: Any) -> None:
@@ -329,7 +331,7 @@ def run(bootstrap: str, prefix: str, mix: Mix, duration: float, partitions: int 
         if now - start >= duration:
             break
         for topic, key, value, n, n_obs in gen.slice(last, now):
-            pusher.send(topic, value, key).add_callback(ok(n)).add_errback(err)
+            pusher.send(topic, value, key).add_callback(ok(n, n_obs)).add_errback(err)
             sent["records"] += 1
             sent["readings"] += n
             sent["expected_obs"] += n_obs
@@ -338,13 +340,19 @@ def run(bootstrap: str, prefix: str, mix: Mix, duration: float, partitions: int 
         spent = time.time() - now
         behind = max(behind, spent - tick_s)
         time.sleep(max(tick_s - spent, 0.0))
-    pusher.close(30.0)
+    unflushed = False
+    try:  # a producer starved of CPU may not deliver everything: report, never hang
+        pusher.flush(60.0)
+    except Exception:  # noqa: BLE001 - kafka.errors.KafkaTimeoutError
+        unflushed = True
+    with contextlib.suppress(Exception):
+        pusher.close(5.0)
     elapsed = last - start
     return {"mix": asdict(mix), "n_radars": mix.n_radars, "n_seismic": mix.n_seismic,
             "n_vessels": mix.n_vessels, "sectors": border.sectors, "start": start,
             "end": last, "elapsed_s": elapsed, "sent": sent, "acked": acked,
             "per_topic": per_topic, "achieved_rate": sent["readings"] / max(elapsed, 1e-9),
-            "max_slice_overrun_s": behind}
+            "max_slice_overrun_s": behind, "unflushed_at_end": unflushed}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,8 +48,8 @@ def parse_body(body: bytes) -> tuple[list[Any], list[str]]:
     if stripped.startswith("["):
         try:
             doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise BodyError(exc.lineno, f"not JSON: {exc.msg} (column {exc.colno})") from exc
+        except (ValueError, RecursionError) as exc:
+            raise BodyError(getattr(exc, "lineno", 1), f"not JSON: {_json_reason(exc)}") from exc
         if not isinstance(doc, list):
             raise BodyError(1, "expected a JSON array or JSON lines")
         return doc, [json.dumps(r, separators=(",", ":")) for r in doc]
@@ -61,12 +61,21 @@ def parse_body(body: bytes) -> tuple[list[Any], list[str]]:
             continue
         try:
             readings.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise BodyError(n, f"not JSON: {exc.msg} (column {exc.colno})") from exc
+        except (ValueError, RecursionError) as exc:
+            raise BodyError(n, f"not JSON: {_json_reason(exc)}") from exc
         raws.append(line)
     if not readings:
         raise BodyError(1, "no readings in the body")
     return readings, raws
+
+
+def _json_reason(exc: Exception) -> str:
+    """The decoder's own words where it has them; nesting or number-size limits otherwise."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} (column {exc.colno})"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc)
 
 
 @dataclass(slots=True)

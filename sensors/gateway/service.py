@@ -22,6 +22,7 @@ from sensors.gateway.core import GatewayMetrics, IngestCore
 from sensors.gateway.forward import Forwarder, LinkFactory, kafka_link_factory
 from sensors.gateway.http import HttpConfig, make_app
 from sensors.gateway.nmea import ListenSpec, NmeaListener, TcpNmeaListener, UdpNmeaListener
+from sensors.gateway.ratelimit import SensorRateConfig
 from sensors.gateway.spool import Spool
 from sensors.registry import SensorRegistry
 from sensors.schemas import MAX_AGE_S
@@ -47,6 +48,7 @@ class GatewayConfig:
     send_timeout_s: float = 5.0
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     metrics_exposition: Callable[[], tuple[bytes, str]] | None = None
+    sensor_rate: SensorRateConfig = field(default_factory=SensorRateConfig)
 
 
 def prometheus_exposition() -> tuple[bytes, str]:
@@ -80,7 +82,8 @@ class Gateway:
             on_depth=on_depth,
         )
         self.core = IngestCore(
-            self.registry, self.forwarder, config.metrics, max_age_s=config.max_age_s
+            self.registry, self.forwarder, config.metrics, max_age_s=config.max_age_s,
+            sensor_rate=config.sensor_rate,
         )
         self.listeners: list[NmeaListener] = [
             UdpNmeaListener(self.core, s) for s in config.nmea_udp

@@ -33,12 +33,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+# Client libraries that print their configuration (SASL password included) at DEBUG: they
+# stay at INFO whatever the root level, so no secret reaches a log.
+QUIET_LOGGERS = ("kafka", "aiokafka")
+
+
 def setup_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
 
 
 def settings_from_args(args: argparse.Namespace, **overrides: Any) -> Settings:

@@ -92,6 +92,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="REQ_PER_S",
         help="default per-token request rate (429 above; default 50/s, burst 2x)",
     )
+    p.add_argument(
+        "--sensor-rate-multiple",
+        type=float,
+        default=3.0,
+        metavar="X",
+        help="each sensor may send X times its nominal reading rate (excess: rate_limited); "
+        "0 turns the per-sensor limit off (default 3)",
+    )
     p.set_defaults(func=run)
 
     tsub = p.add_subparsers(dest="gateway_command", metavar="SUBCOMMAND")
@@ -133,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
     from sensors.gateway.core import GatewayMetrics
     from sensors.gateway.http import HttpConfig
     from sensors.gateway.nmea import ListenSpec
+    from sensors.gateway.ratelimit import SensorRateConfig
     from sensors.gateway.service import GatewayConfig, prometheus_exposition, serve
     from streams import metrics
     from streams.commands.common import setup_logging
@@ -181,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
             latency=metrics.INGEST_LATENCY,
         ),
         metrics_exposition=prometheus_exposition,
+        sensor_rate=SensorRateConfig(multiple=args.sensor_rate_multiple or 1.0,
+                                     enabled=args.sensor_rate_multiple > 0),
     )
     print(
         f"gateway: http://{config.host}:{config.port}  spool={config.spool_dir}  "

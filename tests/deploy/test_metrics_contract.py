@@ -43,8 +43,6 @@ GATEWAY_ONLY = {
     "borderfusion_readings_spooled_total",
     "borderfusion_ingest_latency_seconds_bucket",
 }
-#: Dashboard series whose owning code does not set them yet. Each is an xfail(strict=True):
-#: once the owner wires it, the case XPASSes, fails, and this entry must go.
 
 
 def dashboard_series() -> list[str]:
