@@ -66,8 +66,9 @@ def _tree(pid: int) -> list[int]:
         with contextlib.suppress(OSError):
             for tid in os.listdir(f"/proc/{p}/task"):
                 with contextlib.suppress(OSError):
-                    todo += [int(c) for c in Path(f"/proc/{p}/task/{tid}/children")
-                             .read_text().split()]
+                    todo += [
+                        int(c) for c in Path(f"/proc/{p}/task/{tid}/children").read_text().split()
+                    ]
     return out
 
 
@@ -103,9 +104,13 @@ class Collector(threading.Thread):
         self.prefix = prefix
         self.stop_flag = threading.Event()
         self.lock = threading.RLock()
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                      group_id=None, fetch_max_bytes=64 * 1024 * 1024,
-                                      max_partition_fetch_bytes=16 * 1024 * 1024)
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+        )
         tps = []
         for name in ("observations", "tracks", "alerts", "deadletter"):
             topic = prefix + name
@@ -136,7 +141,7 @@ class Collector(threading.Thread):
             now = time.time()
             with self.lock:
                 for tp, msgs in batch.items():
-                    name = tp.topic[len(self.prefix):]
+                    name = tp.topic[len(self.prefix) :]
                     for m in msgs:
                         self._record(name, m, now)
 
@@ -159,9 +164,16 @@ class Collector(threading.Thread):
                 self.lat_tracks.append(np.array([ts - ts_t.max()]))
         elif name == "alerts":
             a = json.loads(v)
-            self.alerts.append({"rule": a.get("rule"), "status": a.get("status"),
-                                "t_last": a.get("t_last"), "ts": ts, "read": now,
-                                "id": a.get("alert_id")})
+            self.alerts.append(
+                {
+                    "rule": a.get("rule"),
+                    "status": a.get("status"),
+                    "t_last": a.get("t_last"),
+                    "ts": ts,
+                    "read": now,
+                    "id": a.get("alert_id"),
+                }
+            )
         elif name == "deadletter":
             d = json.loads(v)
             self.dead[f"{d.get('source')}:{d.get('reason')}"] += 1
@@ -170,8 +182,13 @@ class Collector(threading.Thread):
 
     def snapshot(self) -> dict[str, int]:
         with self.lock:
-            return {"obs": self.obs, "halo": self.halo, "track_updates": self.track_updates,
-                    "alerts": len(self.alerts), "dead": sum(self.dead.values())}
+            return {
+                "obs": self.obs,
+                "halo": self.halo,
+                "track_updates": self.track_updates,
+                "alerts": len(self.alerts),
+                "dead": sum(self.dead.values()),
+            }
 
     def close(self) -> None:
         self.stop_flag.set()
@@ -184,10 +201,18 @@ def pct(values: np.ndarray, q: float) -> float | None:
 
 
 def lat_stats(values: list[np.ndarray] | np.ndarray) -> dict[str, Any]:
-    arr = np.concatenate(values) if isinstance(values, list) and values else np.asarray(
-        values if not isinstance(values, list) else [], dtype=float)
-    return {"n": int(len(arr)), "p50_ms": pct(arr, 50), "p90_ms": pct(arr, 90),
-            "p99_ms": pct(arr, 99), "max_ms": pct(arr, 100)}
+    arr = (
+        np.concatenate(values)
+        if isinstance(values, list) and values
+        else np.asarray(values if not isinstance(values, list) else [], dtype=float)
+    )
+    return {
+        "n": int(len(arr)),
+        "p50_ms": pct(arr, 50),
+        "p90_ms": pct(arr, 90),
+        "p99_ms": pct(arr, 99),
+        "max_ms": pct(arr, 100),
+    }
 
 
 # ---------------------------------------------------------------- brokers
@@ -247,9 +272,25 @@ def py_spy(pid: int, seconds: float, out: Path) -> dict[str, Any]:
     exe = Path(sys.executable).parent / "py-spy"
     if not exe.exists():
         return {"error": "py-spy not installed (.venv/bin/pip install py-spy)"}
-    proc = subprocess.run([str(exe), "record", "-p", str(pid), "-d", str(int(seconds)), "-r",
-                           "50", "-f", "raw", "-o", str(out), "--nonblocking"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            str(exe),
+            "record",
+            "-p",
+            str(pid),
+            "-d",
+            str(int(seconds)),
+            "-r",
+            "50",
+            "-f",
+            "raw",
+            "-o",
+            str(out),
+            "--nonblocking",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0 or not out.exists():
         return {"error": proc.stderr[-500:]}
     buckets: Counter[str] = Counter()
@@ -259,8 +300,12 @@ def py_spy(pid: int, seconds: float, out: Path) -> dict[str, Any]:
         n = int(count)
         total += n
         frames = stack.split(";")
-        if frames and ("select" in frames[-1] or "epoll" in frames[-1] or "_run_once" in
-                       frames[-1] and "poll" in frames[-1]):
+        if frames and (
+            "select" in frames[-1]
+            or "epoll" in frames[-1]
+            or "_run_once" in frames[-1]
+            and "poll" in frames[-1]
+        ):
             idle += n
             continue
         label = "other"
@@ -271,8 +316,11 @@ def py_spy(pid: int, seconds: float, out: Path) -> dict[str, Any]:
                 break
         buckets[label] += n
     busy = max(total - idle, 1)
-    return {"samples": total, "idle_share": round(idle / max(total, 1), 3),  # py-spy: busy only
-            "busy_share_by_area": {k: round(v / busy, 3) for k, v in buckets.most_common()}}
+    return {
+        "samples": total,
+        "idle_share": round(idle / max(total, 1), 3),  # py-spy: busy only
+        "busy_share_by_area": {k: round(v / busy, 3) for k, v in buckets.most_common()},
+    }
 
 
 # ---------------------------------------------------------------- run
@@ -289,25 +337,41 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     border = Border(mix, args.partitions)
     sensors_file, zones_file = border.write(work / "scenario")
     prefix = f"e2e{uuid.uuid4().hex[:6]}."
-    out: dict[str, Any] = {"broker": args.broker, "workers": args.workers,
-                           "partitions": args.partitions, "target_rate": args.rate,
-                           "duration_s": duration, "reorder_window_s": args.reorder_window,
-                           "mix": {"radars": mix.n_radars, "plots_per_scan": mix.plots_per_scan,
-                                   "cameras": mix.n_radars,
-                                   "thermal_per_camera_s": mix.thermal_per_camera,
-                                   "geophones": mix.n_seismic, "vessels": mix.n_vessels,
-                                   "sectors": border.sectors}}
+    out: dict[str, Any] = {
+        "broker": args.broker,
+        "workers": args.workers,
+        "partitions": args.partitions,
+        "target_rate": args.rate,
+        "duration_s": duration,
+        "reorder_window_s": args.reorder_window,
+        "mix": {
+            "radars": mix.n_radars,
+            "plots_per_scan": mix.plots_per_scan,
+            "cameras": mix.n_radars,
+            "thermal_per_camera_s": mix.thermal_per_camera,
+            "geophones": mix.n_seismic,
+            "vessels": mix.n_vessels,
+            "sectors": border.sectors,
+        },
+    }
     with broker(args.broker, work) as (bootstrap, broker_pid):
-        env = {"BORDERFUSION_SENSORS_FILE": str(sensors_file),
-               "BORDERFUSION_ZONES_FILE": str(zones_file),
-               "BORDERFUSION_PARTITIONS": str(args.partitions),
-               "BORDERFUSION_DATA_DIR": str(work / "data"),
-               "BORDERFUSION_LOG_LEVEL": "WARNING",
-               "BORDERFUSION_REORDER_WINDOW_S": str(args.reorder_window)}
-        ensure_topics(Settings(kafka_bootstrap=bootstrap, topic_prefix=prefix,
-                               partitions=args.partitions))
-        workers = [start_worker(bootstrap, prefix, env, ["ingest", "fusion", "alerts"],
-                                work / f"worker{i}.log") for i in range(args.workers)]
+        env = {
+            "BORDERFUSION_SENSORS_FILE": str(sensors_file),
+            "BORDERFUSION_ZONES_FILE": str(zones_file),
+            "BORDERFUSION_PARTITIONS": str(args.partitions),
+            "BORDERFUSION_DATA_DIR": str(work / "data"),
+            "BORDERFUSION_LOG_LEVEL": "WARNING",
+            "BORDERFUSION_REORDER_WINDOW_S": str(args.reorder_window),
+        }
+        ensure_topics(
+            Settings(kafka_bootstrap=bootstrap, topic_prefix=prefix, partitions=args.partitions)
+        )
+        workers = [
+            start_worker(
+                bootstrap, prefix, env, ["ingest", "fusion", "alerts"], work / f"worker{i}.log"
+            )
+            for i in range(args.workers)
+        ]
         collector = Collector(bootstrap, prefix)
         collector.start()
         try:
@@ -316,15 +380,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             out["startup_s"] = round(time.time() - t_ready, 1)
             time.sleep(3.0)  # let a second worker's rebalance settle
             base = collector.snapshot()
-            pids = {"broker": broker_pid, **{f"worker{i}": w.pid for i, w in
-                                             enumerate(workers)}}
+            pids = {"broker": broker_pid, **{f"worker{i}": w.pid for i, w in enumerate(workers)}}
             stats_file = work / "loadgen.json"
             lg = subprocess.Popen(
-                [sys.executable, str(ROOT / "benchmarks" / "loadgen.py"), "--bootstrap",
-                 bootstrap, "--prefix", prefix, "--rate", str(args.rate), "--duration",
-                 str(duration), "--partitions", str(args.partitions), "--sectors",
-                 str(args.sectors), "--plots-per-scan", str(args.plots_per_scan),
-                 "--stats", str(stats_file)], cwd=ROOT)
+                [
+                    sys.executable,
+                    str(ROOT / "benchmarks" / "loadgen.py"),
+                    "--bootstrap",
+                    bootstrap,
+                    "--prefix",
+                    prefix,
+                    "--rate",
+                    str(args.rate),
+                    "--duration",
+                    str(duration),
+                    "--partitions",
+                    str(args.partitions),
+                    "--sectors",
+                    str(args.sectors),
+                    "--plots-per-scan",
+                    str(args.plots_per_scan),
+                    "--stats",
+                    str(stats_file),
+                ],
+                cwd=ROOT,
+            )
             pids["loadgen"] = lg.pid
             t0 = time.time()
             collector.window = (t0 + min(10.0, duration / 6), t0 + duration)
@@ -333,9 +413,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             profile: dict[str, Any] = {}
             prof_thread = None
             if args.py_spy:
+
                 def _prof() -> None:
                     time.sleep(min(15.0, duration / 4))
                     profile.update(py_spy(workers[0].pid, args.py_spy, work / "pyspy.txt"))
+
                 prof_thread = threading.Thread(target=_prof, daemon=True)
                 prof_thread.start()
             sample_every = 30.0 if duration > 600 else 5.0
@@ -343,15 +425,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             while lg.poll() is None:
                 if time.time() >= next_sample:
                     snap = collector.snapshot()
-                    series.append({"t_s": round(time.time() - t0, 1),
-                                   **{f"rss_mb_{k}": round(rss_mb(p), 1)
-                                      for k, p in pids.items() if k != "loadgen"},
-                                   "obs": snap["obs"] - base["obs"],
-                                   "alerts": snap["alerts"] - base["alerts"]})
+                    series.append(
+                        {
+                            "t_s": round(time.time() - t0, 1),
+                            **{
+                                f"rss_mb_{k}": round(rss_mb(p), 1)
+                                for k, p in pids.items()
+                                if k != "loadgen"
+                            },
+                            "obs": snap["obs"] - base["obs"],
+                            "alerts": snap["alerts"] - base["alerts"],
+                        }
+                    )
                     next_sample += sample_every
                     if any(w.poll() is not None for w in workers):
-                        raise RuntimeError("a worker exited during the run; see "
-                                           f"{work}/worker*.log")
+                        raise RuntimeError(
+                            f"a worker exited during the run; see {work}/worker*.log"
+                        )
                 time.sleep(0.5)
             t_end = time.time()
             if lg.returncode != 0:
@@ -385,43 +475,57 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 lat_ingest, lat_tracks = list(collector.lat_ingest), list(collector.lat_tracks)
                 dead = dict(collector.dead)
                 sectors = dict(collector.obs_sectors)
-            in_window = [a for a in alerts if collector.window[0] <= a["ts"] <= t_end
-                         and a["t_last"] is not None]
+            in_window = [
+                a
+                for a in alerts
+                if collector.window[0] <= a["ts"] <= t_end and a["t_last"] is not None
+            ]
             processed = snap["obs"] + collector.dead_readings
-            out.update({
-                "load": {"readings_sent": load["sent"]["readings"],
-                         "records_sent": load["sent"]["records"],
-                         "readings_acked": load["acked"]["readings"],
-                         "send_errors": load["acked"]["errors"],
-                         "achieved_rate": round(load["achieved_rate"], 1),
-                         "acked_rate": round(load["acked"]["readings"] / load["elapsed_s"], 1),
-                         "unflushed_at_end": load.get("unflushed_at_end"),
-                         "per_topic": load["per_topic"]},
-                "expected_observations": expected,
-                "observations": snap["obs"], "halo_copies": snap["halo"],
-                "observations_by_sector_record_key": sectors,
-                "deadletters": dead,
-                "lost": max(expected - processed, 0),
-                "loss_ratio": round(max(expected - processed, 0) / max(expected, 1), 6),
-                "lag_at_load_end": max(lag_at_end, 0),
-                "drain_s": None if drained is None else round(drained, 1),
-                "processed_rate": round((at_end["obs"] - base["obs"]) / window, 1),
-                "track_updates": snap["track_updates"] - base["track_updates"],
-                "alerts": len(alerts), "alerts_by_rule": dict(Counter(a["rule"] for a in alerts)),
-                "latency": {
-                    "ingest_hop": lat_stats(lat_ingest),
-                    "to_tracks": lat_stats(lat_tracks),
-                    "alert_record": lat_stats(np.array([a["ts"] - a["t_last"]
-                                                        for a in in_window])),
-                    "sensor_to_alert": lat_stats(np.array([a["read"] - a["t_last"]
-                                                           for a in in_window])),
-                },
-                "cpu_pct": {k: round(100.0 * (cpu1[k] - cpu0[k]) / window, 1)
-                            for k in pids if k != "loadgen"},
-                "loadgen_max_slice_overrun_s": round(load["max_slice_overrun_s"], 3),
-                "rss_series": series,
-                "profile_worker0": profile,
-            })
+            out.update(
+                {
+                    "load": {
+                        "readings_sent": load["sent"]["readings"],
+                        "records_sent": load["sent"]["records"],
+                        "readings_acked": load["acked"]["readings"],
+                        "send_errors": load["acked"]["errors"],
+                        "achieved_rate": round(load["achieved_rate"], 1),
+                        "acked_rate": round(load["acked"]["readings"] / load["elapsed_s"], 1),
+                        "unflushed_at_end": load.get("unflushed_at_end"),
+                        "per_topic": load["per_topic"],
+                    },
+                    "expected_observations": expected,
+                    "observations": snap["obs"],
+                    "halo_copies": snap["halo"],
+                    "observations_by_sector_record_key": sectors,
+                    "deadletters": dead,
+                    "lost": max(expected - processed, 0),
+                    "loss_ratio": round(max(expected - processed, 0) / max(expected, 1), 6),
+                    "lag_at_load_end": max(lag_at_end, 0),
+                    "drain_s": None if drained is None else round(drained, 1),
+                    "processed_rate": round((at_end["obs"] - base["obs"]) / window, 1),
+                    "track_updates": snap["track_updates"] - base["track_updates"],
+                    "alerts": len(alerts),
+                    "alerts_by_rule": dict(Counter(a["rule"] for a in alerts)),
+                    "latency": {
+                        "ingest_hop": lat_stats(lat_ingest),
+                        "to_tracks": lat_stats(lat_tracks),
+                        "alert_record": lat_stats(
+                            np.array([a["ts"] - a["t_last"] for a in in_window])
+                        ),
+                        "sensor_to_alert": lat_stats(
+                            np.array([a["read"] - a["t_last"] for a in in_window])
+                        ),
+                    },
+                    "cpu_pct": {
+                        k: round(100.0 * (cpu1[k] - cpu0[k]) / window, 1)
+                        for k in pids
+                        if k != "loadgen"
+                    },
+                    "loadgen_max_slice_overrun_s": round(load["max_slice_overrun_s"], 3),
+                    "rss_series": series,
+                    "profile_worker0": profile,
+                }
+            )
         finally:
             collector.close()
             for w in workers:
@@ -429,8 +533,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _wait_ready(bootstrap: str, prefix: str, border: Border, collector: Collector,
-                timeout_s: float) -> int:
+def _wait_ready(
+    bootstrap: str, prefix: str, border: Border, collector: Collector, timeout_s: float
+) -> int:
     """Send one seismic event per sector each second until every sector's observation
     has come out: the workers have joined and own their partitions. Returns probes sent."""
     from sensors.push import KafkaPusher
@@ -438,15 +543,23 @@ def _wait_ready(bootstrap: str, prefix: str, border: Border, collector: Collecto
     doc = border.sensors_doc()["sensors"]
     seis = [s for s in doc if s["type"] == "seismic"]
     step = max(len(seis) // border.mix.sectors, 1)
-    probes = [s["id"] for s in seis[step // 2::step]][: border.mix.sectors]
+    probes = [s["id"] for s in seis[step // 2 :: step]][: border.mix.sectors]
     sent = 0
     deadline = time.monotonic() + timeout_s
     with KafkaPusher(bootstrap, prefix) as pusher:
         while time.monotonic() < deadline:
             for sid in probes:
-                pusher.send("readings.seismic", {"sensor_id": sid, "t": round(time.time(), 3),
-                                                 "kind": "footstep", "energy": 0.1,
-                                                 "duration_s": 1.0, "confidence": 0.5})
+                pusher.send(
+                    "readings.seismic",
+                    {
+                        "sensor_id": sid,
+                        "t": round(time.time(), 3),
+                        "kind": "footstep",
+                        "energy": 0.1,
+                        "duration_s": 1.0,
+                        "confidence": 0.5,
+                    },
+                )
                 sent += 1
             pusher.flush()
             time.sleep(1.0)
@@ -460,18 +573,30 @@ def _wait_ready(bootstrap: str, prefix: str, border: Border, collector: Collecto
 
 
 def machine() -> dict[str, Any]:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text()
-                .splitlines() if ln.startswith("model name")), "?")
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        "?",
+    )
     mem = int(Path("/proc/meminfo").read_text().split()[1]) / 1e6
-    return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gb": round(mem, 1),
-            "python": sys.version.split()[0], "date": dt.datetime.now(dt.UTC).isoformat(
-                timespec="seconds")}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gb": round(mem, 1),
+        "python": sys.version.split()[0],
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    head = ("| run | broker | workers | target/s | achieved/s | processed obs/s | lost | "
-            "lag at end | drain s | ingest hop p50/p99 ms | to tracks p50/p99 ms | "
-            "sensor→alert p50/p99 ms | alerts | CPU % (broker / workers) | RSS MB end |")
+    head = (
+        "| run | broker | workers | target/s | achieved/s | processed obs/s | lost | "
+        "lag at end | drain s | ingest hop p50/p99 ms | to tracks p50/p99 ms | "
+        "sensor→alert p50/p99 ms | alerts | CPU % (broker / workers) | RSS MB end |"
+    )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         lat = r["latency"]
@@ -486,7 +611,8 @@ def table(results: list[dict[str, Any]]) -> str:
             f"{lat['sensor_to_alert']['p50_ms']} / {lat['sensor_to_alert']['p99_ms']} | "
             f"{r['alerts']} | {cpu.get('broker')} / "
             f"{' + '.join(str(v) for k, v in cpu.items() if k.startswith('worker'))} | "
-            f"{' + '.join(str(v) for k, v in rss.items() if k.startswith('rss_mb_worker'))} |")
+            f"{' + '.join(str(v) for k, v in rss.items() if k.startswith('rss_mb_worker'))} |"
+        )
     return "\n".join(lines)
 
 
@@ -494,25 +620,40 @@ def write(results: list[dict[str, Any]], name: str) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     doc = {"machine": machine(), "runs": results}
     (RESULTS / f"e2e_{name}.json").write_text(json.dumps(doc, indent=1))
-    md = [f"# End-to-end benchmark: {name}", "", f"Machine: {doc['machine']}", "",
-          table(results), ""]
+    md = [
+        f"# End-to-end benchmark: {name}",
+        "",
+        f"Machine: {doc['machine']}",
+        "",
+        table(results),
+        "",
+    ]
     for r in results:
         series = r["rss_series"]
         if series:
             keys = [k for k in series[0] if k.startswith("rss_mb_")]
-            md += [f"RSS over time ({r.get('name')}), MB:", "",
-                   "| t s | " + " | ".join(k[7:] for k in keys) + " | obs | alerts |",
-                   "|---|" + "---|" * (len(keys) + 2)]
+            md += [
+                f"RSS over time ({r.get('name')}), MB:",
+                "",
+                "| t s | " + " | ".join(k[7:] for k in keys) + " | obs | alerts |",
+                "|---|" + "---|" * (len(keys) + 2),
+            ]
             step = max(len(series) // 12, 1)
             for s in series[::step] + ([series[-1]] if len(series) % step != 1 else []):
-                md.append(f"| {s['t_s']} | " + " | ".join(str(s[k]) for k in keys)
-                          + f" | {s['obs']} | {s['alerts']} |")
+                md.append(
+                    f"| {s['t_s']} | "
+                    + " | ".join(str(s[k]) for k in keys)
+                    + f" | {s['obs']} | {s['alerts']} |"
+                )
             md.append("")
         prof = r.get("profile_worker0") or {}
         if prof.get("busy_share_by_area"):
-            md += [f"Worker 0 CPU by area ({r.get('name')}, py-spy, idle share "
-                   f"{prof['idle_share']}):", "", "| area | share of busy samples |",
-                   "|---|---|"]
+            md += [
+                f"Worker 0 CPU by area ({r.get('name')}, py-spy, idle share {prof['idle_share']}):",
+                "",
+                "| area | share of busy samples |",
+                "|---|---|",
+            ]
             md += [f"| {k} | {100 * v:.1f} % |" for k, v in prof["busy_share_by_area"].items()]
             md.append("")
     path = RESULTS / f"e2e_{name}.md"
@@ -527,16 +668,33 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--partitions", type=int, default=2)
     p.add_argument("--rate", type=float, default=10_000.0, help="readings per second")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of load")
-    p.add_argument("--soak-minutes", type=float, default=0.0,
-                   help="run this many minutes instead of --duration (RSS soak)")
-    p.add_argument("--sectors", type=int, default=16,
-                   help="sector polygons along the border (default: ~20 km each, the grid default)")
+    p.add_argument(
+        "--soak-minutes",
+        type=float,
+        default=0.0,
+        help="run this many minutes instead of --duration (RSS soak)",
+    )
+    p.add_argument(
+        "--sectors",
+        type=int,
+        default=16,
+        help="sector polygons along the border (default: ~20 km each, the grid default)",
+    )
     p.add_argument("--plots-per-scan", type=int, default=80)
-    p.add_argument("--reorder-window", type=float, default=2.0,
-                   help="BORDERFUSION_REORDER_WINDOW_S of the workers")
+    p.add_argument(
+        "--reorder-window",
+        type=float,
+        default=2.0,
+        help="BORDERFUSION_REORDER_WINDOW_S of the workers",
+    )
     p.add_argument("--drain-timeout", type=float, default=120.0)
-    p.add_argument("--py-spy", type=float, default=0.0, metavar="S",
-                   help="profile worker 0 for S seconds during the load")
+    p.add_argument(
+        "--py-spy",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="profile worker 0 for S seconds during the load",
+    )
     p.add_argument("--name", help="results file name (default: broker, workers, rate)")
     return p
 

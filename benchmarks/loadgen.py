@@ -108,8 +108,9 @@ class Border:
         self.sectors = sector_ids(mix.sectors, partitions)
         self.stations = [f"A{i + 1}" for i in range(mix.sectors)]
         width = mix.length_m / mix.sectors
-        self.station_en = np.c_[(np.arange(mix.sectors) + 0.5) * width,
-                                np.full(mix.sectors, -2000.0)]
+        self.station_en = np.c_[
+            (np.arange(mix.sectors) + 0.5) * width, np.full(mix.sectors, -2000.0)
+        ]
         # walkers cross the border back and forth (wrapping inside the band)
         nw = nr * mix.walkers_per_radar
         self.w_e0 = rng.uniform(0, mix.length_m, nw)
@@ -136,18 +137,46 @@ class Border:
         out: list[dict[str, Any]] = []
         for i, (e, n) in enumerate(self.radar_en):
             lat, lon = at(e, n)
-            out.append({"id": f"R{i + 1}", "type": "radar", "lat": lat, "lon": lon,
-                        "height_m": 12.0, "max_range_m": 5000.0, "sigma_range_m": 15.0,
-                        "sigma_bearing_deg": 0.5, "scan_period_s": 1.0})
+            out.append(
+                {
+                    "id": f"R{i + 1}",
+                    "type": "radar",
+                    "lat": lat,
+                    "lon": lon,
+                    "height_m": 12.0,
+                    "max_range_m": 5000.0,
+                    "sigma_range_m": 15.0,
+                    "sigma_bearing_deg": 0.5,
+                    "scan_period_s": 1.0,
+                }
+            )
         for i, (e, n) in enumerate(self.cam_en):
             lat, lon = at(e, n)
-            out.append({"id": f"T{i + 1}", "type": "thermal", "lat": lat, "lon": lon,
-                        "height_m": 15.0, "heading_deg": 0.0, "fov_deg": 90.0,
-                        "max_range_m": 3000.0, "sigma_bearing_deg": 0.3})
+            out.append(
+                {
+                    "id": f"T{i + 1}",
+                    "type": "thermal",
+                    "lat": lat,
+                    "lon": lon,
+                    "height_m": 15.0,
+                    "heading_deg": 0.0,
+                    "fov_deg": 90.0,
+                    "max_range_m": 3000.0,
+                    "sigma_bearing_deg": 0.3,
+                }
+            )
         for i, (e, n) in enumerate(self.seis_en):
             lat, lon = at(e, n)
-            out.append({"id": f"S{i + 1}", "type": "seismic", "lat": lat, "lon": lon,
-                        "height_m": 0.0, "radius_m": 50.0})
+            out.append(
+                {
+                    "id": f"S{i + 1}",
+                    "type": "seismic",
+                    "lat": lat,
+                    "lon": lon,
+                    "height_m": 0.0,
+                    "radius_m": 50.0,
+                }
+            )
         for sid, (e, n) in zip(self.stations, self.station_en, strict=True):
             lat, lon = at(e, n)
             out.append({"id": sid, "type": "ais", "lat": lat, "lon": lon, "height_m": 30.0})
@@ -168,18 +197,43 @@ class Border:
 
         xs = np.linspace(x0, x1, 60)
         feats = [
-            feat({"id": "border-1", "kind": "border", "border_type": "green"},
-                 {"type": "LineString", "coordinates": ring([(x, 0.0) for x in xs])}),
-            feat({"id": "territory", "kind": "territory", "name": "our side"},
-                 {"type": "Polygon", "coordinates": [ring(
-                     [(x0, -20000.0), (x1, -20000.0), (x1, 0.0), (x0, 0.0), (x0, -20000.0)])]}),
+            feat(
+                {"id": "border-1", "kind": "border", "border_type": "green"},
+                {"type": "LineString", "coordinates": ring([(x, 0.0) for x in xs])},
+            ),
+            feat(
+                {"id": "territory", "kind": "territory", "name": "our side"},
+                {
+                    "type": "Polygon",
+                    "coordinates": [
+                        ring([(x0, -20000.0), (x1, -20000.0), (x1, 0.0), (x0, 0.0), (x0, -20000.0)])
+                    ],
+                },
+            ),
         ]
         width = m.length_m / m.sectors
         for k, sid in enumerate(self.sectors):
             a = -5000.0 if k == 0 else k * width
             b = x1 if k == m.sectors - 1 else (k + 1) * width
-            feats.append(feat({"id": sid, "kind": "sector"}, {"type": "Polygon", "coordinates": [
-                ring([(a, -20000.0), (b, -20000.0), (b, 20000.0), (a, 20000.0), (a, -20000.0)])]}))
+            feats.append(
+                feat(
+                    {"id": sid, "kind": "sector"},
+                    {
+                        "type": "Polygon",
+                        "coordinates": [
+                            ring(
+                                [
+                                    (a, -20000.0),
+                                    (b, -20000.0),
+                                    (b, 20000.0),
+                                    (a, 20000.0),
+                                    (a, -20000.0),
+                                ]
+                            )
+                        ],
+                    },
+                )
+            )
         return {"type": "FeatureCollection", "features": feats}
 
     def write(self, out: Path) -> tuple[Path, Path]:
@@ -235,10 +289,14 @@ class Generator:
         for i in self._due(self.radar_phase, 1.0, a, b).tolist():
             out.append(self._thermal(i, we, wn, now))
         for i in self._due(self.seis_phase, 0.5, a, b).tolist():
-            r = {"sensor_id": f"S{i + 1}", "t": round(now, 3), "kind": "footstep",
-                 "energy": round(float(self.rng.uniform(0.01, 0.2)), 4),
-                 "duration_s": round(float(self.rng.uniform(0.5, 3)), 2),
-                 "confidence": round(float(self.rng.uniform(0.3, 0.9)), 2)}
+            r = {
+                "sensor_id": f"S{i + 1}",
+                "t": round(now, 3),
+                "kind": "footstep",
+                "energy": round(float(self.rng.uniform(0.01, 0.2)), 4),
+                "duration_s": round(float(self.rng.uniform(0.5, 3)), 2),
+                "confidence": round(float(self.rng.uniform(0.3, 0.9)), 2),
+            }
             out.append(("readings.seismic", r["sensor_id"], _dumps(r), 1, 1))
         due = self._due(self.ais_phase, AIS_PERIOD_S, a, b)
         if len(due):
@@ -247,12 +305,20 @@ class Generator:
             width = m.length_m / m.sectors
             for j, k in enumerate(due.tolist()):
                 station = self.b.stations[min(int(ve[k] // width), m.sectors - 1)]
-                out.append(("readings.ais", station, self._ais(k, float(lat[j]), float(lon[j]),
-                                                               station, now), 1, 1))
+                out.append(
+                    (
+                        "readings.ais",
+                        station,
+                        self._ais(k, float(lat[j]), float(lon[j]), station, now),
+                        1,
+                        1,
+                    )
+                )
         return out
 
-    def _radar(self, i: int, we: np.ndarray, wn: np.ndarray, now: float
-               ) -> tuple[str, str, bytes, int, int]:
+    def _radar(
+        self, i: int, we: np.ndarray, wn: np.ndarray, now: float
+    ) -> tuple[str, str, bytes, int, int]:
         m, rng = self.b.mix, self.rng
         r, br = _polar(self.b.radar_en[i], we, wn)
         seen = (r < 4900.0) & (rng.random(len(r)) < 0.9)
@@ -263,12 +329,15 @@ class Generator:
         r = np.clip(r, 1.0, 5000.0)[: m.plots_per_scan]
         br = br[: m.plots_per_scan]
         sid, t = f"R{i + 1}", round(now, 3)
-        plots = [{"sensor_id": sid, "t": t, "range_m": a, "bearing_deg": c}
-                 for a, c in zip(np.round(r, 1).tolist(), np.round(br, 3).tolist(), strict=True)]
+        plots = [
+            {"sensor_id": sid, "t": t, "range_m": a, "bearing_deg": c}
+            for a, c in zip(np.round(r, 1).tolist(), np.round(br, 3).tolist(), strict=True)
+        ]
         return "readings.radar", sid, _dumps(plots), len(plots), len(plots)
 
-    def _thermal(self, i: int, we: np.ndarray, wn: np.ndarray, now: float
-                 ) -> tuple[str, str, bytes, int, int]:
+    def _thermal(
+        self, i: int, we: np.ndarray, wn: np.ndarray, now: float
+    ) -> tuple[str, str, bytes, int, int]:
         m, rng = self.b.mix, self.rng
         r, br = _polar(self.b.cam_en[i], we, wn)
         vis = (r < 2900.0) & ((br < 45) | (br > 315))
@@ -278,31 +347,55 @@ class Generator:
         bb = np.r_[br[idx] + rng.normal(0, 0.3, len(idx)), rng.uniform(-45, 45, n_other)] % 360
         cls = [*self.b.w_class[idx].tolist(), *(["animal"] * n_other)]
         sid, t = f"T{i + 1}", round(now, 3)
-        batch = [{"sensor_id": sid, "t": t, "bearing_deg": b_, "range_m": r_, "class": c,
-                  "confidence": 0.7}
-                 for r_, b_, c in zip(np.round(rr, 1).tolist(), np.round(bb, 3).tolist(), cls,
-                                      strict=True)]
+        batch = [
+            {
+                "sensor_id": sid,
+                "t": t,
+                "bearing_deg": b_,
+                "range_m": r_,
+                "class": c,
+                "confidence": 0.7,
+            }
+            for r_, b_, c in zip(
+                np.round(rr, 1).tolist(), np.round(bb, 3).tolist(), cls, strict=True
+            )
+        ]
         return "readings.thermal", sid, _dumps(batch), len(batch), len(batch)
 
     def _ais(self, k: int, lat: float, lon: float, station: str, now: float) -> bytes:
         from pyais import encode_dict
 
         ve = float(self.b.v_ve[k])
-        msg = {"type": 1, "mmsi": int(self.b.v_mmsi[k]), "lat": round(lat, 6),
-               "lon": round(lon, 6), "speed": round(abs(ve) * 1.943844, 1),
-               "course": 90.0 if ve > 0 else 270.0, "heading": 90 if ve > 0 else 270,
-               "status": 0, "second": int(now) % 60, "accuracy": 1}
+        msg = {
+            "type": 1,
+            "mmsi": int(self.b.v_mmsi[k]),
+            "lat": round(lat, 6),
+            "lon": round(lon, 6),
+            "speed": round(abs(ve) * 1.943844, 1),
+            "course": 90.0 if ve > 0 else 270.0,
+            "heading": 90 if ve > 0 else 270,
+            "status": 0,
+            "second": int(now) % 60,
+            "accuracy": 1,
+        }
         nmea = encode_dict(msg, talker_id="AI", sentence_type="VDM", radio_channel="A")[0]
-        return _dumps({"sensor_id": station, "station_id": station, "t": round(now, 3),
-                       "nmea": nmea})
+        return _dumps(
+            {"sensor_id": station, "station_id": station, "t": round(now, 3), "nmea": nmea}
+        )
 
 
 def _dumps(v: Any) -> bytes:
     return json.dumps(v, separators=(",", ":")).encode()
 
 
-def run(bootstrap: str, prefix: str, mix: Mix, duration: float, partitions: int = 2,
-        tick_s: float = 0.05) -> dict[str, Any]:
+def run(
+    bootstrap: str,
+    prefix: str,
+    mix: Mix,
+    duration: float,
+    partitions: int = 2,
+    tick_s: float = 0.05,
+) -> dict[str, Any]:
     """Stream for ``duration`` s at the mix's rate; return what was sent and acknowledged."""
     from sensors.push import KafkaPusher
 
@@ -318,6 +411,7 @@ def run(bootstrap: str, prefix: str, mix: Mix, duration: float, partitions: int 
             acked["records"] += 1
             acked["readings"] += n
             acked["expected_obs"] += n_obs
+
         return cb
 
     def err(_exc: Any) -> None:
@@ -348,11 +442,22 @@ def run(bootstrap: str, prefix: str, mix: Mix, duration: float, partitions: int 
     with contextlib.suppress(Exception):
         pusher.close(5.0)
     elapsed = last - start
-    return {"mix": asdict(mix), "n_radars": mix.n_radars, "n_seismic": mix.n_seismic,
-            "n_vessels": mix.n_vessels, "sectors": border.sectors, "start": start,
-            "end": last, "elapsed_s": elapsed, "sent": sent, "acked": acked,
-            "per_topic": per_topic, "achieved_rate": sent["readings"] / max(elapsed, 1e-9),
-            "max_slice_overrun_s": behind, "unflushed_at_end": unflushed}
+    return {
+        "mix": asdict(mix),
+        "n_radars": mix.n_radars,
+        "n_seismic": mix.n_seismic,
+        "n_vessels": mix.n_vessels,
+        "sectors": border.sectors,
+        "start": start,
+        "end": last,
+        "elapsed_s": elapsed,
+        "sent": sent,
+        "acked": acked,
+        "per_topic": per_topic,
+        "achieved_rate": sent["readings"] / max(elapsed, 1e-9),
+        "max_slice_overrun_s": behind,
+        "unflushed_at_end": unflushed,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,8 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, help="seconds per e2e run (default 60; 300 full)")
     p.add_argument("--soak-minutes", type=float, help="soak length (default 3; 30 full)")
     p.add_argument("--rate", type=float, default=10_000.0)
-    p.add_argument("--overload-rate", type=float, default=20_000.0,
-                   help="input rate of the 1-vs-2-worker scale-out runs")
+    p.add_argument(
+        "--overload-rate",
+        type=float,
+        default=20_000.0,
+        help="input rate of the 1-vs-2-worker scale-out runs",
+    )
     p.add_argument("--skip-kafka", action="store_true")
     p.add_argument("--skip-tansu", action="store_true")
     p.add_argument("--skip-tracker", action="store_true")
@@ -88,36 +92,49 @@ def main(argv: list[str] | None = None) -> int:
         for name, extra in (
             (f"{b}_w1_{int(a.rate)}", ["--rate", str(a.rate), "--py-spy", "20"]),
             (f"{b}_w1_{int(a.overload_rate)}", ["--rate", str(a.overload_rate)]),
-            (f"{b}_w2_{int(a.overload_rate)}", ["--rate", str(a.overload_rate),
-                                                "--workers", "2"]),
+            (f"{b}_w2_{int(a.overload_rate)}", ["--rate", str(a.overload_rate), "--workers", "2"]),
         ):
             r = e2e(name, ["--broker", b, *common, *extra], log)
             if r:
                 runs.append(r)
     if not a.skip_soak and brokers:
-        r = e2e(f"{brokers[0]}_soak", ["--broker", brokers[0], "--rate", str(a.rate),
-                                       "--soak-minutes", str(soak)], log)
+        r = e2e(
+            f"{brokers[0]}_soak",
+            ["--broker", brokers[0], "--rate", str(a.rate), "--soak-minutes", str(soak)],
+            log,
+        )
         if r:
             runs.append(r)
 
-    lines = ["# Benchmark summary", "", "Machine: " + ", ".join(
-        f"{k} {v}" for k, v in e2e_bench.machine().items()), "",
+    lines = [
+        "# Benchmark summary",
+        "",
+        "Machine: " + ", ".join(f"{k} {v}" for k, v in e2e_bench.machine().items()),
+        "",
         f"Mode: {'full' if a.full else 'short (make bench)'}: e2e runs of {duration:.0f} s, "
-        f"soak of {soak:.0f} min" + ("" if a.full else " (the full runs: `--full`)"), ""]
+        f"soak of {soak:.0f} min" + ("" if a.full else " (the full runs: `--full`)"),
+        "",
+    ]
     if runs:
         lines += ["## End to end", "", e2e_bench.table(runs), ""]
         lines += scale_out(runs)
         for r in runs:
             prof = (r.get("profile_worker0") or {}).get("busy_share_by_area")
             if prof:
-                lines += [f"Worker CPU by area, {r['name']} (py-spy):", "",
-                          "| area | share |", "|---|---|"]
+                lines += [
+                    f"Worker CPU by area, {r['name']} (py-spy):",
+                    "",
+                    "| area | share |",
+                    "|---|---|",
+                ]
                 lines += [f"| {k} | {100 * v:.1f} % |" for k, v in prof.items()]
                 lines.append("")
         soak_runs = [r for r in runs if r["name"].endswith("_soak")]
         for r in soak_runs:
-            lines += [f"RSS over time ({r['name']}): see `benchmarks/results/e2e_{r['name']}.md`",
-                      ""]
+            lines += [
+                f"RSS over time ({r['name']}): see `benchmarks/results/e2e_{r['name']}.md`",
+                "",
+            ]
     lines += sections + ["## Commands", ""] + [f"* {x}" for x in log] + [""]
     (RESULTS / "SUMMARY.md").write_text("\n".join(lines))
     print("\n".join(lines))
@@ -125,8 +142,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def scale_out(runs: list[dict[str, Any]]) -> list[str]:
-    out = ["Scale-out (same overload input, 2 partitions per topic):", "",
-           "| broker | 1 worker obs/s | 2 workers obs/s | ratio |", "|---|---|---|---|"]
+    out = [
+        "Scale-out (same overload input, 2 partitions per topic):",
+        "",
+        "| broker | 1 worker obs/s | 2 workers obs/s | ratio |",
+        "|---|---|---|---|",
+    ]
     by = {r["name"]: r for r in runs}
     for b in ("tansu", "kafka"):
         one = [r for n, r in by.items() if n.startswith(f"{b}_w1_") and n != f"{b}_w1_10000"]

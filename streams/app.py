@@ -88,6 +88,11 @@ def create_app(settings: Settings, roles: tuple[str, ...] = ROLES) -> AppHandle:
         web_in_thread=False,
         autodiscover=False,
         producer_acks=-1,
+        # a busy sector's tracker checkpoint can pass 1 MB of JSON: compress it (≈10×) and
+        # allow large requests, so a checkpoint never kills the worker with
+        # MessageSizeTooLargeError (the broker sees the compressed batch)
+        producer_compression_type="gzip",
+        producer_max_request_size=16 * 1024 * 1024,
         logging_config=None,
     )
 

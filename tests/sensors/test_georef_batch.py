@@ -14,22 +14,38 @@ from sensors.registry import SensorRegistry
 from sensors.schemas import ReadingError
 from streams.engine import Context, IngestStage
 
-DOC = {"sensors": [
-    {"id": "R1", "type": "radar", "lat": 51.5, "lon": 30.5, "max_range_m": 5000.0,
-     "sigma_range_m": 10.0, "sigma_bearing_deg": 1.0},
-    {"id": "R2", "type": "radar", "lat": 51.52, "lon": 30.6, "max_range_m": 5000.0},
-    {"id": "C1", "type": "thermal", "lat": 51.49, "lon": 30.52, "height_m": 10.0},
-    {"id": "S1", "type": "seismic", "lat": 51.5, "lon": 30.5005, "radius_m": 60.0},
-]}
+DOC = {
+    "sensors": [
+        {
+            "id": "R1",
+            "type": "radar",
+            "lat": 51.5,
+            "lon": 30.5,
+            "max_range_m": 5000.0,
+            "sigma_range_m": 10.0,
+            "sigma_bearing_deg": 1.0,
+        },
+        {"id": "R2", "type": "radar", "lat": 51.52, "lon": 30.6, "max_range_m": 5000.0},
+        {"id": "C1", "type": "thermal", "lat": 51.49, "lon": 30.52, "height_m": 10.0},
+        {"id": "S1", "type": "seismic", "lat": 51.5, "lon": 30.5005, "radius_m": 60.0},
+    ]
+}
 T0 = 1_700_000_000.0
 
 
 def scan(sensor: str = "R1", n: int = 40, seed: int = 0) -> list[dict]:
     rng = np.random.default_rng(seed)
-    return [{"sensor_id": sensor, "t": T0 + i * 0.01, "range_m": round(float(r), 1),
-             "bearing_deg": round(float(b), 3)}
-            for i, (r, b) in enumerate(zip(rng.uniform(10, 4900, n), rng.uniform(0, 360, n),
-                                           strict=True))]
+    return [
+        {
+            "sensor_id": sensor,
+            "t": T0 + i * 0.01,
+            "range_m": round(float(r), 1),
+            "bearing_deg": round(float(b), 3),
+        }
+        for i, (r, b) in enumerate(
+            zip(rng.uniform(10, 4900, n), rng.uniform(0, 360, n), strict=True)
+        )
+    ]
 
 
 def test_radar_scan_batch_equals_per_plot() -> None:
@@ -47,9 +63,17 @@ def test_radar_scan_batch_equals_per_plot() -> None:
 
 def test_camera_batch_equals_per_detection() -> None:
     reg = SensorRegistry.from_dict(DOC)
-    dets = [{"sensor_id": "C1", "t": T0, "bearing_deg": 10.0 * i, "class": "person",
-             "confidence": 0.5, **({"range_m": 100.0 + i} if i % 2 else {"depression_deg": 5.0})}
-            for i in range(6)]
+    dets = [
+        {
+            "sensor_id": "C1",
+            "t": T0,
+            "bearing_deg": 10.0 * i,
+            "class": "person",
+            "confidence": 0.5,
+            **({"range_m": 100.0 + i} if i % 2 else {"depression_deg": 5.0}),
+        }
+        for i in range(6)
+    ]
     for det, got in zip(dets, polar_observations("thermal", dets, reg.get("C1")), strict=True):
         one = thermal_observation(det, reg.get("C1"))
         assert (got.obs_id, got.cov_en, got.attrs) == (one.obs_id, one.cov_en, one.attrs)
@@ -63,15 +87,17 @@ def test_bad_plot_is_refused_alone_in_place() -> None:
     out = polar_observations("radar", plots, reg.get("R1"))
     assert isinstance(out[2], ReadingError) and out[2].reason == "out_of_range"
     assert [o.obs_id for i, o in enumerate(out) if i != 2] == [
-        radar_observation(p, reg.get("R1")).obs_id for i, p in enumerate(plots) if i != 2]
+        radar_observation(p, reg.get("R1")).obs_id for i, p in enumerate(plots) if i != 2
+    ]
 
 
 def _ctx(tmp_path) -> Context:
     import yaml
 
     (tmp_path / "sensors.yaml").write_text(yaml.safe_dump(DOC))
-    return Context.from_files(tmp_path / "sensors.yaml", grid_m=2000.0, halo_m=500.0,
-                              max_reading_age_s=0)
+    return Context.from_files(
+        tmp_path / "sensors.yaml", grid_m=2000.0, halo_m=500.0, max_reading_age_s=0
+    )
 
 
 def test_ingest_scan_matches_reading_by_reading(tmp_path) -> None:
@@ -90,32 +116,50 @@ def test_ingest_scan_matches_reading_by_reading(tmp_path) -> None:
     assert any(o.attrs.get("halo") for o in batch.observations)
     assert batch.accepted == 59
     assert [(d.reason, d.to_dict().get("index")) for d in batch.deadletters] == [
-        ("unknown_field", 10)]
+        ("unknown_field", 10)
+    ]
     home = [o for o in batch.observations if not o.attrs.get("halo")]
-    assert [o.obs_id for o in home] == [o.obs_id for r in one_by_one for o in r.observations
-                                        if not o.attrs.get("halo")]
+    assert [o.obs_id for o in home] == [
+        o.obs_id for r in one_by_one for o in r.observations if not o.attrs.get("halo")
+    ]
 
 
 def test_ingest_many_assigns_like_ingest(tmp_path) -> None:
     ctx = _ctx(tmp_path)
-    records = [("readings.seismic", json.dumps({"sensor_id": "S1", "t": T0 + i,
-                                                 "kind": "footstep"}).encode())
-               for i in range(3)] + [("readings.radar", json.dumps(scan(n=8)).encode())]
+    records = [
+        (
+            "readings.seismic",
+            json.dumps({"sensor_id": "S1", "t": T0 + i, "kind": "footstep"}).encode(),
+        )
+        for i in range(3)
+    ] + [("readings.radar", json.dumps(scan(n=8)).encode())]
     many = IngestStage(ctx).ingest_many(records)
     each = [IngestStage(ctx).ingest(t, v) for t, v in records]
     for a, b in zip(many, each, strict=True):
         assert [(o.obs_id, o.sector, o.attrs.get("halo")) for o in a.observations] == [
-            (o.obs_id, o.sector, o.attrs.get("halo")) for o in b.observations]
+            (o.obs_id, o.sector, o.attrs.get("halo")) for o in b.observations
+        ]
 
 
 @pytest.mark.parametrize("grid", [True, False])
 def test_sector_assign_equals_home_and_halo(grid: bool) -> None:
     from shapely.geometry import box, mapping
 
-    zones = None if grid else {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"kind": "sector", "id": sid},
-         "geometry": mapping(box(lon0, 51.4, lon0 + 0.1, 51.6))}
-        for sid, lon0 in (("west", 30.4), ("east", 30.5))]}
+    zones = (
+        None
+        if grid
+        else {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"kind": "sector", "id": sid},
+                    "geometry": mapping(box(lon0, 51.4, lon0 + 0.1, 51.6)),
+                }
+                for sid, lon0 in (("west", 30.4), ("east", 30.5))
+            ],
+        }
+    )
     sz = Sectorizer.from_zones(zones, (51.5, 30.5), grid_m=2000.0, halo_m=500.0)
     rng = np.random.default_rng(1)
     lat, lon = rng.uniform(51.45, 51.55, 300), rng.uniform(30.42, 30.58, 300)
