@@ -10,8 +10,9 @@ sector-hour; plus the share of crossings warned by an approach alert beforehand.
     python benchmarks/alert_quality.py --quick    # seed 1 × the three layouts (make bench)
     python benchmarks/alert_quality.py --tracker '{"adaptive": false}'   # other TrackerConfig
 
-``--tracker`` runs the engine with ``SectorTracker(config=TrackerConfig.from_dict(JSON))``,
-to measure a tracker setting before the engine adopts it. Writes
+``--tracker`` runs the engine with ``fusion.tracker.engine_config(JSON)`` (the engine's
+tracker settings with JSON's TrackerConfig fields on top), to measure a tracker setting
+before the engine adopts it. Writes
 ``benchmarks/results/alert_quality.md`` and ``.json`` (``--name`` changes the stem).
 """
 
@@ -58,14 +59,14 @@ class ConfiguredFusion(FusionStage):
     def tracker(self, sector: str) -> Any:
         tr = self.trackers.get(sector)
         if tr is None:
-            from fusion.tracker import SectorTracker, TrackerConfig
+            from fusion.tracker import SectorTracker, engine_config
 
             origin = self.ctx.sectorizer.origin(sector)
             tr = self.trackers[sector] = SectorTracker(
                 sector=sector,
                 lat0=origin.lat0,
                 lon0=origin.lon0,
-                config=TrackerConfig.from_dict(self.tracker_cfg),
+                config=engine_config(self.tracker_cfg),
             )
         return tr
 
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         "--tracker",
         default="",
         metavar="JSON",
-        help="TrackerConfig overrides, e.g. '{\"adaptive\": false}'",
+        help="TrackerConfig overrides on the engine's settings, e.g. '{\"adaptive\": true}'",
     )
     ap.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--name", default="alert_quality", help="output file stem")

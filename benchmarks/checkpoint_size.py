@@ -1,5 +1,10 @@
 """Checkpoint size and serialisation time per sector for a busy scenario (docs/streaming.md).
 
+Compares, on the same states, the checkpoint as the fusion agent used to write it (buffer via
+``Observation.to_dict``, recent ids as an ``{id: t}`` mapping, stdlib ``json``) with the
+current one (``FusionStage.snapshot``: buffer as plain dicts, recent ids grouped per time
+bucket, written with ``streams.agents.dumps`` = orjson). Prints sizes, times and the ratio.
+
 Run: .venv/bin/python benchmarks/checkpoint_size.py [OUT_DIR]
 """
 
@@ -8,11 +13,30 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from sensors.recorded import iter_recorded
 from sensors.simulate import build_scenario, write_scenario
-from streams.engine import Context
+from streams.agents import dumps
+from streams.engine import Context, FusionStage
 from streams.replay import OfflinePipeline
+
+
+def legacy_snapshot(fusion: FusionStage, sector: str) -> dict[str, Any]:
+    """The checkpoint before issue 9 round 2 (for the ratio only)."""
+    return {
+        "tracker": fusion.tracker(sector).snapshot(),
+        "buffer": [o.to_dict() for o in fusion.buffers.get(sector, [])],
+        "newest": fusion.newest.get(sector),
+        "released": fusion.released.get(sector),
+        "recent": fusion.recent.get(sector, {}),
+        "emitted": fusion.emitted.get(sector, 0),
+    }
+
+
+def legacy_dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), default=str).encode()
+
 
 d = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/bf-busy-scenario")
 
@@ -20,8 +44,7 @@ if not (d / "readings.jsonl").exists():
     write_scenario(build_scenario(seed=4, duration=300, layout="mixed", density=3.0), d)
 ctx = Context.from_scenario(d, max_reading_age_s=0, reorder_window_s=2)
 pipe = OfflinePipeline(ctx)
-sizes = []
-times = []
+rows: dict[str, list[tuple[int, float]]] = {"legacy": [], "now": [], "alerts": []}
 n = 0
 for it in iter_recorded(d / "readings.jsonl"):
     pipe.feed(it.topic, it.value)
@@ -29,30 +52,31 @@ for it in iter_recorded(d / "readings.jsonl"):
     if n % 500 == 0:  # one agent batch
         for sec in list(pipe.fusion.buffers):
             t = time.perf_counter()
-            b = json.dumps(pipe.fusion.snapshot(sec), separators=(",", ":"), default=str).encode()
-            times.append(time.perf_counter() - t)
-            sizes.append(len(b))
+            b = legacy_dumps(legacy_snapshot(pipe.fusion, sec))
+            rows["legacy"].append((len(b), time.perf_counter() - t))
             t = time.perf_counter()
-            a = json.dumps(pipe.alerts.snapshot(sec), separators=(",", ":"), default=str).encode()
-            times.append(time.perf_counter() - t)
-            sizes.append(len(a))
+            b = dumps(pipe.fusion.snapshot(sec))
+            rows["now"].append((len(b), time.perf_counter() - t))
+            t = time.perf_counter()
+            a = dumps(pipe.alerts.snapshot(sec))
+            rows["alerts"].append((len(a), time.perf_counter() - t))
 print("readings", n, "sectors", len(pipe.fusion.buffers))
-fs = sizes[0::2]
-fa = sizes[1::2]
-ft = times[0::2]
-at = times[1::2]
-print(
-    f"tracker snapshot bytes max {max(fs)} median {statistics.median(fs):.0f}; "
-    f"time ms max {1e3 * max(ft):.1f} median {1e3 * statistics.median(ft):.1f}"
-)
-print(
-    f"alert snapshot bytes max {max(fa)} median {statistics.median(fa):.0f}; "
-    f"time ms max {1e3 * max(at):.1f} median {1e3 * statistics.median(at):.1f}"
-)
-sec = max(pipe.fusion.trackers, key=lambda s: len(json.dumps(pipe.fusion.snapshot(s))))
+for name, vals in rows.items():
+    sizes, times = [v[0] for v in vals], [v[1] for v in vals]
+    print(
+        f"{name:7s} bytes median {statistics.median(sizes):.0f} max {max(sizes)}; "
+        f"time ms median {1e3 * statistics.median(times):.2f} max {1e3 * max(times):.2f} "
+        f"total {sum(times):.3f} s"
+    )
+tl = sum(v[1] for v in rows["legacy"])
+tn = sum(v[1] for v in rows["now"])
+sl = sum(v[0] for v in rows["legacy"])
+sn = sum(v[0] for v in rows["now"])
+print(f"tracker checkpoint, legacy / now: time {tl / tn:.2f}x, bytes {sl / sn:.2f}x")
+sec = max(pipe.fusion.trackers, key=lambda s: len(dumps(pipe.fusion.snapshot(s))))
 snap = pipe.fusion.snapshot(sec)
 print(
-    {k: len(json.dumps(v, default=str)) for k, v in snap.items()},
+    {k: len(dumps(v)) for k, v in snap.items()},
     "tracks",
     len(pipe.fusion.trackers[sec].tracks.status),
 )

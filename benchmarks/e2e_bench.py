@@ -344,6 +344,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "target_rate": args.rate,
         "duration_s": duration,
         "reorder_window_s": args.reorder_window,
+        "fusion_bucket_s": args.bucket,
         "mix": {
             "radars": mix.n_radars,
             "plots_per_scan": mix.plots_per_scan,
@@ -362,6 +363,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "BORDERFUSION_DATA_DIR": str(work / "data"),
             "BORDERFUSION_LOG_LEVEL": "WARNING",
             "BORDERFUSION_REORDER_WINDOW_S": str(args.reorder_window),
+            "BORDERFUSION_FUSION_BUCKET_S": str(args.bucket),
         }
         ensure_topics(
             Settings(kafka_bootstrap=bootstrap, topic_prefix=prefix, partitions=args.partitions)
@@ -686,6 +688,12 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=2.0,
         help="BORDERFUSION_REORDER_WINDOW_S of the workers",
+    )
+    p.add_argument(
+        "--bucket",
+        type=float,
+        default=1.0,
+        help="BORDERFUSION_FUSION_BUCKET_S of the workers (fusion time bucket)",
     )
     p.add_argument("--drain-timeout", type=float, default=120.0)
     p.add_argument(

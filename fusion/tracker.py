@@ -63,7 +63,10 @@ class TrackerConfig:
     pd: float = 0.9  # detection probability (JPDA)
     clutter_density: float = 1e-6  # false alarms per m² per scan (JPDA)
     adaptive: bool = True  # manoeuvre-adaptive q (see filters.adaptive)
-    adapt_probability: float = 0.95
+    adapt_probability: float = 0.95  # NIS above this chi-square quantile = manoeuvre
+    adapt_grow: float = 10.0  # q scale × this on a manoeuvre ...
+    adapt_decay: float = 0.85  # ... × this on a quiet update (never below 1)
+    adapt_max_scale: float = 1000.0
     batch_window_s: float = 1.0  # consecutive observations of one sensor within this = one scan
     polar_update: str = "ekf"  # "ekf" (range/bearing update) | "converted" (position)
     init_exclude_gated: bool = True  # no new track from an observation inside a track's gate
@@ -76,6 +79,19 @@ class TrackerConfig:
         d = dict(d)
         corr = CorrelationConfig(**d.pop("correlation", {}))
         return cls(**d, correlation=corr)
+
+
+# What the streaming engine runs (``FusionStage.tracker``), measured with
+# benchmarks/alert_quality.py: the manoeuvre-adaptive q made a standing target's velocity
+# swing 10-30 m/s (false crossings/approaches at the line), and tentative tracks that kept
+# coasting picked up plots hundreds of metres away. TrackerConfig's own defaults stay as
+# the fusion core's unit tests and benchmark document them.
+ENGINE_TRACKER: dict[str, Any] = {"adaptive": False, "tentative_max_misses": 2}
+
+
+def engine_config(overrides: dict[str, Any] | None = None) -> TrackerConfig:
+    """The engine's tracker settings, with ``overrides`` (a TrackerConfig dict) on top."""
+    return TrackerConfig.from_dict({**ENGINE_TRACKER, **(overrides or {})})
 
 
 def _pos_var_at(store: TrackStore, dt: FloatArray, q: float) -> FloatArray:
@@ -334,11 +350,16 @@ class SectorTracker:
                 )
                 st.hits[hit_rows] += 1
                 self._touch(hit_rows, start + best_obs, obs)
-            # every track this sensor has seen had an opportunity
-            opp = st.seen[:, s_idx].copy()
+            # every track this sensor has seen had an opportunity -- at most one per
+            # ``batch_window_s``: a rotation's plots arrive in several segments (split by
+            # other sensors' observations and bucket edges), and counting each segment as
+            # a scan turned one missed plot into three misses (tracks deleted in 2 s)
             hit = np.zeros(n, bool)
             hit[hit_rows] = True
+            fresh = (tb - st.last_opp) >= 0.9 * cfg.batch_window_s
+            opp = st.seen[:, s_idx] & fresh
             st.opps[opp] += 1
+            st.last_opp[opp] = tb
             missed = opp & ~hit
             st.misses[missed] += 1
             st.misses[hit] = 0
@@ -398,7 +419,16 @@ class SectorTracker:
             nis = mahalanobis2(y, s_inv)
             conf = st.status[at] == CONFIRMED
             st.qscale[at] = np.where(
-                conf, adapt_q_scale(st.qscale[at], nis, self._adapt_gate), st.qscale[at]
+                conf,
+                adapt_q_scale(
+                    st.qscale[at],
+                    nis,
+                    self._adapt_gate,
+                    cfg.adapt_grow,
+                    cfg.adapt_decay,
+                    cfg.adapt_max_scale,
+                ),
+                st.qscale[at],
             )
         st.x[at], st.P[at], st.t[at] = xu, pu, t
 
@@ -455,6 +485,7 @@ class SectorTracker:
             qscale=np.ones(k),
             cls=classification.fuse(np.zeros((k, N_CLASSES)), obs.cls_ll[rows]),
             mmsi=np.full(k, -1),
+            last_opp=obs.t[rows],
         )
         for n, j in zip(nums.tolist(), rows.tolist(), strict=True):
             self._touched[n] = [obs.obs_id[j]]
@@ -542,6 +573,7 @@ class SectorTracker:
                     qscale=[1.0],
                     cls=classification.fuse(np.zeros((1, N_CLASSES)), obs.cls_ll[j : j + 1]),
                     mmsi=[mmsi],
+                    last_opp=[obs.t[j]],
                 )
                 order = np.argsort(ais.num, kind="stable")
                 ais.keep(np.ones(len(ais), bool))  # no-op copy keeps names in sync

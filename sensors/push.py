@@ -26,8 +26,9 @@ class KafkaPusher:
             retries=10,
             max_in_flight_requests_per_connection=1,
             key_serializer=lambda k: k.encode() if isinstance(k, str) else k,
-            value_serializer=lambda v: v if isinstance(v, bytes) else json.dumps(
-                v, separators=(",", ":")).encode(),
+            value_serializer=lambda v: (
+                v if isinstance(v, bytes) else json.dumps(v, separators=(",", ":")).encode()
+            ),
             **client_kwargs,
         )
 

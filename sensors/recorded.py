@@ -46,12 +46,16 @@ def iter_recorded(source: IO[str] | Path | str) -> Iterator[RecordedLine | BadLi
             yield BadLine(line_no, "malformed_json", f"line {line_no}: not JSON ({exc})", raw)
             continue
         if not isinstance(doc, dict) or "topic" not in doc or "value" not in doc:
-            yield BadLine(line_no, "bad_envelope",
-                          f'line {line_no}: expected {{"topic": …, "value": …}}', raw)
+            yield BadLine(
+                line_no, "bad_envelope", f'line {line_no}: expected {{"topic": …, "value": …}}', raw
+            )
             continue
         if doc["topic"] not in READING_TOPICS:
-            yield BadLine(line_no, "unknown_topic",
-                          f"line {line_no}: topic {doc['topic']!r} is not one of "
-                          f"{', '.join(READING_TOPICS)}", raw)
+            yield BadLine(
+                line_no,
+                "unknown_topic",
+                f"line {line_no}: topic {doc['topic']!r} is not one of {', '.join(READING_TOPICS)}",
+                raw,
+            )
             continue
         yield RecordedLine(line_no, doc["topic"], doc["value"])

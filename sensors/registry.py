@@ -18,10 +18,23 @@ import yaml
 COMMON_FIELDS = ("id", "type", "lat", "lon", "height_m")
 TYPE_FIELDS: dict[str, dict[str, float | None]] = {
     # field -> default (None: optional without default)
-    "radar": {"max_range_m": 20_000.0, "sigma_range_m": 15.0, "sigma_bearing_deg": 0.5,
-              "scan_period_s": 1.0, "edition": None, "sac": None, "sic": None},
-    "thermal": {"heading_deg": 0.0, "fov_deg": 30.0, "max_range_m": 3_000.0,
-                "sigma_bearing_deg": 0.3, "vfov_deg": None, "tilt_deg": 0.0},
+    "radar": {
+        "max_range_m": 20_000.0,
+        "sigma_range_m": 15.0,
+        "sigma_bearing_deg": 0.5,
+        "scan_period_s": 1.0,
+        "edition": None,
+        "sac": None,
+        "sic": None,
+    },
+    "thermal": {
+        "heading_deg": 0.0,
+        "fov_deg": 30.0,
+        "max_range_m": 3_000.0,
+        "sigma_bearing_deg": 0.3,
+        "vfov_deg": None,
+        "tilt_deg": 0.0,
+    },
     "seismic": {"radius_m": 50.0},
     "ais": {},
 }
@@ -92,10 +105,19 @@ class SensorRegistry:
         return cls.from_dict(doc, str(path))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sensors": [
-            {"id": s.id, "type": s.type, "lat": s.lat, "lon": s.lon, "height_m": s.height_m,
-             **s.params} for s in self._by_id.values()
-        ]}
+        return {
+            "sensors": [
+                {
+                    "id": s.id,
+                    "type": s.type,
+                    "lat": s.lat,
+                    "lon": s.lon,
+                    "height_m": s.height_m,
+                    **s.params,
+                }
+                for s in self._by_id.values()
+            ]
+        }
 
 
 def _number(source: str, sid: str, name: str, value: Any, lo: float, hi: float) -> float:
@@ -115,7 +137,8 @@ def _parse_sensor(index: int, entry: Any, source: str) -> Sensor:
     stype = entry.get("type")
     if stype not in TYPE_FIELDS:
         raise RegistryError(
-            f"{source}: sensor {sid!r}: field 'type' must be one of {', '.join(TYPE_FIELDS)}")
+            f"{source}: sensor {sid!r}: field 'type' must be one of {', '.join(TYPE_FIELDS)}"
+        )
     for name in ("lat", "lon"):
         if name not in entry:
             raise RegistryError(f"{source}: sensor {sid!r}: field {name!r} is missing")
@@ -123,13 +146,15 @@ def _parse_sensor(index: int, entry: Any, source: str) -> Sensor:
     for name in entry:
         if name not in allowed:
             raise RegistryError(
-                f"{source}: sensor {sid!r}: unknown field {name!r} for a {stype} sensor")
+                f"{source}: sensor {sid!r}: unknown field {name!r} for a {stype} sensor"
+            )
     params: dict[str, Any] = {}
     for name in TYPE_FIELDS[stype]:
         if name in entry:
             value = entry[name]
-            params[name] = value if name == "edition" else _number(
-                source, sid, name, value, -1e9, 1e9)
+            params[name] = (
+                value if name == "edition" else _number(source, sid, name, value, -1e9, 1e9)
+            )
     return Sensor(
         id=sid,
         type=stype,

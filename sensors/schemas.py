@@ -9,6 +9,7 @@ Validation is hand-rolled rather than a model library because it runs on every r
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +106,10 @@ _ALLOWED: dict[str, frozenset[str]] = {
 }
 
 
+# the largest finite float: a JSON integer beyond it cannot become a float (OverflowError)
+_FLOAT_MAX = sys.float_info.max
+
+
 def _check_field(name: str, value: Any, spec: FieldSpec) -> None:
     if isinstance(value, bool) or not isinstance(value, spec.kind):
         expected = spec.kind.__name__ if isinstance(spec.kind, type) else "number"
@@ -112,6 +117,9 @@ def _check_field(name: str, value: Any, spec: FieldSpec) -> None:
                            f"expected {expected}, got {type(value).__name__}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ReadingError(name, "not_finite", f"must be a finite number, got {value}")
+    if isinstance(value, int) and not -_FLOAT_MAX <= value <= _FLOAT_MAX:
+        # JSON integers have no size limit; float() of a 400-digit one raises OverflowError
+        raise ReadingError(name, "out_of_range", "integer too large for a number")
     if spec.lo is not None and value < spec.lo:
         raise ReadingError(name, "out_of_range", f"{value} is below {spec.lo}")
     if spec.hi is not None and value > spec.hi:
@@ -146,7 +154,8 @@ def validate_reading(kind: str, reading: Any, now: float | None = None,
         # fast path for the common case, a plain in-range number; anything else (and every
         # failure) goes through _check_field, which names the exact reason
         tv = type(value)
-        if (numeric and (tv is float or tv is int) and (tv is int or math.isfinite(value))
+        if (numeric and ((tv is int and -_FLOAT_MAX <= value <= _FLOAT_MAX)
+                         or (tv is float and math.isfinite(value)))
                 and (spec.lo is None or value >= spec.lo)
                 and (spec.hi is None or value <= spec.hi)):
             continue
@@ -180,9 +189,11 @@ def _check_seismic(reading: dict[str, Any]) -> None:
         samples = reading["samples"]
         if len(samples) > MAX_WAVEFORM_SAMPLES:
             raise ReadingError("samples", "too_long", f"more than {MAX_WAVEFORM_SAMPLES} samples")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                   for v in samples):
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in samples):
             raise ReadingError("samples", "wrong_type", "samples must be finite numbers")
+        # an int beyond a float's range would raise OverflowError in isfinite/np.asarray
+        if not all(-_FLOAT_MAX <= v <= _FLOAT_MAX for v in samples):
+            raise ReadingError("samples", "out_of_range", "samples must be finite numbers")
     elif "kind" not in reading:
         raise ReadingError("kind", "missing",
                            "a seismic reading is an event (kind, …) or a frame (rate_hz, samples)")

@@ -8,23 +8,58 @@ Faust's per-event cost, not Kafka, bounds throughput.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections import Counter, defaultdict
 from typing import Any
 
+import numpy as np
+import orjson
+
 from fusion.types import Alert, Observation, TrackUpdate
 from streams import metrics as M
 from streams.app import AppHandle
 from streams.deadletter import DeadLetter, dead_letter
-from streams.engine import AlertStage, Context, FusionStage, IngestStage, alert_sector
+from streams.engine import (
+    AlertStage,
+    Context,
+    FusionStage,
+    IngestStage,
+    alert_sector,
+    observation_dict,
+)
 
 log = logging.getLogger(__name__)
 
 
+def _default(value: Any) -> Any:
+    """NumPy scalars/arrays as numbers/lists (``str`` for anything else, as before)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
 def dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), default=str).encode()
+    """Compact JSON: orjson (several times faster), the stdlib for what orjson refuses
+    (ints beyond 64 bits). NaN/inf: orjson writes null, so a value that may hold them must
+    not go through here (observations, tracks and states hold finite numbers)."""
+    try:
+        return orjson.dumps(value, default=_default)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), default=str).encode()
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON written by :func:`dumps` (orjson; the stdlib for what orjson refuses,
+    e.g. ``NaN`` written by older versions)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 def load_context(handle: AppHandle) -> Context:
@@ -39,10 +74,14 @@ def load_context(handle: AppHandle) -> Context:
         halo_m=s.halo_m,
         reorder_window_s=s.reorder_window_s,
         max_reading_age_s=s.max_reading_age_s,
+        bucket_s=s.fusion_bucket_s,
     )
 
 
 PIPELINE_ROLES = ("ingest", "fusion", "alerts")
+# the fusion agent writes its sector states at most this often (wall clock); the offsets
+# of what it took meanwhile are held back from Faust's commit until then
+CHECKPOINT_INTERVAL_S = 1.0
 
 
 def register(handle: AppHandle) -> None:
@@ -68,31 +107,31 @@ def register(handle: AppHandle) -> None:
         @app.agent(tp.readings, name="ingest")
         async def ingest_agent(stream: Any) -> None:
             async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
-                by_sector: dict[str, list[dict[str, Any]]] = defaultdict(list)
-                dead: list[DeadLetter] = []
+                records = []
                 for event in events:
                     topic = event.message.topic
                     if s.topic_prefix and topic.startswith(s.topic_prefix):
                         topic = topic[len(s.topic_prefix) :]
-                    try:
-                        result = ingest.ingest(topic, event.value)
-                    except Exception as exc:  # noqa: BLE001 - a worker never dies on one record
-                        log.exception("ingest failed on a record")
-                        dead.append(
-                            dead_letter(topic, "internal_error", event.value, message=repr(exc))
-                        )
-                        continue
+                    records.append((topic, event.value))
+                # one call per Kafka batch: one vectorised sector assignment for all records
+                results = ingest.ingest_many(records, contain=True)
+                by_sector: dict[str, list[dict[str, Any]]] = defaultdict(list)
+                dead: list[DeadLetter] = []
+                per_obs: Counter[tuple[str, str]] = Counter()
+                for (topic, _), result in zip(records, results, strict=True):
                     kind = topic.rsplit(".", 1)[-1]
                     counts["readings"] += result.accepted
                     for obs in result.observations:
-                        by_sector[obs.sector].append(obs.to_dict())
-                        M.OBSERVATIONS.labels(obs.sector, obs.kind).inc()
+                        by_sector[obs.sector].append(observation_dict(obs))
+                        per_obs[obs.sector, obs.kind] += 1
                     if result.accepted:
                         sid = _first_sensor(result.observations)
                         M.READINGS_ACCEPTED.labels(sid, kind).inc(result.accepted)
                     for dl in result.deadletters:
                         M.READINGS_REJECTED.labels(dl.sensor_id or "", kind, dl.reason).inc()
                     dead.extend(result.deadletters)
+                for (sector, okind), n in per_obs.items():
+                    M.OBSERVATIONS.labels(sector, okind).inc(n)
                 for sector, batch in by_sector.items():
                     counts["observations"] += len(batch)
                     await tp.observations.send(key=sector.encode(), value=dumps(batch))
@@ -113,6 +152,15 @@ def register(handle: AppHandle) -> None:
         restored: set[str] = set()
         seen_at: dict[str, float] = {}
         obs_offsets: dict[str, dict[str, int]] = defaultdict(dict)  # sector -> partition -> off
+        # Checkpointing (docs/streaming.md "Checkpoints"): every `observations` message the
+        # agent takes is held unacknowledged (an extra reference) until the state of every
+        # sector it touched has been written to the table; Faust commits acknowledged offsets
+        # only, so the committed offset never passes input the saved state lacks. One lock
+        # orders batches, flushes and checkpoints, so a checkpoint never sees half a publish.
+        lock = asyncio.Lock()
+        held: list[Any] = []  # Faust messages processed but not yet checkpointed
+        dirty: set[str] = set()
+        last_checkpoint = [time.monotonic()]
 
         def ensure_restored(sector: str) -> None:
             if sector in restored:
@@ -120,29 +168,47 @@ def register(handle: AppHandle) -> None:
             restored.add(sector)
             saved = tracker_table.get(sector.encode())
             if saved:
-                state = json.loads(saved)
+                state = loads(saved)
                 fusion.restore(sector, state)
                 obs_offsets[sector] = dict(state.get("source_offsets") or {})
                 log.info("tracker state restored", extra={"sector": sector})
 
-        @app.on_partitions_revoked.connect
-        async def forget_fusion_state(sender: Any, revoked: Any = None, **_: Any) -> None:
-            """A revoked sector may come back later: never resume it from memory."""
-            fusion.forget()
-            restored.clear()
-            obs_offsets.clear()
-
         def checkpoint(sector: str) -> None:
-            """Save the sector's tracker, reorder buffer, watermark and input offsets.
-
-            Faust flushes the producer (changelog included) before it commits offsets, so
-            the committed offset never passes observations this state lacks; records
-            redelivered after a crash are recognised by ``source_offsets`` (and, for
-            readings ingested twice, by observation id) instead of being fused twice.
-            """
+            """Save the sector's tracker, reorder buffer, watermark and input offsets."""
             state = fusion.snapshot(sector)
             state["source_offsets"] = obs_offsets[sector]
             tracker_table[sector.encode()] = dumps(state)
+
+        async def checkpoint_held() -> None:
+            """Write every dirty sector, then acknowledge the messages held for them.
+
+            The caller holds ``lock``. The producer is flushed first so the tracks and dead
+            letters the saved state counts as sent (``emitted``) are on the broker before
+            the state that says so; Faust flushes again (changelog) before it commits."""
+            if dirty:
+                await app.producer.flush()
+                for sector in sorted(dirty):
+                    try:
+                        checkpoint(sector)
+                    except Exception:  # noqa: BLE001 - keep its messages held: no commit
+                        log.exception("fusion checkpoint failed", extra={"sector": sector})
+                        return
+                dirty.clear()
+            for message in held:
+                message.ack(app.consumer)
+            held.clear()
+            last_checkpoint[0] = time.monotonic()
+
+        @app.on_partitions_revoked.connect
+        async def forget_fusion_state(sender: Any, revoked: Any = None, **_: Any) -> None:
+            """A revoked sector may come back later: never resume it from memory."""
+            async with lock:
+                await checkpoint_held()  # the in-memory state is still current here
+                fusion.forget()
+                restored.clear()
+                obs_offsets.clear()
+                dirty.clear()
+                held.clear()
 
         async def send_late(late: list[Observation]) -> None:
             await send_deadletters(
@@ -150,7 +216,7 @@ def register(handle: AppHandle) -> None:
                     dead_letter(
                         "observations",
                         "out_of_sequence",
-                        dumps(o.to_dict()),
+                        dumps(observation_dict(o)),
                         message="arrived behind the sector's reorder window",
                         sensor_id=o.sensor_id,
                     )
@@ -163,6 +229,7 @@ def register(handle: AppHandle) -> None:
             seq0 = fusion.emitted[sector]
             buckets, late = fusion.advance(sector, flush=flush)
             M.FUSION_LATENCY.labels(sector).observe(time.perf_counter() - t0)
+            dirty.add(sector)
             for i, updates in enumerate(buckets, start=1):  # one record per time bucket
                 counts["track_updates"] += len(updates)
                 # the bucket's sequence number lets the alerts agent drop a bucket that a
@@ -176,62 +243,94 @@ def register(handle: AppHandle) -> None:
                 M.ACTIVE_TRACKS.labels(sector).set(fusion.confirmed_count(sector))
             if late:
                 await send_late(late)
-            checkpoint(sector)
+
+        async def take(event: Any, touched: set[str]) -> None:
+            part, offset = str(event.message.partition), int(event.message.offset)
+            key_sector = event.key.decode() if event.key else None
+            if key_sector is not None:
+                ensure_restored(key_sector)
+                if offset <= obs_offsets[key_sector].get(part, -1):
+                    counts["redelivered"] += 1
+                    return
+            batch = loads(event.value)
+            raw = batch if isinstance(batch, list) else [batch]
+            obs = [Observation.from_dict(o) for o in raw]
+            sector = key_sector or obs[0].sector
+            ensure_restored(sector)
+            dup0 = fusion.duplicates[sector]
+            too_late = fusion.add(sector, obs, raw=raw)
+            counts["duplicates"] += fusion.duplicates[sector] - dup0
+            obs_offsets[sector][part] = offset
+            dirty.add(sector)
+            if too_late:
+                await send_late(too_late)
+            seen_at[sector] = time.time()
+            touched.add(sector)
 
         @app.agent(tp.observations, name="fusion")
         async def fusion_agent(stream: Any) -> None:
+            if handle.state.get("fusion_checkpoint_loop") is None:
+                handle.state["fusion_checkpoint_loop"] = asyncio.get_running_loop().create_task(
+                    checkpoint_loop()
+                )
             async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
-                touched: set[str] = set()
-                for event in events:
-                    try:
-                        part, offset = str(event.message.partition), int(event.message.offset)
-                        key_sector = event.key.decode() if event.key else None
-                        if key_sector is not None:
-                            ensure_restored(key_sector)
-                            if offset <= obs_offsets[key_sector].get(part, -1):
-                                counts["redelivered"] += 1
-                                continue
-                        batch = json.loads(event.value)
-                        obs = [
-                            Observation.from_dict(o)
-                            for o in (batch if isinstance(batch, list) else [batch])
-                        ]
-                        sector = key_sector or obs[0].sector
-                        ensure_restored(sector)
-                        dup0 = fusion.duplicates[sector]
-                        too_late = fusion.add(sector, obs)
-                        counts["duplicates"] += fusion.duplicates[sector] - dup0
-                        obs_offsets[sector][part] = offset
-                        if too_late:
-                            await send_late(too_late)
-                        seen_at[sector] = time.time()
-                        touched.add(sector)
-                    except Exception as exc:  # noqa: BLE001
-                        log.exception("fusion could not take a record")
-                        await send_deadletters(
-                            [
-                                dead_letter(
-                                    "observations", "malformed", event.value, message=repr(exc)
-                                )
-                            ]
-                        )
-                for sector in sorted(touched):
-                    try:
-                        await publish(sector, flush=False)
-                    except Exception:  # noqa: BLE001
-                        log.exception("fusion failed", extra={"sector": sector})
+                async with lock:
+                    touched: set[str] = set()
+                    for event in events:
+                        # hold the message past take_events' own ack until a checkpoint
+                        event.message.incref()
+                        try:
+                            await take(event, touched)
+                        except Exception as exc:  # noqa: BLE001
+                            log.exception("fusion could not take a record")
+                            await send_deadletters(
+                                [
+                                    dead_letter(
+                                        "observations",
+                                        "malformed",
+                                        event.value,
+                                        message=repr(exc),
+                                    )
+                                ]
+                            )
+                        finally:
+                            held.append(event.message)
+                    for sector in sorted(touched):
+                        try:
+                            await publish(sector, flush=False)
+                        except Exception:  # noqa: BLE001
+                            log.exception("fusion failed", extra={"sector": sector})
+                    if time.monotonic() - last_checkpoint[0] >= CHECKPOINT_INTERVAL_S:
+                        await checkpoint_held()
+
+        async def checkpoint_loop() -> None:
+            """Checkpoint when input is slow or stopped. A plain asyncio task, not a Faust
+            timer: Faust stops its timers before it waits for every taken message to be
+            acknowledged (worker stop, rebalance), and this loop must run then."""
+            while True:
+                await asyncio.sleep(CHECKPOINT_INTERVAL_S / 4)
+                if held and time.monotonic() - last_checkpoint[0] >= CHECKPOINT_INTERVAL_S:
+                    async with lock:
+                        try:
+                            await checkpoint_held()
+                        except Exception:  # noqa: BLE001 - the loop must survive
+                            log.exception("fusion checkpoint failed")
+
+        handle.state["fusion_checkpoint_loop"] = None
 
         @app.timer(interval=1.0)
         async def flush_idle_sectors() -> None:
             """Release buffered observations of sectors whose input went quiet (wall clock):
             the watermark only moves with new data, so the tail of a burst would wait."""
             now = time.time()
-            for sector in list(fusion.buffers):
-                if fusion.buffers[sector] and now - seen_at.get(sector, now) > s.reorder_window_s:
-                    try:
-                        await publish(sector, flush=True)
-                    except Exception:  # noqa: BLE001 - a timer that raises stops the app
-                        log.exception("fusion flush failed", extra={"sector": sector})
+            async with lock:
+                for sector in list(fusion.buffers):
+                    quiet = now - seen_at.get(sector, now) > s.reorder_window_s
+                    if fusion.buffers[sector] and quiet:
+                        try:
+                            await publish(sector, flush=True)
+                        except Exception:  # noqa: BLE001 - a timer that raises stops the app
+                            log.exception("fusion flush failed", extra={"sector": sector})
 
     if "alerts" in handle.roles:
         alerts_stage = AlertStage(ctx)
@@ -259,7 +358,7 @@ def register(handle: AppHandle) -> None:
             saved = alert_table.get(sector.encode())
             if not saved:
                 return
-            state = json.loads(saved)
+            state = loads(saved)
             if "engine" in state:  # {engine, tracks_seq, offsets}
                 tracks_seq[sector] = int(state.get("tracks_seq") or 0)
                 alert_offsets[sector] = {"tracks": {}, "acks": {}, **(state.get("offsets") or {})}
@@ -304,7 +403,7 @@ def register(handle: AppHandle) -> None:
                 touched: set[str] = set()
                 for event in events:
                     try:
-                        batch = json.loads(event.value)
+                        batch = loads(event.value)
                         updates = [
                             TrackUpdate.from_dict(u)
                             for u in (batch if isinstance(batch, list) else [batch])

@@ -64,8 +64,9 @@ def wait_for_kafka(bootstrap: str, timeout_s: float = 30.0) -> None:
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000,
-                                     client_id="borderfusion-ready")
+            admin = KafkaAdminClient(
+                bootstrap_servers=bootstrap, request_timeout_ms=3000, client_id="borderfusion-ready"
+            )
             try:
                 admin.list_topics()
                 return
@@ -80,8 +81,9 @@ def wait_for_kafka(bootstrap: str, timeout_s: float = 30.0) -> None:
 class EmbeddedBroker:
     """A Tansu broker on 127.0.0.1:port. Use as a context manager or start()/stop()."""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1",
-                 log_file: Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, host: str = "127.0.0.1", log_file: Path | None = None
+    ) -> None:
         self.host = host
         self.port = port or free_port()
         self.log_file = log_file
@@ -93,17 +95,34 @@ class EmbeddedBroker:
 
     def start(self, timeout_s: float = 30.0) -> EmbeddedBroker:
         if not port_is_free(self.host, self.port):
-            raise RuntimeError(f"port {self.port} on {self.host} is already in use: is another "
-                               "broker running? Pick another with --port")
+            raise RuntimeError(
+                f"port {self.port} on {self.host} is already in use: is another "
+                "broker running? Pick another with --port"
+            )
         url = f"tcp://{self.host}:{self.port}"
-        cmd = [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-               "--storage-engine", "memory://tansu/"]
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        cmd = [
+            tansu_binary(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+        log_out = open(self.log_file, "ab") if self.log_file else None  # noqa: SIM115
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
-        self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                     preexec_fn=_die_with_parent)
-        if out is not subprocess.DEVNULL:
-            out.close()
+        try:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdout=log_out if log_out is not None else subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+                env=env,
+                preexec_fn=_die_with_parent,
+            )
+        finally:  # the child holds its own descriptor
+            if log_out is not None:
+                log_out.close()
         try:
             wait_for_kafka(self.bootstrap, timeout_s)
         except TimeoutError:

@@ -35,8 +35,23 @@ def raw_text(raw: bytes | str | Any, limit: int = 4096) -> str:
     return repr(raw)[:limit]
 
 
-def dead_letter(source: str, reason: str, raw: Any, *, field: str | None = None,
-                message: str | None = None, sensor_id: str | None = None,
-                index: int | None = None) -> DeadLetter:
-    return DeadLetter(source=source, reason=reason, raw=raw_text(raw), t=time.time(),
-                      field=field, message=message, sensor_id=sensor_id, index=index)
+def dead_letter(
+    source: str,
+    reason: str,
+    raw: Any,
+    *,
+    field: str | None = None,
+    message: str | None = None,
+    sensor_id: str | None = None,
+    index: int | None = None,
+) -> DeadLetter:
+    return DeadLetter(
+        source=source,
+        reason=reason,
+        raw=raw_text(raw),
+        t=time.time(),
+        field=field,
+        message=message,
+        sensor_id=sensor_id,
+        index=index,
+    )

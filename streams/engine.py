@@ -50,17 +50,20 @@ class Context:
     rules: dict[str, Any] | None = None
     reorder_window_s: float = 2.0
     max_reading_age_s: float = 30 * 24 * 3600.0
+    bucket_s: float = 1.0  # fusion time bucket (settings.fusion_bucket_s)
 
     @classmethod
     def from_files(cls, sensors_file: Path | str, zones_file: Path | str | None = None,
                    rules_file: Path | str | None = None, *, grid_m: float = 20_000.0,
                    halo_m: float = 500.0, reorder_window_s: float = 2.0,
-                   max_reading_age_s: float = 30 * 24 * 3600.0) -> Context:
+                   max_reading_age_s: float = 30 * 24 * 3600.0,
+                   bucket_s: float = 1.0) -> Context:
         registry = SensorRegistry.load(sensors_file)
         zones = json.loads(Path(zones_file).read_text()) if zones_file else None
         rules = yaml.safe_load(Path(rules_file).read_text()) if rules_file else None
         sectorizer = Sectorizer.from_zones(zones, registry.centroid(), grid_m, halo_m)
-        return cls(registry, sectorizer, zones, rules, reorder_window_s, max_reading_age_s)
+        return cls(registry, sectorizer, zones, rules, reorder_window_s, max_reading_age_s,
+                   bucket_s)
 
     @classmethod
     def from_scenario(cls, scenario_dir: Path | str, rules_file: Path | str | None = None,
@@ -113,9 +116,10 @@ class IngestStage:
                 return result
             try:
                 value = json.loads(value)
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                # RecursionError: JSON nested deeper than the parser's stack (e.g. [[[[…]]]])
                 result.deadletters.append(dead_letter(topic, "malformed_json", value,
-                                                      message=str(exc)))
+                                                      message=str(exc) or type(exc).__name__))
                 return result
         readings = split_batch(value)
         if kind in ("radar", "thermal") and len(readings) > 1:
@@ -131,12 +135,25 @@ class IngestStage:
             self._assign_sectors(result.observations)
         return result
 
-    def ingest_many(self, records: list[tuple[str, bytes | str | Any]]) -> list[IngestResult]:
+    def ingest_many(self, records: list[tuple[str, bytes | str | Any]],
+                    contain: bool = False) -> list[IngestResult]:
         """Several records (``(topic, value)``, e.g. one Kafka batch) with one vectorised
         sector assignment for all their observations: a driver that holds a batch of
         single readings (seismic events, AIS sentences) saves the per-record NumPy and
-        tree-query overhead. Same results as calling :meth:`ingest` per record."""
-        results = [self.ingest(topic, value, assign=False) for topic, value in records]
+        tree-query overhead. Same results as calling :meth:`ingest` per record.
+
+        ``contain=True`` (the agent): a record whose ingest raises becomes an
+        ``internal_error`` dead letter instead of failing the whole batch."""
+        results = []
+        for topic, value in records:
+            try:
+                results.append(self.ingest(topic, value, assign=False))
+            except Exception as exc:
+                if not contain:
+                    raise
+                log.exception("ingest failed on a record")
+                results.append(IngestResult(deadletters=[dead_letter(
+                    topic, "internal_error", value, message=repr(exc))]))
         self._assign_sectors([o for r in results for o in r.observations],
                              [r.observations for r in results])
         return results
@@ -265,6 +282,14 @@ class IngestStage:
 # ---------------------------------------------------------------- fusion
 
 
+def observation_dict(o: Observation) -> dict[str, Any]:
+    """``Observation.to_dict`` without ``dataclasses.asdict``'s deep copy (~10× faster):
+    for serialising right away, the dict shares ``cov_en``/``attrs`` with the object."""
+    return {"obs_id": o.obs_id, "sensor_id": o.sensor_id, "kind": o.kind, "t": o.t,
+            "lat": o.lat, "lon": o.lon, "cov_en": o.cov_en, "attrs": o.attrs,
+            "sector": o.sector}
+
+
 def _order_key(o: Observation) -> tuple[float, str, str]:
     return (o.t, o.sensor_id, o.obs_id)
 
@@ -280,10 +305,10 @@ class FusionStage:
     arriving behind the released watermark is late: returned for the dead-letter topic.
     """
 
-    def __init__(self, ctx: Context, bucket_s: float = 1.0,
+    def __init__(self, ctx: Context, bucket_s: float | None = None,
                  dedup_horizon_s: float | None = None) -> None:
         self.ctx = ctx
-        self.bucket_s = bucket_s
+        self.bucket_s = ctx.bucket_s if bucket_s is None else bucket_s
         # how far behind the released watermark a redelivered observation is still
         # recognised by id (after a restart, readings since the last committed offset come
         # again): a few commit intervals of event time, at least three reorder windows
@@ -297,31 +322,39 @@ class FusionStage:
         self.emitted: dict[str, int] = defaultdict(int)  # buckets published so far
         self.duplicates: dict[str, int] = defaultdict(int)
         self._buffered_ids: dict[str, set[str]] = {}
+        # the JSON objects buffered observations arrived as (obs_id -> dict), when the driver
+        # passes them to ``add``: the checkpoint writes them back as they are instead of
+        # rebuilding each with ``Observation.to_dict`` (a deep copy, the top cost at 10k/s)
+        self._raw: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
 
     def forget(self) -> None:
         """Drop every sector's in-memory state (after a rebalance): the table is the truth,
         and a sector that comes back must be restored from it, not from a stale copy."""
         for d in (self.trackers, self.buffers, self.newest, self.released, self.recent,
-                  self.emitted, self.duplicates, self._buffered_ids):
+                  self.emitted, self.duplicates, self._buffered_ids, self._raw):
             d.clear()
 
     def tracker(self, sector: str) -> Any:
         tr = self.trackers.get(sector)
         if tr is None:
-            from fusion.tracker import SectorTracker
+            from fusion.tracker import SectorTracker, engine_config
 
             origin = self.ctx.sectorizer.origin(sector)
             tr = self.trackers[sector] = SectorTracker(sector=sector, lat0=origin.lat0,
-                                                       lon0=origin.lon0)
+                                                       lon0=origin.lon0, config=engine_config())
         return tr
 
-    def add(self, sector: str, observations: Iterable[Observation]) -> list[Observation]:
+    def add(self, sector: str, observations: Iterable[Observation],
+            raw: list[dict[str, Any]] | None = None) -> list[Observation]:
         """Buffer observations; return those already behind the released watermark (late).
 
         An observation whose id is already buffered or was released recently is a
         redelivery (a restarted ingest or fusion worker reads again from its last committed
         offset): it is counted in ``duplicates`` and dropped, neither late nor fused twice.
+        ``raw``: the JSON objects the observations were decoded from (same order), kept for
+        a cheap :meth:`snapshot`.
         """
+        raws = self._raw[sector] if raw is not None else None
         buf = self.buffers[sector]
         ids = self._buffered_ids.get(sector)
         if ids is None:
@@ -329,7 +362,7 @@ class FusionStage:
         recent = self.recent[sector]
         released = self.released.get(sector, float("-inf"))
         late = []
-        for obs in observations:
+        for i, obs in enumerate(observations):
             if obs.obs_id in ids or obs.obs_id in recent:
                 self.duplicates[sector] += 1
                 continue
@@ -338,6 +371,8 @@ class FusionStage:
                 continue
             buf.append(obs)
             ids.add(obs.obs_id)
+            if raws is not None:
+                raws[obs.obs_id] = raw[i]  # type: ignore[index]
             if obs.t > self.newest.get(sector, float("-inf")):
                 self.newest[sector] = obs.t
         return late
@@ -363,6 +398,9 @@ class FusionStage:
         keep = [o for o in buf if o.t >= mark]
         self.buffers[sector] = keep
         self._buffered_ids[sector] = {o.obs_id for o in keep}
+        raws = self._raw.get(sector)
+        if raws:
+            self._raw[sector] = {o.obs_id: raws[o.obs_id] for o in keep if o.obs_id in raws}
         self.released[sector] = max(mark, self.released.get(sector, float("-inf")))
         ready.sort(key=_order_key)
         self._remember(sector, ready)
@@ -407,12 +445,34 @@ class FusionStage:
         return out
 
     def snapshot(self, sector: str) -> dict[str, Any]:
+        """The sector's state as plain JSON data.
+
+        Cheap by construction, since it is written on every checkpoint: buffered
+        observations go out as the dicts they arrived as (see ``add``), and the recent-id
+        set as ``recent_ids``: ``[[t, "id id …"], …]``, one space-separated string per time
+        bucket, ``t`` the newest event time in it (an id expires no earlier than before, so
+        dedup is never weaker). ``restore`` also reads the older ``recent`` mapping.
+        """
+        raws = self._raw.get(sector) or {}
+        buffer = [raws.get(o.obs_id) or observation_dict(o)
+                  for o in self.buffers.get(sector, [])]
+        groups: list[list[Any]] = []
+        cur_key, cur_ids, cur_t = None, [], 0.0
+        for oid, t in (self.recent.get(sector) or {}).items():
+            key = math.floor(t / self.bucket_s)
+            if key != cur_key and cur_ids:
+                groups.append([cur_t, " ".join(cur_ids)])
+                cur_ids = []
+            cur_key, cur_t = key, t if not cur_ids else max(cur_t, t)
+            cur_ids.append(oid)
+        if cur_ids:
+            groups.append([cur_t, " ".join(cur_ids)])
         return {
             "tracker": self.tracker(sector).snapshot(),
-            "buffer": [o.to_dict() for o in self.buffers.get(sector, [])],
+            "buffer": buffer,
             "newest": self.newest.get(sector),
             "released": self.released.get(sector),
-            "recent": self.recent.get(sector, {}),
+            "recent_ids": groups,
             "emitted": self.emitted.get(sector, 0),
         }
 
@@ -420,13 +480,19 @@ class FusionStage:
         from fusion.tracker import SectorTracker
 
         self.trackers[sector] = SectorTracker.restore(state["tracker"])
-        self.buffers[sector] = [Observation.from_dict(o) for o in state.get("buffer", [])]
+        raw_buffer = state.get("buffer") or []
+        self.buffers[sector] = [Observation.from_dict(o) for o in raw_buffer]
+        self._raw[sector] = {str(o["obs_id"]): o for o in raw_buffer}
         if state.get("newest") is not None:
             self.newest[sector] = float(state["newest"])
         if state.get("released") is not None:
             self.released[sector] = float(state["released"])
-        self.recent[sector] = OrderedDict((str(k), float(t))
-                                          for k, t in (state.get("recent") or {}).items())
+        recent: OrderedDict[str, float] = OrderedDict(
+            (str(k), float(t)) for k, t in (state.get("recent") or {}).items())
+        for t, ids in state.get("recent_ids") or []:
+            for oid in ids.split():
+                recent[oid] = float(t)
+        self.recent[sector] = recent
         self.emitted[sector] = int(state.get("emitted") or 0)
         self._buffered_ids.pop(sector, None)
 

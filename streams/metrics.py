@@ -34,16 +34,16 @@ INGEST_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 OBSERVATIONS = Counter(
-    "borderfusion_observations_total", "Observations produced, by sector and kind.",
+    "borderfusion_observations_total",
+    "Observations produced, by sector and kind.",
     ["sector", "kind"],
 )
 DEADLETTERS = Counter(
-    "borderfusion_deadletters_total", "Records sent to the deadletter topic, by source and reason.",
+    "borderfusion_deadletters_total",
+    "Records sent to the deadletter topic, by source and reason.",
     ["source", "reason"],
 )
-ACTIVE_TRACKS = Gauge(
-    "borderfusion_active_tracks", "Confirmed tracks held per sector.", ["sector"]
-)
+ACTIVE_TRACKS = Gauge("borderfusion_active_tracks", "Confirmed tracks held per sector.", ["sector"])
 FUSION_LATENCY = Histogram(
     "borderfusion_fusion_latency_seconds",
     "Time the fusion core spends on one batch of a sector.",

@@ -48,6 +48,8 @@ class Settings:
     log_level: str = "INFO"
     # fusion
     reorder_window_s: float = 2.0
+    # fusion time bucket: the tracker takes whole buckets of this many seconds of event time
+    fusion_bucket_s: float = 1.0
     # readings older than this are refused (0: accept any age, e.g. for a replay namespace)
     max_reading_age_s: float = 30 * 24 * 3600.0
     halo_m: float = 500.0

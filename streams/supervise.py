@@ -28,12 +28,21 @@ class Child:
 class Supervisor:
     children: list[Child] = field(default_factory=list)
 
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None,
-              log_path: Path | None = None) -> Child:
+    def start(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+    ) -> Child:
         out = open(log_path, "ab") if log_path else None  # noqa: SIM115
-        proc = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=out or None,
-                                stderr=subprocess.STDOUT if out else None,
-                                preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(
+            argv,
+            env={**os.environ, **(env or {})},
+            stdout=out or None,
+            stderr=subprocess.STDOUT if out else None,
+            preexec_fn=_die_with_parent,
+        )
         if out:
             out.close()
         child = Child(name, proc, log_path)

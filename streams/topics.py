@@ -55,9 +55,11 @@ def ensure_topics(settings: Settings, extra: list[TopicSpec] | None = None) -> N
     from kafka.errors import TopicAlreadyExistsError
 
     specs = topic_specs(settings) + list(extra or [])
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
-                             client_id=f"{settings.app_id}-admin",
-                             **kafka_python_security(settings))  # type: ignore[arg-type]
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=f"{settings.app_id}-admin",
+        **kafka_python_security(settings),
+    )  # type: ignore[arg-type]
     try:
         existing = set(admin.list_topics())
         missing = [NewTopic(s.name, s.partitions, 1) for s in specs if s.name not in existing]

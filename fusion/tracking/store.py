@@ -28,6 +28,7 @@ _COLUMNS: dict[str, tuple[type, tuple[int, ...]]] = {
     "qscale": (np.float64, ()),
     "cls": (np.float64, (N_CLASSES,)),
     "mmsi": (np.int64, ()),
+    "last_opp": (np.float64, ()),  # time of the last counted detection opportunity
 }
 
 
@@ -90,7 +91,8 @@ class TrackStore:
     def from_dict(cls, d: dict[str, Any]) -> TrackStore:
         store = cls(int(d["n_sensors"]))
         for k, (dt, shape) in _COLUMNS.items():
-            store.cols[k] = np.asarray(d[k], dtype=dt).reshape((-1, *shape))
+            v = d.get(k, d["t"] if k == "last_opp" else None)  # older snapshots: no last_opp
+            store.cols[k] = np.asarray(v, dtype=dt).reshape((-1, *shape))
         store.seen = np.asarray(d["seen"], dtype=bool).reshape(-1, int(d["n_sensors"]))
         store.names = {int(k): str(v) for k, v in d["names"]}
         return store

@@ -82,7 +82,10 @@ class Gateway:
             on_depth=on_depth,
         )
         self.core = IngestCore(
-            self.registry, self.forwarder, config.metrics, max_age_s=config.max_age_s,
+            self.registry,
+            self.forwarder,
+            config.metrics,
+            max_age_s=config.max_age_s,
             sensor_rate=config.sensor_rate,
         )
         self.listeners: list[NmeaListener] = [

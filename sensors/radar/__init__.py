@@ -1,5 +1,6 @@
 """Radar decoders: ASTERIX CAT048 (raw blocks or pcap captures) to radar readings (§4)."""
 
+from sensors.problems import DecodeProblem
 from sensors.radar.cat048 import (
     DEFAULT_EDITION,
     DecodeStats,
@@ -13,7 +14,6 @@ from sensors.radar.cat048 import (
     tod_to_epoch,
 )
 from sensors.radar.pcap import PcapError, read_pcap_udp_payloads
-from sensors.radar.problems import DecodeProblem
 
 __all__ = [
     "DEFAULT_EDITION",

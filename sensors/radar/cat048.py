@@ -38,9 +38,9 @@ from typing import Any, cast
 import asterix.generated as gen
 from asterix.base import Bits, ParsingMode
 
+from sensors.problems import DecodeProblem
 from sensors.radar.asterix_values import record_values
 from sensors.radar.pcap import is_pcap, read_pcap_udp_payloads
-from sensors.radar.problems import DecodeProblem
 
 NM_M = 1852.0
 DAY_S = 86400.0

@@ -1,6 +1,6 @@
 """Thermal-camera decoders: ONVIF analytics metadata to thermal readings (§4)."""
 
-from sensors.radar.problems import DecodeProblem
+from sensors.problems import DecodeProblem
 from sensors.thermal.geometry import (
     CameraParams,
     bearing_from_pixel,

@@ -29,7 +29,7 @@ from xml.parsers.expat import ErrorString
 
 import numpy as np
 
-from sensors.radar.problems import DecodeProblem
+from sensors.problems import DecodeProblem
 from sensors.thermal.geometry import CameraParams, bearing_from_pixel, depression_from_pixel
 
 log = logging.getLogger(__name__)

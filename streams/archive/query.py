@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from fusion.types import Alert
 from sensors.schemas import split_batch
 from streams.archive.store import (
@@ -292,7 +294,7 @@ def _spatial_filter(
             ok = any(inside(o.lat, o.lon, o.sector) for o in res.observations)
         else:
             s = ctx.registry.get(str(reading.get("sensor_id")))
-            home = ctx.sectorizer.home([s.lat], [s.lon])[0] if s else None
+            home = ctx.sectorizer.home(np.array([s.lat]), np.array([s.lon]))[0] if s else None
             ok = s is not None and inside(s.lat, s.lon, home)
         if ok:
             kept.append((topic, reading))

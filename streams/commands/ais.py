@@ -7,9 +7,11 @@ a summary of rejections (counts by reason, first examples) on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from typing import TextIO
+
+from streams.commands.common import command_group, open_input
 
 DESCRIPTION = """\
 Decode AIS NMEA 0183 (!AIVDM / !AIVDO) into one JSON object per message on stdout:
@@ -35,12 +37,15 @@ examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    ais = subparsers.add_parser(
+    _, ais_sub = command_group(
+        subparsers,
         "ais",
+        dest="ais_command",
+        metavar="SUBCOMMAND",
         help="AIS tools (decode NMEA to JSON lines)",
         description="AIS tools. See `borderfusion ais decode --help`.",
+        epilog="example:\n  borderfusion ais decode capture.nmea > vessels.jsonl",
     )
-    ais_sub = ais.add_subparsers(dest="ais_command", metavar="SUBCOMMAND")
     p = ais_sub.add_parser(
         "decode",
         help="decode NMEA AIS sentences to canonical JSON lines",
@@ -71,7 +76,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--examples", type=int, default=3, metavar="N", help="examples per reason on stderr"
     )
     p.set_defaults(func=run_decode)
-    ais.set_defaults(func=lambda args: (ais.print_help(), 2)[1])
 
 
 def run_decode(args: argparse.Namespace) -> int:
@@ -83,34 +87,32 @@ def run_decode(args: argparse.Namespace) -> int:
         require_checksum=not args.allow_missing_checksum,
     )
     summary = RejectionSummary(examples_per_reason=args.examples)
-    try:
-        src: TextIO = (
-            sys.stdin if args.file == "-" else open(args.file, encoding="utf-8", errors="replace")  # noqa: SIM115
+    with contextlib.ExitStack() as files:
+        try:
+            src = files.enter_context(open_input(args.file, errors="replace"))
+        except OSError as e:
+            print(f"borderfusion ais decode: cannot read {args.file}: {e}", file=sys.stderr)
+            return 2
+        rej_out = (
+            files.enter_context(open(args.rejections, "w", encoding="utf-8"))
+            if args.rejections
+            else None
         )
-    except OSError as e:
-        print(f"borderfusion ais decode: cannot read {args.file}: {e}", file=sys.stderr)
-        return 2
-    rej_out = open(args.rejections, "w", encoding="utf-8") if args.rejections else None  # noqa: SIM115
-    out = sys.stdout
-    try:
-        for nmea, station, t in feed_args(src, args.station):
-            for item in decoder.feed(nmea, station, t):
+        out = sys.stdout
+        try:
+            for nmea, station, t in feed_args(src, args.station):
+                for item in decoder.feed(nmea, station, t):
+                    summary.add(item)
+                    if isinstance(item, AisRecord):
+                        out.write(json.dumps(item.to_dict()) + "\n")
+                    elif rej_out is not None:
+                        rej_out.write(json.dumps(item.to_dict()) + "\n")
+            for item in decoder.flush():
                 summary.add(item)
-                if isinstance(item, AisRecord):
-                    out.write(json.dumps(item.to_dict()) + "\n")
-                elif rej_out is not None:
+                if rej_out is not None:
                     rej_out.write(json.dumps(item.to_dict()) + "\n")
-        for item in decoder.flush():
-            summary.add(item)
-            if rej_out is not None:
-                rej_out.write(json.dumps(item.to_dict()) + "\n")
-        out.flush()
-    except BrokenPipeError:
-        return 0
-    finally:
-        if src is not sys.stdin:
-            src.close()
-        if rej_out is not None:
-            rej_out.close()
+            out.flush()
+        except BrokenPipeError:
+            return 0
     print(summary.format(), file=sys.stderr)
     return 0

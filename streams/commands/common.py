@@ -1,13 +1,16 @@
-"""Helpers every subcommand shares: settings from --config plus flags, logging setup."""
+"""Helpers the subcommands share: settings, logging, flag groups, command groups, input."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
 import time
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
 
 from streams.settings import Settings, SettingsError, load_settings
 
@@ -56,11 +59,62 @@ def settings_from_args(args: argparse.Namespace, **overrides: Any) -> Settings:
 
 
 def add_bootstrap_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bootstrap", metavar="HOST:PORT",
-                        help="Kafka bootstrap servers (default: BORDERFUSION_KAFKA_BOOTSTRAP)")
-    parser.add_argument("--topic-prefix", metavar="PREFIX",
-                        help="topic name prefix (default: BORDERFUSION_TOPIC_PREFIX)")
+    parser.add_argument(
+        "--bootstrap",
+        metavar="HOST:PORT",
+        help="Kafka bootstrap servers (default: BORDERFUSION_KAFKA_BOOTSTRAP)",
+    )
+    parser.add_argument(
+        "--topic-prefix",
+        metavar="PREFIX",
+        help="topic name prefix (default: BORDERFUSION_TOPIC_PREFIX)",
+    )
+
+
+def bootstrap_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings overrides of the flags :func:`add_bootstrap_flag` adds."""
+    return {"kafka_bootstrap": args.bootstrap, "topic_prefix": args.topic_prefix}
 
 
 def formatter() -> type[argparse.HelpFormatter]:
     return argparse.RawDescriptionHelpFormatter
+
+
+def add_config_file_flags(parser: argparse.ArgumentParser) -> None:
+    """``--sensors``/``--zones`` for commands that rebuild the pipeline offline."""
+    parser.add_argument("--sensors", type=Path, help="sensors.yaml (default: configured file)")
+    parser.add_argument("--zones", type=Path, help="zones.geojson (default: configured file)")
+
+
+def command_group(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    name: str,
+    *,
+    dest: str,
+    metavar: str,
+    **parser_kwargs: Any,
+) -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:  # type: ignore[type-arg]
+    """A command made of subcommands (``ais decode``, ``archive verify``…).
+
+    Run without a subcommand it prints its help and exits 2, like ``borderfusion`` alone.
+    """
+    parser_kwargs.setdefault("formatter_class", formatter())
+    parser: argparse.ArgumentParser = sub.add_parser(name, **parser_kwargs)
+    actions = parser.add_subparsers(dest=dest, metavar=metavar)
+
+    def usage(_args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    parser.set_defaults(func=usage)
+    return parser, actions
+
+
+@contextlib.contextmanager
+def open_input(path: str, errors: str = "strict") -> Iterator[TextIO]:
+    """``-`` is stdin (left open: it is not ours); anything else a UTF-8 text file."""
+    if path == "-":
+        yield sys.stdin
+        return
+    with open(path, encoding="utf-8", errors=errors) as fh:
+        yield fh

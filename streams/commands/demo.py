@@ -9,29 +9,39 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streams.commands.common import formatter, settings_from_args
+
+if TYPE_CHECKING:
+    from streams.supervise import Supervisor
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "demo", help="everything on this machine: broker, workers, simulator, web UI",
+        "demo",
+        help="everything on this machine: broker, workers, simulator, web UI",
         description="Start the embedded broker, a worker with every role, and a simulator\n"
-                    "streaming a river-and-forest border scenario in real time; print the\n"
-                    "web URL. Everything listens on 127.0.0.1 only. Ctrl-C stops it all.",
+        "streaming a river-and-forest border scenario in real time; print the\n"
+        "web URL. Everything listens on 127.0.0.1 only. Ctrl-C stops it all.",
         epilog="example:\n  borderfusion demo --speed 2 --web-port 6066",
-        formatter_class=formatter())
+        formatter_class=formatter(),
+    )
     p.add_argument("--port", type=int, default=0, help="broker port (default: a free port)")
     p.add_argument("--web-port", type=int, default=6066, help="web UI port (default 6066)")
     p.add_argument("--seed", type=int, default=7, help="scenario seed")
     p.add_argument("--speed", default="1", help="simulation speed factor (default 1 = real time)")
     p.add_argument("--workdir", default="var/demo", help="where logs and the scenario go")
-    p.add_argument("--duration", type=float, default=0.0,
-                   help="stop after this many seconds (default: run until Ctrl-C)")
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=0.0,
+        help="stop after this many seconds (default: run until Ctrl-C)",
+    )
     p.set_defaults(func=run)
 
 
-def _wait_http(url: str, timeout_s: float, sup: object) -> bool:
+def _wait_http(url: str, timeout_s: float, sup: Supervisor) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -64,9 +74,15 @@ def run(args: argparse.Namespace) -> int:
         broker.start()
         print("writing the scenario layout…", flush=True)
         with open(workdir / "simulate-layout.log", "wb") as log:
-            subprocess.run(borderfusion_argv("simulate", "--seed", str(args.seed), "--duration",
-                                             "60", "--out", str(scenario)),
-                           stdout=log, stderr=subprocess.STDOUT, check=True, timeout=300)
+            subprocess.run(
+                borderfusion_argv(
+                    "simulate", "--seed", str(args.seed), "--duration", "60", "--out", str(scenario)
+                ),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=True,
+                timeout=300,
+            )
         env = {
             "BORDERFUSION_KAFKA_BOOTSTRAP": broker.bootstrap,
             "BORDERFUSION_SENSORS_FILE": str(scenario / "sensors.yaml"),
@@ -87,19 +103,39 @@ def run(args: argparse.Namespace) -> int:
         if (scenario / "rules.yaml").exists():
             env["BORDERFUSION_RULES_FILE"] = str(scenario / "rules.yaml")
         print("starting the worker (ingest, fusion, alerts, web)…", flush=True)
-        sup.start("worker", borderfusion_argv("worker", "--role", "all"), env=env,
-                  log_path=workdir / "worker.log")
+        sup.start(
+            "worker",
+            borderfusion_argv("worker", "--role", "all"),
+            env=env,
+            log_path=workdir / "worker.log",
+        )
         url = f"http://127.0.0.1:{settings.web_port}/"
         if not _wait_http(url + "healthz", 90, sup):
             print(f"the worker did not come up; see {workdir / 'worker.log'}", flush=True)
             return 1
-        sup.start("simulator", borderfusion_argv(
-            "simulate", "--live", "--seed", str(args.seed), "--duration", "0", "--speed",
-            args.speed, "--bootstrap", broker.bootstrap), env=env,
-            log_path=workdir / "simulator.log")
-        print(f"\nborderfusion demo is running: {url}\n  map: {url}cop\n"
-              f"  sign in as: {username} / {password}\n"
-              f"  logs: {workdir}\nCtrl-C stops everything.", flush=True)
+        sup.start(
+            "simulator",
+            borderfusion_argv(
+                "simulate",
+                "--live",
+                "--seed",
+                str(args.seed),
+                "--duration",
+                "0",
+                "--speed",
+                args.speed,
+                "--bootstrap",
+                broker.bootstrap,
+            ),
+            env=env,
+            log_path=workdir / "simulator.log",
+        )
+        print(
+            f"\nborderfusion demo is running: {url}\n  map: {url}cop\n"
+            f"  sign in as: {username} / {password}\n"
+            f"  logs: {workdir}\nCtrl-C stops everything.",
+            flush=True,
+        )
         t_end = time.monotonic() + args.duration if args.duration else None
         while not stop.wait(1.0):
             if sup.dead():

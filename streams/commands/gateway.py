@@ -11,7 +11,13 @@ import logging
 import sys
 from pathlib import Path
 
-from streams.commands.common import add_bootstrap_flag, formatter, settings_from_args
+from streams.commands.common import (
+    add_bootstrap_flag,
+    bootstrap_overrides,
+    formatter,
+    settings_from_args,
+    setup_logging,
+)
 
 DESCRIPTION = """\
 Run a sensor gateway: sensors POST readings over HTTP, AIS receivers send NMEA over UDP
@@ -144,13 +150,11 @@ def run(args: argparse.Namespace) -> int:
     from sensors.gateway.ratelimit import SensorRateConfig
     from sensors.gateway.service import GatewayConfig, prometheus_exposition, serve
     from streams import metrics
-    from streams.commands.common import setup_logging
     from streams.topics import kafka_python_security
 
     settings = settings_from_args(
         args,
-        kafka_bootstrap=args.bootstrap,
-        topic_prefix=args.topic_prefix,
+        **bootstrap_overrides(args),
         gateway_host=args.host,
         gateway_port=args.port,
         gateway_tokens_file=args.tokens,
@@ -190,8 +194,9 @@ def run(args: argparse.Namespace) -> int:
             latency=metrics.INGEST_LATENCY,
         ),
         metrics_exposition=prometheus_exposition,
-        sensor_rate=SensorRateConfig(multiple=args.sensor_rate_multiple or 1.0,
-                                     enabled=args.sensor_rate_multiple > 0),
+        sensor_rate=SensorRateConfig(
+            multiple=args.sensor_rate_multiple or 1.0, enabled=args.sensor_rate_multiple > 0
+        ),
     )
     print(
         f"gateway: http://{config.host}:{config.port}  spool={config.spool_dir}  "

@@ -7,64 +7,94 @@ import json
 import sys
 import time
 from collections import Counter
+from typing import TYPE_CHECKING
 
-from streams.commands.common import add_bootstrap_flag, formatter, settings_from_args
+from streams.commands.common import (
+    add_bootstrap_flag,
+    bootstrap_overrides,
+    formatter,
+    settings_from_args,
+)
+
+if TYPE_CHECKING:
+    from sensors.gateway.client import GatewayClient
+    from sensors.push import KafkaPusher
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "push", help="send readings (JSON lines) to Kafka or to an HTTP gateway",
+        "push",
+        help="send readings (JSON lines) to Kafka or to an HTTP gateway",
         description="Send readings from a JSON-lines file, one per line in the recorded\n"
-                    'stream format: {"topic": "readings.radar", "value": {...reading...}}.\n'
-                    "Each reading goes to its topic keyed by sensor_id. Lines that are not\n"
-                    "JSON or name no readings topic are reported here and dead-lettered;\n"
-                    "readings that break their schema are dead-lettered by the ingest agent\n"
-                    "(or refused by the gateway with --http). The run never stops on a bad line.",
+        'stream format: {"topic": "readings.radar", "value": {...reading...}}.\n'
+        "Each reading goes to its topic keyed by sensor_id. Lines that are not\n"
+        "JSON or name no readings topic are reported here and dead-lettered;\n"
+        "readings that break their schema are dead-lettered by the ingest agent\n"
+        "(or refused by the gateway with --http). The run never stops on a bad line.",
         epilog="examples:\n  borderfusion push scenario/readings.jsonl\n"
-               "  borderfusion push - --http http://127.0.0.1:8088 --token $TOKEN < readings.jsonl",
-        formatter_class=formatter())
+        "  borderfusion push - --http http://127.0.0.1:8088 --token $TOKEN < readings.jsonl",
+        formatter_class=formatter(),
+    )
     p.add_argument("file", metavar="FILE", help="JSON lines file, or - for stdin")
     add_bootstrap_flag(p)
     p.add_argument("--http", metavar="URL", help="send to an HTTP gateway instead of Kafka")
     p.add_argument("--token", help="gateway token (with --http)")
-    p.add_argument("--batch", type=int, default=500, help="readings per HTTP request")
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=500,
+        help="readings per HTTP request (with --http; default 500)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from sensors.recorded import BadLine, iter_recorded
 
-    settings = settings_from_args(args, kafka_bootstrap=args.bootstrap,
-                                  topic_prefix=args.topic_prefix)
+    settings = settings_from_args(args, **bootstrap_overrides(args))
     source = sys.stdin if args.file == "-" else args.file
     bad: Counter[str] = Counter()
     sent = 0
     t0 = time.monotonic()
+    sink: GatewayClient | KafkaPusher
     if args.http:
         from sensors.gateway.client import GatewayClient
 
-        sink = GatewayClient(args.http, args.token)
+        sink = GatewayClient(args.http, args.token, batch=args.batch)
     else:
         from sensors.push import KafkaPusher
         from streams.topics import kafka_python_security
 
-        sink = KafkaPusher(settings.kafka_bootstrap, settings.topic_prefix,
-                           **kafka_python_security(settings))
+        sink = KafkaPusher(
+            settings.kafka_bootstrap, settings.topic_prefix, **kafka_python_security(settings)
+        )
     try:
         for item in iter_recorded(source):
             if isinstance(item, BadLine):
                 bad[item.reason] += 1
                 print(f"push: {item.message}", file=sys.stderr)
-                sink.send("deadletter", {"source": "push", "reason": item.reason,
-                                         "raw": item.raw[:4096], "t": time.time(),
-                                         "line": item.line_no}, key="push")
+                sink.send(
+                    "deadletter",
+                    {
+                        "source": "push",
+                        "reason": item.reason,
+                        "raw": item.raw[:4096],
+                        "t": time.time(),
+                        "line": item.line_no,
+                    },
+                    key="push",
+                )
                 continue
             sink.send(item.topic, item.value)
             sent += 1
         sink.flush()
     finally:
         sink.close()
-    summary = {"sent": sent, "rejected": sum(bad.values()), "rejected_by_reason": dict(bad),
-               "seconds": round(time.monotonic() - t0, 3)}
+    summary = {
+        "sent": sent,
+        "rejected": sum(bad.values()),
+        "rejected_by_reason": dict(bad),
+        "seconds": round(time.monotonic() - t0, 3),
+    }
     print(json.dumps(summary), file=sys.stderr)
     return 0

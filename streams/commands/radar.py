@@ -8,6 +8,8 @@ import json
 import sys
 from typing import Any
 
+from streams.commands.common import command_group
+
 DESCRIPTION = """\
 Decode EUROCONTROL ASTERIX CAT048 monoradar plots to radar readings (DESIGN §4), one JSON
 object a line on stdout: sensor_id, t (UTC epoch s), range_m, bearing_deg, sac, sic, the
@@ -42,13 +44,15 @@ def _date(text: str) -> dt.date:
 
 
 def register(subparsers: Any) -> None:
-    radar = subparsers.add_parser(
+    _, radar_sub = command_group(
+        subparsers,
         "radar",
+        dest="radar_command",
+        metavar="COMMAND",
         help="radar decoders (ASTERIX CAT048)",
-        description="Radar decoders.",
+        description="Radar decoders. See `borderfusion radar decode --help`.",
+        epilog="example:\n  borderfusion radar decode capture.pcap > plots.jsonl",
     )
-    radar_sub = radar.add_subparsers(dest="radar_command", metavar="COMMAND")
-    radar.set_defaults(func=lambda args: (radar.print_help(), 2)[1])
     p = radar_sub.add_parser(
         "decode",
         help="ASTERIX CAT048 (raw blocks or pcap) to JSON-lines radar readings",

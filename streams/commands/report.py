@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from streams.commands.common import formatter, settings_from_args
+from streams.commands.common import add_config_file_flags, formatter, settings_from_args
 
 DESCRIPTION = """\
 Write a self-contained HTML incident report for one alert: a map of the tracks and
@@ -43,9 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="DIR",
         help="archive root (default: BORDERFUSION_ARCHIVE_DIR or <data_dir>/archive)",
     )
-    p.add_argument("--out", required=True, type=Path, metavar="FILE.html")
-    p.add_argument("--sensors", type=Path, help="sensors.yaml (default: configured file)")
-    p.add_argument("--zones", type=Path, help="zones.geojson (default: configured file)")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="FILE.html",
+        help="report to write (FILE.geojson and FILE.png go beside it)",
+    )
+    add_config_file_flags(p)
     p.add_argument("--rules", type=Path, help="rules.yaml (default: configured file)")
     p.add_argument(
         "--before",

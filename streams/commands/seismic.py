@@ -10,6 +10,7 @@ import sys
 from sensors.seismic.detect import coincidence, detect_trace
 from sensors.seismic.mseed import MiniSeedError, read_mseed
 from sensors.seismic.params import DetectorParams
+from streams.commands.common import command_group
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +34,15 @@ examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    seismic = subparsers.add_parser(
+    _, sub = command_group(
+        subparsers,
         "seismic",
+        dest="seismic_command",
+        metavar="COMMAND",
         help="seismic ground sensors: miniSEED detection",
-        description="Seismic ground-sensor tools.",
+        description="Seismic ground-sensor tools. See `borderfusion seismic detect --help`.",
+        epilog="example:\n  borderfusion seismic detect BW.RJOB.mseed --min-stations 1",
     )
-    sub = seismic.add_subparsers(dest="seismic_command", metavar="COMMAND")
     p = sub.add_parser(
         "detect",
         help="miniSEED to detection events (JSON lines)",
@@ -101,7 +105,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="merge triggers of one channel closer than this (default %(default)s)",
     )
     p.set_defaults(func=run)
-    seismic.set_defaults(func=lambda _args: seismic.print_help() or 2)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,7 +10,12 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from streams.commands.common import add_bootstrap_flag, formatter, settings_from_args
+from streams.commands.common import (
+    add_bootstrap_flag,
+    bootstrap_overrides,
+    formatter,
+    settings_from_args,
+)
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +147,7 @@ def _run_live(args: argparse.Namespace, start: float) -> int:
     from streams.topics import kafka_python_security
 
     speed: float | str = "max" if args.speed == "max" else float(args.speed)
-    settings = settings_from_args(
-        args, kafka_bootstrap=args.bootstrap, topic_prefix=args.topic_prefix
-    )
+    settings = settings_from_args(args, **bootstrap_overrides(args))
     if args.out is not None:
         write_layout(build_layout(args.layout), args.out)
     if args.duration == 0:

@@ -8,12 +8,15 @@ import sys
 
 import yaml
 
-from streams.commands.common import formatter
+from streams.commands.common import command_group, formatter
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
+    _, usub = command_group(
+        sub,
         "users",
+        dest="users_command",
+        metavar="ACTION",
         help="make entries for the web users file (BORDERFUSION_USERS_FILE)",
         description="Web UI and REST users. `users add` prints a YAML entry for the users\n"
         "file; only the PBKDF2 password hash and the SHA-256 of the token are\n"
@@ -25,18 +28,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         '  echo "$PW" | borderfusion users add bob --role analyst --password-stdin\n'
         "  borderfusion users add prometheus --role metrics --token\n"
         "The file starts with `users:`; entries go below it.",
-        formatter_class=formatter(),
     )
-    usub = p.add_subparsers(dest="users_command", metavar="ACTION")
     a = usub.add_parser(
         "add",
         help="print a users-file entry",
         formatter_class=formatter(),
-        description="Print one users-file entry on stdout (YAML list item).",
+        description="Print one users-file entry on stdout (YAML list item, indented to go\n"
+        "under `users:`). The password is prompted for twice (8 characters at least)\n"
+        "unless --password-stdin or --no-password; a --token is printed once on stderr.",
+        epilog="examples:\n"
+        "  borderfusion users add alice --role coordinator >> users.yaml\n"
+        '  echo "$PW" | borderfusion users add bob --role analyst --password-stdin >> users.yaml\n'
+        "  borderfusion users add prometheus --role metrics --no-password --token >> users.yaml",
     )
     a.add_argument("name", help="user name (login)")
     a.add_argument(
-        "--role", required=True, choices=("coordinator", "analyst", "gateway", "admin", "metrics")
+        "--role",
+        required=True,
+        choices=("coordinator", "analyst", "gateway", "admin", "metrics"),
+        help="what the user may do (see `borderfusion users --help`)",
     )
     a.add_argument(
         "--password-stdin",
@@ -48,7 +58,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--token", action="store_true", help="also generate a bearer token (printed once on stderr)"
     )
     a.set_defaults(func=run_add)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
 def run_add(args: argparse.Namespace) -> int:

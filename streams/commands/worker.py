@@ -5,24 +5,36 @@ from __future__ import annotations
 import argparse
 
 from streams.app import ROLES
-from streams.commands.common import add_bootstrap_flag, formatter, settings_from_args, setup_logging
+from streams.commands.common import (
+    add_bootstrap_flag,
+    bootstrap_overrides,
+    formatter,
+    settings_from_args,
+    setup_logging,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "worker", help="run a Faust worker (all agents, or one role)",
+        "worker",
+        help="run a Faust worker (all agents, or one role)",
         description="Run a stream-processing worker. Roles:\n"
-                    "  ingest  validate/decode readings.* → observations (+ deadletter)\n"
-                    "  fusion  observations → tracks, tracker state in a Faust table\n"
-                    "  alerts  tracks + alerts.acks → alerts (geofences, rules, lifecycle)\n"
-                    "  web     status page, map, REST API and /metrics\n"
-                    "Scale out by running more workers: Kafka spreads partitions (sectors)\n"
-                    "across them and moves tracker state with them.",
+        "  ingest  validate/decode readings.* → observations (+ deadletter)\n"
+        "  fusion  observations → tracks, tracker state in a Faust table\n"
+        "  alerts  tracks + alerts.acks → alerts (geofences, rules, lifecycle)\n"
+        "  web     status page, map, REST API and /metrics\n"
+        "Scale out by running more workers: Kafka spreads partitions (sectors)\n"
+        "across them and moves tracker state with them.",
         epilog="example:\n  BORDERFUSION_SENSORS_FILE=sensors.yaml BORDERFUSION_ZONES_FILE=zones.geojson \\\n"
-               "    borderfusion worker --role all --bootstrap 127.0.0.1:9092",
-        formatter_class=formatter())
-    p.add_argument("--role", action="append", choices=(*ROLES, "all"),
-                   help="role to run; repeat for several (default: all)")
+        "    borderfusion worker --role all --bootstrap 127.0.0.1:9092",
+        formatter_class=formatter(),
+    )
+    p.add_argument(
+        "--role",
+        action="append",
+        choices=(*ROLES, "all"),
+        help="role to run; repeat for several (default: all)",
+    )
     add_bootstrap_flag(p)
     p.add_argument("--sensors", metavar="FILE", help="sensor registry (sensors.yaml)")
     p.add_argument("--zones", metavar="FILE", help="zones.geojson")
@@ -35,9 +47,13 @@ def run(args: argparse.Namespace) -> int:
     from streams.worker import run_worker
 
     settings = settings_from_args(
-        args, kafka_bootstrap=args.bootstrap, topic_prefix=args.topic_prefix,
-        sensors_file=args.sensors, zones_file=args.zones, rules_file=args.rules,
-        web_port=args.web_port)
+        args,
+        **bootstrap_overrides(args),
+        sensors_file=args.sensors,
+        zones_file=args.zones,
+        rules_file=args.rules,
+        web_port=args.web_port,
+    )
     setup_logging(settings.log_level)
     roles = tuple(ROLES) if not args.role or "all" in args.role else tuple(dict.fromkeys(args.role))
     return run_worker(settings, roles)

@@ -21,7 +21,7 @@ from fusion.geodesy import LocalFrame
 from fusion.types import Observation, TrackUpdate
 from sensors.recorded import RecordedLine, iter_recorded
 from streams.archive.query import alert_history, export_window
-from streams.engine import Context
+from streams.engine import Context, IngestResult
 from streams.replay import OfflinePipeline
 
 
@@ -126,16 +126,16 @@ def gather(
             rules_file=rules_file,
         )
         ctx = Context.from_scenario(scen, max_reading_age_s=0, reorder_window_s=reorder_window_s)
-        pipe = OfflinePipeline(
-            ctx,
-            on_tracks=lambda _s, ups: [
-                inc.tracks.setdefault(u.track_id, []).append(u) for u in ups
-            ],
-        )
+
+        def keep_tracks(_sector: str, ups: list[TrackUpdate]) -> None:
+            for u in ups:
+                inc.tracks.setdefault(u.track_id, []).append(u)
+
+        pipe = OfflinePipeline(ctx, on_tracks=keep_tracks)
         ingest = pipe.ingest.ingest
 
-        def capture(topic: str, value: Any) -> Any:
-            res = ingest(topic, value)
+        def capture(topic: str, value: bytes | str | Any, assign: bool = True) -> IngestResult:
+            res = ingest(topic, value, assign)
             inc.observations.extend(o for o in res.observations if not o.attrs.get("halo"))
             return res
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -14,7 +15,7 @@ from matplotlib.path import Path as MPath  # noqa: E402
 from streams.report.build import Incident  # noqa: E402
 from streams.report.render import SENSOR_COLORS, SEVERITY_COLORS, MapView, full  # noqa: E402
 
-ZONE_MPL = {
+ZONE_MPL: dict[str, dict[str, Any]] = {
     "territory": {"facecolor": "#eef4e8", "edgecolor": "none"},
     "water": {"facecolor": "#cfe2f3", "edgecolor": "#9cc2e5"},
     "strip": {"facecolor": "none", "edgecolor": "#c9a227", "linestyle": "--"},

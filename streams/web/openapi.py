@@ -11,17 +11,25 @@ from typing import Any
 from fusion.types import ACK_ACTIONS, ALERT_STATUSES, CLASSES, SEVERITIES
 
 
-def _csv_param(name: str, desc: str, enum: tuple[str, ...] | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "string"}
-    if enum:
-        schema["description"] = "one or more of: " + ", ".join(enum)
+def _query_param(name: str, kind: str, desc: str) -> dict[str, Any]:
     return {
         "name": name,
         "in": "query",
         "required": False,
-        "schema": schema,
-        "description": desc + " (comma-separated for several)",
+        "schema": {"type": kind},
+        "description": desc,
     }
+
+
+def _csv_param(name: str, desc: str, enum: tuple[str, ...] | None = None) -> dict[str, Any]:
+    param = _query_param(name, "string", desc + " (comma-separated for several)")
+    if enum:
+        param["schema"]["description"] = "one or more of: " + ", ".join(enum)
+    return param
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 def _json(ref: str, desc: str, array: bool = False) -> dict[str, Any]:
@@ -137,7 +145,7 @@ def document(version: str = "1") -> dict[str, Any]:
             "health": {"type": "string", "enum": ["ok", "stale", "unknown"]},
         },
     }
-    secured = [{"session": []}, {"bearer": []}]
+    secured: list[dict[str, list[str]]] = [{"session": []}, {"bearer": []}]
     return {
         "openapi": "3.0.3",
         "info": {
@@ -207,13 +215,11 @@ def document(version: str = "1") -> dict[str, Any]:
                         _csv_param("rule", "rule name"),
                         _csv_param("severity", "severity", SEVERITIES),
                         _csv_param("sector", "sector id"),
-                        {
-                            "name": "since",
-                            "in": "query",
-                            "required": False,
-                            "schema": {"type": "number"},
-                            "description": "only alerts with t_last >= since (UTC epoch seconds)",
-                        },
+                        _query_param(
+                            "since",
+                            "number",
+                            "only alerts with t_last >= since (UTC epoch seconds)",
+                        ),
                     ],
                     "responses": {
                         "200": _json("Alert", "alerts", array=True),
@@ -225,14 +231,7 @@ def document(version: str = "1") -> dict[str, Any]:
             "/api/alerts/{alert_id}": {
                 "get": {
                     "summary": "One alert with the trails of its tracks and its sensors",
-                    "parameters": [
-                        {
-                            "name": "alert_id",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        }
-                    ],
+                    "parameters": [_path_param("alert_id")],
                     "responses": {
                         "200": _json("Alert", "the alert (+ tracks, sensors)"),
                         "404": {"description": "unknown alert"},
@@ -246,14 +245,7 @@ def document(version: str = "1") -> dict[str, Any]:
                     "description": "Produces an alerts.acks record naming the authenticated user; "
                     "the new status arrives on /api/stream when the alert agent has "
                     "applied it. Send Content-Type: application/json.",
-                    "parameters": [
-                        {
-                            "name": "alert_id",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        }
-                    ],
+                    "parameters": [_path_param("alert_id")],
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -274,15 +266,7 @@ def document(version: str = "1") -> dict[str, Any]:
             "/api/tracks": {
                 "get": {
                     "summary": "Live tracks with short trails",
-                    "parameters": [
-                        {
-                            "name": "bbox",
-                            "in": "query",
-                            "required": False,
-                            "schema": {"type": "string"},
-                            "description": "minlon,minlat,maxlon,maxlat",
-                        }
-                    ],
+                    "parameters": [_query_param("bbox", "string", "minlon,minlat,maxlon,maxlat")],
                     "responses": {
                         "200": _json("Track", "tracks", array=True),
                         "400": {"description": "bad bbox"},

@@ -13,7 +13,7 @@ import logging
 import time
 from collections import defaultdict, deque
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -112,19 +112,31 @@ def _metrics_response(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
 
+def aiohttp_app(handle: AppHandle) -> web.Application:
+    """The worker's aiohttp application: Faust types ``app.web`` as its abstract ``Web``,
+    but the aiohttp driver (the only one borderfusion configures) holds ``web_app``."""
+    from faust.web.drivers.aiohttp import Web as AiohttpWeb
+
+    return cast(AiohttpWeb, handle.app.web).web_app
+
+
 def register_ops(handle: AppHandle) -> None:
     """Workers without the ``web`` role still answer probes and Prometheus: ``/healthz``
     (open) and ``/metrics`` (behind the same role check as the full web)."""
-    app, settings = handle.app, handle.settings
+    settings = handle.settings
     store = UserStore.load(settings.users_file) if settings.users_file else UserStore()
-    web_app: web.Application = app.web.web_app
+    web_app = aiohttp_app(handle)
     web_app[STORE_KEY] = store
     web_app.middlewares.append(make_auth_middleware(store))
 
     async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({
-            "status": "ok", "roles": list(handle.roles),
-            "uptime_s": round(time.time() - handle.state.get("started", time.time()), 1)})
+        return web.json_response(
+            {
+                "status": "ok",
+                "roles": list(handle.roles),
+                "uptime_s": round(time.time() - handle.state.get("started", time.time()), 1),
+            }
+        )
 
     async def metrics(request: web.Request) -> web.Response:
         return _metrics_response(request)
@@ -145,7 +157,7 @@ def register(handle: AppHandle) -> None:
     handle.state["live"] = live
     failures: dict[str, deque[float]] = defaultdict(deque)
 
-    web_app: web.Application = app.web.web_app
+    web_app = aiohttp_app(handle)
     web_app[STORE_KEY] = store
     web_app.middlewares.append(make_auth_middleware(store))
     router = web_app.router
@@ -411,16 +423,16 @@ def register(handle: AppHandle) -> None:
                     await resp.write(sse_frame(ev.event_id(events.epoch), ev.kind, ev.data))
             while True:
                 try:
-                    ev = await asyncio.wait_for(q.get(), HEARTBEAT_S)
+                    nxt = await asyncio.wait_for(q.get(), HEARTBEAT_S)
                 except TimeoutError:
                     await resp.write(b": keepalive\n\n")
                     continue
-                if ev is None:
+                if nxt is None:
                     break
-                if ev.seq <= sent:
+                if nxt.seq <= sent:
                     continue
-                await resp.write(sse_frame(ev.event_id(events.epoch), ev.kind, ev.data))
-                sent = ev.seq
+                await resp.write(sse_frame(nxt.event_id(events.epoch), nxt.kind, nxt.data))
+                sent = nxt.seq
         except (ConnectionResetError, RuntimeError):
             pass  # the browser went away
         finally:

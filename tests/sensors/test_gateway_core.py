@@ -137,27 +137,21 @@ def test_counters_per_sensor_type_and_reason(tmp_path) -> None:
     def value(name: str, **labels: str) -> float:
         return REGISTRY.get_sample_value(name, labels) or 0.0
 
-    before = (
-        value("borderfusion_readings_accepted_total", sensor_id="R2", sensor_type="radar"),
-        value(
-            "borderfusion_readings_rejected_total",
-            sensor_id="unknown",
-            sensor_type="radar",
-            reason="unknown_sensor",
-        ),
-        value("borderfusion_readings_spooled_total", sensor_id="R2", sensor_type="radar"),
-    )
+    def counts() -> tuple[float, float, float]:
+        return (
+            value("borderfusion_readings_accepted_total", sensor_id="R2", sensor_type="radar"),
+            value(
+                "borderfusion_readings_rejected_total",
+                sensor_id="unknown",
+                sensor_type="radar",
+                reason="unknown_sensor",
+            ),
+            value("borderfusion_readings_spooled_total", sensor_id="R2", sensor_type="radar"),
+        )
+
+    before = counts()
     core.ingest("radar", [_radar("R2"), _radar("R2"), _radar("ZZ")], EVERYONE)
-    after = (
-        value("borderfusion_readings_accepted_total", sensor_id="R2", sensor_type="radar"),
-        value(
-            "borderfusion_readings_rejected_total",
-            sensor_id="unknown",
-            sensor_type="radar",
-            reason="unknown_sensor",
-        ),
-        value("borderfusion_readings_spooled_total", sensor_id="R2", sensor_type="radar"),
-    )
+    after = counts()
     assert [a - b for a, b in zip(after, before, strict=True)] == [2.0, 1.0, 2.0]
 
 

@@ -1,7 +1,8 @@
-"""One reason a piece of sensor input could not be decoded.
+"""One reason a piece of sensor input could not be decoded, shared by the decoders.
 
 Decoders return problems beside their readings instead of raising, so one bad block,
-packet or XML fragment never stops a stream; the ingest agent dead-letters them.
+packet or XML fragment never stops a stream; the ingest agent dead-letters them. It lives
+here, not under one sensor kind, because radar (ASTERIX) and thermal (ONVIF) both report it.
 """
 
 from __future__ import annotations
