@@ -363,8 +363,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "BORDERFUSION_DATA_DIR": str(work / "data"),
             "BORDERFUSION_LOG_LEVEL": "WARNING",
             "BORDERFUSION_REORDER_WINDOW_S": str(args.reorder_window),
-            "BORDERFUSION_FUSION_BUCKET_S": str(args.bucket),
         }
+        if args.bucket != 1.0:  # the default is not passed: older workers lack the setting
+            env["BORDERFUSION_FUSION_BUCKET_S"] = str(args.bucket)
         ensure_topics(
             Settings(kafka_bootstrap=bootstrap, topic_prefix=prefix, partitions=args.partitions)
         )
@@ -468,6 +469,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     break
                 time.sleep(0.5)
             time.sleep(args.reorder_window + 3.0)  # the last buckets' tracks and alerts
+            # worker CPU over load + drain: the cost per observation, robust to a shared
+            # machine (a starved worker processes less, but spends the same CPU per item)
+            cpu2 = {k: cpu_s(p) for k, p in pids.items() if k.startswith("worker")}
             if prof_thread:
                 prof_thread.join(args.py_spy + 30)
             window = max(t_end - t0, 1e-9)
@@ -523,6 +527,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         for k in pids
                         if k != "loadgen"
                     },
+                    "worker_cpu_s_total": round(sum(cpu2[k] - cpu0[k] for k in cpu2), 2),
+                    "worker_cpu_ms_per_obs": round(
+                        1e3
+                        * sum(cpu2[k] - cpu0[k] for k in cpu2)
+                        / max(snap["obs"] - base["obs"], 1),
+                        4,
+                    ),
                     "loadgen_max_slice_overrun_s": round(load["max_slice_overrun_s"], 3),
                     "rss_series": series,
                     "profile_worker0": profile,
@@ -597,7 +608,8 @@ def table(results: list[dict[str, Any]]) -> str:
     head = (
         "| run | broker | workers | target/s | achieved/s | processed obs/s | lost | "
         "lag at end | drain s | ingest hop p50/p99 ms | to tracks p50/p99 ms | "
-        "sensor→alert p50/p99 ms | alerts | CPU % (broker / workers) | RSS MB end |"
+        "sensor→alert p50/p99 ms | alerts | out_of_sequence | CPU % (broker / workers) | "
+        "worker CPU ms/obs | RSS MB end |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
@@ -611,8 +623,10 @@ def table(results: list[dict[str, Any]]) -> str:
             f"{lat['ingest_hop']['p50_ms']} / {lat['ingest_hop']['p99_ms']} | "
             f"{lat['to_tracks']['p50_ms']} / {lat['to_tracks']['p99_ms']} | "
             f"{lat['sensor_to_alert']['p50_ms']} / {lat['sensor_to_alert']['p99_ms']} | "
-            f"{r['alerts']} | {cpu.get('broker')} / "
+            f"{r['alerts']} | {r['deadletters'].get('observations:out_of_sequence', 0)} | "
+            f"{cpu.get('broker')} / "
             f"{' + '.join(str(v) for k, v in cpu.items() if k.startswith('worker'))} | "
+            f"{r.get('worker_cpu_ms_per_obs')} | "
             f"{' + '.join(str(v) for k, v in rss.items() if k.startswith('rss_mb_worker'))} |"
         )
     return "\n".join(lines)

@@ -36,7 +36,7 @@ class BorderCrossing(Rule):
         "directions": ["inbound", "outbound", "unknown"],
         "statuses": ["confirmed", "coasting"],
         "tentative_factor": 0.6,  # score multiplier for tracks not yet confirmed
-        "margin_m": 8.0,  # this far past the line before a side counts (noise hysteresis)
+        "margin_m": 10.0,  # this far past the line before a side counts (noise hysteresis)
     }
 
     def __init__(self, cfg: dict[str, Any] | None = None):
