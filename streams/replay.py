@@ -17,7 +17,7 @@ from typing import Any
 
 from fusion.types import Alert, TrackUpdate
 from sensors.recorded import BadLine, iter_recorded
-from streams.engine import AlertStage, Context, FusionStage, IngestStage
+from streams.engine import AlertStage, Context, FusionStage, IngestStage, alert_sector
 
 
 @dataclass
@@ -40,11 +40,18 @@ class ReplayResult:
 
 
 class OfflinePipeline:
-    """ingest → fuse → rules over plain records; ``on_tracks`` sees every bucket of updates."""
+    """ingest → fuse → rules over plain records; ``on_tracks`` sees every bucket of updates.
+
+    ``acks`` (records of ``alerts.acks``) are applied as the replay's event time passes
+    their ``t``, once their alert exists — as coordinators' acks reached the live alert
+    state — so dismissal suppression and escalation replay as they happened live.
+    """
 
     def __init__(self, ctx: Context,
-                 on_tracks: Callable[[str, list[TrackUpdate]], None] | None = None) -> None:
+                 on_tracks: Callable[[str, list[TrackUpdate]], None] | None = None,
+                 acks: list[dict[str, Any]] | None = None) -> None:
         self.ctx = ctx
+        self.pending_acks = sorted(acks or [], key=lambda a: float(a.get("t") or 0.0))
         self.ingest = IngestStage(ctx, now=lambda: math.nan)
         self.fusion = FusionStage(ctx)
         self.alerts = AlertStage(ctx)
@@ -77,6 +84,21 @@ class OfflinePipeline:
                 self.on_tracks(sector, updates)
             for alert in self.alerts.process(sector, updates):
                 self.result.alerts[alert.alert_id] = alert
+            if self.pending_acks:
+                self._apply_acks(max(u.t for u in updates))
+
+    def _apply_acks(self, now: float) -> None:
+        waiting = []
+        for ack in self.pending_acks:
+            aid = str(ack.get("alert_id"))
+            sector = alert_sector(aid)
+            if float(ack.get("t") or 0.0) > now or aid not in self.result.alerts or not sector:
+                waiting.append(ack)
+                continue
+            changed = self.alerts.apply_ack(sector, ack)
+            if changed is not None:
+                self.result.alerts[changed.alert_id] = changed
+        self.pending_acks = waiting
 
     def _dead(self, reason: str) -> None:
         self.result.deadletters[reason] = self.result.deadletters.get(reason, 0) + 1
@@ -85,8 +107,11 @@ class OfflinePipeline:
 def replay_scenario(scenario_dir: Path | str, out_dir: Path | str,
                     rules_file: Path | str | None = None,
                     progress: Callable[[int], None] | None = None,
-                    reorder_window_s: float = 2.0) -> ReplayResult:
-    """Replay ``scenario_dir`` in-process; write ``tracks.jsonl`` and ``alerts.jsonl``."""
+                    reorder_window_s: float = 2.0,
+                    acks: list[dict[str, Any]] | None = None) -> ReplayResult:
+    """Replay ``scenario_dir`` in-process; write ``tracks.jsonl`` and ``alerts.jsonl``.
+
+    ``acks``: archived coordinator actions to re-apply at their time (archive replay)."""
     scenario_dir, out_dir = Path(scenario_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = Context.from_scenario(scenario_dir, rules_file, max_reading_age_s=0,
@@ -97,7 +122,7 @@ def replay_scenario(scenario_dir: Path | str, out_dir: Path | str,
             for u in updates:
                 tracks_out.write(json.dumps(u.to_dict(), separators=(",", ":")) + "\n")
 
-        pipe = OfflinePipeline(ctx, on_tracks=write_tracks)
+        pipe = OfflinePipeline(ctx, on_tracks=write_tracks, acks=acks)
         for n, item in enumerate(iter_recorded(scenario_dir / "readings.jsonl"), start=1):
             if isinstance(item, BadLine):
                 pipe._dead(item.reason)

@@ -81,7 +81,9 @@ def archive_scenario_run(
         if ack is None:
             return
         acked.add(alert.alert_id)
-        ack = {"alert_id": alert.alert_id, "note": "", "t": alert.t_last + 30.0, **ack}
+        # applied right away, so it carries the alert's own event time (what a replay uses
+        # to re-apply it at the same point)
+        ack = {"alert_id": alert.alert_id, "note": "", "t": alert.t_last, **ack}
         put(ACKS, alert.alert_id, ack, ack["t"])
         changed = pipe.alerts.apply_ack(alert.sector, ack)
         if changed is not None:

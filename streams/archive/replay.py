@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from streams.archive.query import ExportResult, export_window
+from streams.archive.query import ExportResult, alert_history, export_window
 from streams.replay import ReplayResult, replay_scenario
 
 
@@ -50,7 +50,11 @@ def replay_window(
         progress=progress,
     )
     if speed is None:
-        result = replay_scenario(out / "scenario", out, reorder_window_s=reorder_window_s)
+        # coordinators' actions in the window replay too (dismissal suppression, escalation)
+        acks = [a for acks in alert_history(root, t_from, t_to).acks.values() for a in acks
+                if t_from <= float(a.get("t") or 0.0) <= t_to] if rules_file is None else None
+        result = replay_scenario(out / "scenario", out, reorder_window_s=reorder_window_s,
+                                 acks=acks)
     else:
         from streams.replay_kafka import replay_via_kafka
 
