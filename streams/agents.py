@@ -86,6 +86,13 @@ def load_context(handle: AppHandle) -> Context:
     )
 
 
+def state_table(app: Any, name: str, partitions: int) -> Any:
+    """A per-sector state table (raw JSON bytes by sector key). ``use_partitioner`` lets
+    timers and the held-offset checkpoint write it outside stream iteration."""
+    return app.Table(name, default=None, partitions=partitions, key_type=bytes,
+                     value_type=bytes, use_partitioner=True)
+
+
 PIPELINE_ROLES = ("ingest", "fusion", "alerts")
 # the fusion agent writes its sector states at most this often (wall clock); the offsets
 # of what it took meanwhile are held back from Faust's commit until then
@@ -147,14 +154,7 @@ def register(handle: AppHandle) -> None:
 
     if "fusion" in handle.roles:
         fusion = FusionStage(ctx)
-        tracker_table = app.Table(
-            "tracker-state",
-            default=None,
-            partitions=s.partitions,
-            key_type=bytes,
-            value_type=bytes,
-            use_partitioner=True,
-        )
+        tracker_table = state_table(app, "tracker-state", s.partitions)
         handle.tables["tracker-state"] = tracker_table
         handle.state["fusion"] = fusion
         restored: set[str] = set()
@@ -342,14 +342,7 @@ def register(handle: AppHandle) -> None:
 
     if "alerts" in handle.roles:
         alerts_stage = AlertStage(ctx)
-        alert_table = app.Table(
-            "alert-state",
-            default=None,
-            partitions=s.partitions,
-            key_type=bytes,
-            value_type=bytes,
-            use_partitioner=True,
-        )
+        alert_table = state_table(app, "alert-state", s.partitions)
         handle.tables["alert-state"] = alert_table
         handle.state["alerts"] = alerts_stage
         alerts_restored: set[str] = set()

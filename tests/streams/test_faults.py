@@ -21,7 +21,7 @@ import yaml
 from kafka import KafkaProducer
 
 from sensors.gateway.auth import hash_token
-from tests.kafka_utils import ROOT, TopicReader, flatten, start_worker, stop_process
+from tests.kafka_utils import ROOT, LenientReader, TopicReader, flatten, start_worker, stop_process
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -60,19 +60,6 @@ SENSORS = {
         {"id": "A1", "type": "ais", "lat": 51.50, "lon": 30.50},
     ]
 }
-
-
-class LenientReader(TopicReader):
-    """A topic reader that skips values that are not JSON (our own poison on ``tracks``)."""
-
-    def values(self) -> list[Any]:
-        out = []
-        for r in self.records:
-            try:
-                out.append(json.loads(r.value))
-            except ValueError:
-                continue
-        return out
 
 
 def _updates(values: list[Any]) -> list[dict[str, Any]]:
