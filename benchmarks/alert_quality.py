@@ -9,6 +9,7 @@ sector-hour; plus the share of crossings warned by an approach alert beforehand.
     python benchmarks/alert_quality.py            # seeds 1-4 × river/forest/mixed, 600 s
     python benchmarks/alert_quality.py --quick    # seed 1 × the three layouts (make bench)
     python benchmarks/alert_quality.py --tracker '{"adaptive": false}'   # other TrackerConfig
+    python benchmarks/alert_quality.py --quick --explain --name trial   # + trial_explain.md
 
 ``--tracker`` runs the engine with ``fusion.tracker.engine_config(JSON)`` (the engine's
 tracker settings with JSON's TrackerConfig fields on top), to measure a tracker setting
@@ -34,7 +35,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+if str(ROOT / "benchmarks") not in sys.path:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from fusion.geofence import Zones  # noqa: E402
 from fusion.scoring import ScoreParams, score_files  # noqa: E402
 from sensors.recorded import BadLine, iter_recorded  # noqa: E402
 from sensors.simulate import build_scenario, write_scenario  # noqa: E402
@@ -72,14 +76,24 @@ class ConfiguredFusion(FusionStage):
 
 
 def run_one(
-    seed: int, layout: str, duration: float, work: Path, tracker_cfg: dict[str, Any] | None
+    seed: int,
+    layout: str,
+    duration: float,
+    work: Path,
+    tracker_cfg: dict[str, Any] | None,
+    explain: bool = False,
 ) -> dict[str, Any]:
-    """Simulate, replay in-process (as ``borderfusion replay``), score; one result dict."""
+    """Simulate, replay in-process (as ``borderfusion replay``), score; one result dict.
+
+    With ``explain`` the dict also carries ``explain`` (see ``benchmarks/alert_explain.py``).
+    """
     sdir, odir = work / f"{layout}-{seed}", work / f"{layout}-{seed}-out"
-    write_scenario(build_scenario(seed, duration, layout), sdir)
+    scenario = build_scenario(seed, duration, layout)
+    write_scenario(scenario, sdir)
     ctx = Context.from_scenario(sdir, max_reading_age_s=0)
     t0 = time.perf_counter()
-    pipe = OfflinePipeline(ctx)
+    tracks: list[Any] = []
+    pipe = OfflinePipeline(ctx, on_tracks=(lambda _s, ups: tracks.extend(ups)) if explain else None)
     if tracker_cfg:
         pipe.fusion = ConfiguredFusion(ctx, tracker_cfg)
     for item in iter_recorded(sdir / "readings.jsonl"):
@@ -91,6 +105,14 @@ def run_one(
     write_alerts(odir / "alerts.jsonl", result.alerts.values())
     scored = score_files(sdir, odir / "alerts.jsonl", ScoreParams())
     scored.update(seed=seed, layout=layout, replay_s=round(seconds, 1))
+    if explain:
+        from alert_explain import explain as explain_run
+
+        truth = [json.loads(x) for x in (sdir / "truth.jsonl").read_text().splitlines() if x]
+        alerts = [json.loads(x) for x in (odir / "alerts.jsonl").read_text().splitlines() if x]
+        zones = Zones.load(str(sdir / "zones.geojson"))
+        roles = {tg.id: tg.role for tg in scenario.targets}
+        scored["explain"] = explain_run(truth, alerts, zones, roles, tracks, ScoreParams())
     return scored
 
 
@@ -244,6 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--name", default="alert_quality", help="output file stem")
+    ap.add_argument(
+        "--explain",
+        action="store_true",
+        help="also write <name>_explain.md: every false alert and missed event per scenario "
+        "with its likely cause (benchmarks/alert_explain.py)",
+    )
     args = ap.parse_args(argv)
     seeds = [1] if args.quick else args.seeds
     tracker_cfg = json.loads(args.tracker) if args.tracker else {}
@@ -252,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bf-aq-") as tmp:
         for layout in args.layouts:
             for seed in seeds:
-                run = run_one(seed, layout, args.duration, Path(tmp), tracker_cfg)
+                run = run_one(seed, layout, args.duration, Path(tmp), tracker_cfg, args.explain)
                 o = run["overall"]
                 print(
                     f"{layout:>6} seed {seed}: recall {_f(o['recall'], True)}, precision "
@@ -275,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": time.perf_counter() - t0,
         "aggregate": agg,
         "targets": check_targets(agg),
-        "runs": [{k: v for k, v in r.items() if k != "params"} for r in runs],
+        "runs": [{k: v for k, v in r.items() if k not in ("params", "explain")} for r in runs],
     }
     args.out_dir.mkdir(parents=True, exist_ok=True)
     md = markdown(report)
@@ -283,6 +311,21 @@ def main(argv: list[str] | None = None) -> int:
     (args.out_dir / f"{args.name}.json").write_text(
         json.dumps(report, indent=1) + "\n", encoding="utf-8"
     )
+    if args.explain:
+        from alert_explain import markdown as explain_md
+
+        lines = [
+            "# Alert quality: false alerts and missed events, with likely causes",
+            "",
+            f"Command: `{report['command']}`. Causes are heuristics over the simulator's "
+            "truth (see `benchmarks/alert_explain.py`); times are seconds into the scenario.",
+            "",
+        ]
+        for run in runs:
+            lines += explain_md(f"{run['layout']} seed {run['seed']}", run["explain"])
+        path = args.out_dir / f"{args.name}_explain.md"
+        path.write_text("\n".join(lines), encoding="utf-8")
+        print(f"explanations: {path}")
     print(md)
     return 0
 

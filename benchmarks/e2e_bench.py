@@ -344,7 +344,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "target_rate": args.rate,
         "duration_s": duration,
         "reorder_window_s": args.reorder_window,
-        "fusion_bucket_s": args.bucket,
+        "fusion_bucket_s": args.bucket if args.bucket is not None else "default",
         "mix": {
             "radars": mix.n_radars,
             "plots_per_scan": mix.plots_per_scan,
@@ -364,8 +364,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "BORDERFUSION_LOG_LEVEL": "WARNING",
             "BORDERFUSION_REORDER_WINDOW_S": str(args.reorder_window),
         }
-        if args.bucket != 1.0:  # the default is not passed: older workers lack the setting
+        if args.bucket is not None:  # else the worker's default (settings.fusion_bucket_s)
             env["BORDERFUSION_FUSION_BUCKET_S"] = str(args.bucket)
+        # worker settings given on the command line only (else the worker's defaults)
+        for flag, name in (
+            ("batch_within", "BATCH_WITHIN_S"),
+            ("compression", "KAFKA_COMPRESSION"),
+            ("sensor_idle", "FUSION_SENSOR_IDLE_S"),
+        ):
+            if getattr(args, flag, None) is not None:
+                env[f"BORDERFUSION_{name}"] = str(getattr(args, flag))
+                out[flag] = getattr(args, flag)
         ensure_topics(
             Settings(kafka_bootstrap=bootstrap, topic_prefix=prefix, partitions=args.partitions)
         )
@@ -555,8 +564,22 @@ def _wait_ready(
 
     doc = border.sensors_doc()["sensors"]
     seis = [s for s in doc if s["type"] == "seismic"]
-    step = max(len(seis) // border.mix.sectors, 1)
-    probes = [s["id"] for s in seis[step // 2 :: step]][: border.mix.sectors]
+    # the geophone nearest each sector's centre (sectors split the border evenly): a fixed
+    # stride missed sectors whenever geophones and sectors did not line up (1 000/s, 16)
+    width = border.mix.length_m / border.mix.sectors
+    centres = (np.arange(border.mix.sectors) + 0.5) * width
+    nearest = np.abs(border.seis_en[:, 0][None, :] - centres[:, None]).argmin(axis=1)
+    probes = [seis[i]["id"] for i in dict.fromkeys(nearest.tolist())]
+    # wait for the sectors the probes really fall in (the zones' sectors need not match
+    # the mix's count): the workers' own sectorizer says which
+    from streams.engine import Context
+
+    sensors_file, zones_file = border.write(Path(tempfile.mkdtemp(prefix="bf-probe-")))
+    by_id = {s["id"]: s for s in seis}
+    homes, _ = Context.from_files(sensors_file, zones_file).sectorizer.assign(
+        np.array([by_id[p]["lat"] for p in probes]), np.array([by_id[p]["lon"] for p in probes])
+    )
+    expected = {str(h) for h in homes}
     sent = 0
     deadline = time.monotonic() + timeout_s
     with KafkaPusher(bootstrap, prefix) as pusher:
@@ -577,7 +600,7 @@ def _wait_ready(
             pusher.flush()
             time.sleep(1.0)
             with collector.lock:
-                if len(collector.obs_sectors) >= border.mix.sectors:
+                if expected <= set(collector.obs_sectors):
                     return sent
     raise TimeoutError("workers produced no observations for every sector in time")
 
@@ -616,10 +639,16 @@ def table(results: list[dict[str, Any]]) -> str:
         lat = r["latency"]
         cpu = r["cpu_pct"]
         rss = r["rss_series"][-1] if r["rss_series"] else {}
+        # not drained by --drain-timeout: what is missing is still queued, not known lost
+        lost = (
+            f"{r['lost']} ({100 * r['loss_ratio']:.2f} %)"
+            if r["drain_s"] is not None
+            else f"not drained ({r['lost']} left)"
+        )
         lines.append(
             f"| {r.get('name', '')} | {r['broker']} | {r['workers']} | {r['target_rate']:.0f} | "
-            f"{r['load']['achieved_rate']:.0f} | {r['processed_rate']:.0f} | {r['lost']} "
-            f"({100 * r['loss_ratio']:.2f} %) | {r['lag_at_load_end']} | {r['drain_s']} | "
+            f"{r['load']['achieved_rate']:.0f} | {r['processed_rate']:.0f} | {lost} | "
+            f"{r['lag_at_load_end']} | {r['drain_s']} | "
             f"{lat['ingest_hop']['p50_ms']} / {lat['ingest_hop']['p99_ms']} | "
             f"{lat['to_tracks']['p50_ms']} / {lat['to_tracks']['p99_ms']} | "
             f"{lat['sensor_to_alert']['p50_ms']} / {lat['sensor_to_alert']['p99_ms']} | "
@@ -706,8 +735,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--bucket",
         type=float,
-        default=1.0,
-        help="BORDERFUSION_FUSION_BUCKET_S of the workers (fusion time bucket)",
+        default=None,
+        help="BORDERFUSION_FUSION_BUCKET_S of the workers (fusion time bucket; default: theirs)",
+    )
+    p.add_argument(
+        "--batch-within",
+        type=float,
+        help="BORDERFUSION_BATCH_WITHIN_S of the workers (take_events timeout, per hop)",
+    )
+    p.add_argument(
+        "--compression",
+        choices=("lz4", "gzip", "snappy", "zstd", "none"),
+        help="BORDERFUSION_KAFKA_COMPRESSION of the workers (producer codec)",
+    )
+    p.add_argument(
+        "--sensor-idle",
+        type=float,
+        help="BORDERFUSION_FUSION_SENSOR_IDLE_S of the workers (0: reorder window only)",
     )
     p.add_argument("--drain-timeout", type=float, default=120.0)
     p.add_argument(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
+import re
 from collections import OrderedDict
 from typing import Any
 
@@ -44,6 +45,10 @@ ENGINE_DEFAULTS: dict[str, Any] = {
 # rules whose hits are about one track (pair, MMSI and sensor keys are never merged)
 MERGEABLE = ("border_crossing", "approach", "restricted_entry", "dark_vessel", "loitering")
 LIVE = ("open", "acknowledged")
+# sensor track ids (``fusion.tracker.SectorTracker.track_id``: "<sector>-T<n>", n from a
+# checkpointed counter) are never reused once deleted; AIS tracks ("<sector>-AIS<mmsi>") are
+SENSOR_TRACK_ID = re.compile(r"-T[0-9]+$")
+PRUNE_EVERY_S = 60.0  # event time between sweeps of episode counters and suppressions
 SNAPSHOT_VERSION = 1
 
 
@@ -99,6 +104,7 @@ class AlertEngine:
         self.alias: dict[str, str] = {}  # key of a fragment's hits -> key of the alert it joined
         self._pending: list[Alert] = []  # alerts a hit changed besides its own (closed ones)
         self.now = 0.0
+        self._next_prune = 0.0
 
     # ------------------------------------------------------------------ rules
     def reload_rules(self, rules_cfg: dict[str, Any] | None) -> None:
@@ -133,7 +139,31 @@ class AlertEngine:
                 out[a.alert_id] = a
         if now is not None:
             self.now = max(self.now, float(now))
+        if self.now >= self._next_prune:
+            self._prune()
         return list(out.values())
+
+    def _prune(self) -> None:
+        """Drop what can never matter again, so a long run holds bounded state (issue #9).
+
+        ``episodes`` gained one key per alert ever raised: a key naming a deleted sensor
+        track (gone from ``last_pos``; its id never comes back) can open no new episode,
+        unless it is live or a live fragment's alias points at it. Suppressions past their
+        time suppress nothing. AIS, MMSI and sensor keys stay (bounded by the fleet)."""
+        self._next_prune = self.now + PRUNE_EVERY_S
+        targets = set(self.alias.values())
+        for key in list(self.episodes):
+            if key in self.live or key in targets:
+                continue
+            rule, track_key, _zone = key.split("|", 2)
+            if rule != "sensor_silence" and any(
+                SENSOR_TRACK_ID.search(t) and t not in self.last_pos
+                for t in track_key.split("+")  # rendezvous pair keys are "a+b"
+            ):
+                del self.episodes[key]
+        old = self.now - PRUNE_EVERY_S  # margin: a batch may hold hits older than ``now``
+        for key in [k for k, until in self.suppressed.items() if until < old]:
+            del self.suppressed[key]
 
     def _batch(self, ups: list[TrackUpdate]) -> Batch:
         z = self.zones

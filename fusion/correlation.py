@@ -7,6 +7,15 @@ summed and tested against the chi-square bound with 4·w degrees of freedom, so 
 coincidence does not correlate and a look-alike vessel that merely passes close by fails.
 Passing pairs are assigned one-to-one (GNN on the mean score). An operator may force or
 break a pairing; that decision wins over the test until changed.
+
+Two rules keep a pairing from jumping between nearby boats (measured: one class B vessel
+reporting every 3 min was handed between three radar tracks within a minute):
+
+- *Stale AIS says nothing.* An AIS track without a report for ``max_age_s`` is predicted so
+  far that its covariance swallows every track within hundreds of metres: it adds no
+  samples and starts no pairing, and its current pairing holds until it reports again.
+- *Hysteresis.* A pairing that still passes its test is kept; only AIS tracks and sensor
+  tracks left unpaired go to the GNN. A better-scoring neighbour does not steal it.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ class CorrelationConfig:
     probability: float = 0.99
     radius_m: float = 1500.0
     interval_s: float = 1.0
+    max_age_s: float = 35.0  # AIS older than this (class B period: 30 s) scores nothing
 
 
 @lru_cache(maxsize=256)
@@ -76,6 +86,15 @@ class AisCorrelator:
             del self.assigned[old]
         return old
 
+    def drop(self, mmsi: int) -> None:
+        """The vessel's own report disagrees with its paired track: unpair (not an operator
+        break: the test may pair them again on consistent data)."""
+        num = self.assigned.pop(mmsi, None)
+        if num is not None and self.forced.get(num) == mmsi:
+            self.assigned[mmsi] = num  # the operator's word wins
+            return
+        self.history = {k: v for k, v in self.history.items() if k[0] != mmsi}
+
     def _apply_overrides(self) -> None:
         forced_mmsi = set(self.forced.values())
         forced_tracks = set(self.forced)
@@ -94,8 +113,12 @@ class AisCorrelator:
         trk_num: NDArray[np.int64],
         trk_x: FloatArray,
         trk_p: FloatArray,
+        ais_age: FloatArray | None = None,
     ) -> dict[int, int]:
-        """Update the windows with states predicted to one common time; return mmsi -> track."""
+        """Update the windows with states predicted to one common time; return mmsi -> track.
+
+        ``ais_age``: seconds since each AIS track's last report (None: all fresh).
+        """
         cfg = self.config
         alive_trk = set(trk_num.tolist())
         self.forced = {n: m for n, m in self.forced.items() if n in alive_trk}
@@ -103,31 +126,56 @@ class AisCorrelator:
             self.history = {}
             self.assigned = {m: n for n, m in self.forced.items()}
             return dict(self.assigned)
+        fresh = (
+            np.ones(len(ais_mmsi), bool)
+            if ais_age is None
+            else np.asarray(ais_age, float) <= cfg.max_age_s
+        )
+        stale = set(ais_mmsi[~fresh].tolist())
         k = min(4, len(trk_num))
         dist, idx = cKDTree(trk_x[:, :2]).query(
             ais_x[:, :2], k=k, distance_upper_bound=cfg.radius_m
         )
         dist, idx = dist.reshape(len(ais_mmsi), k), idx.reshape(len(ais_mmsi), k)
-        ok = np.isfinite(dist)
+        ok = np.isfinite(dist) & fresh[:, None]
         ai = np.broadcast_to(np.arange(len(ais_mmsi))[:, None], ok.shape)[ok]
         ti = idx[ok]
         d2 = state_distance2(ais_x[ai], ais_p[ai], trk_x[ti], trk_p[ti])
-        history: dict[tuple[int, int], list[float]] = {}
+        history: dict[tuple[int, int], list[float]] = {
+            (m, n): v for (m, n), v in self.history.items() if m in stale and n in alive_trk
+        }
         for m, n, v in zip(ais_mmsi[ai].tolist(), trk_num[ti].tolist(), d2.tolist(), strict=True):
             history[(m, n)] = ([*self.history.get((m, n), []), v])[-cfg.window :]
         self.history = history
         forced_mmsi, forced_trk = set(self.forced.values()), set(self.forced)
-        pa, pt, cost = [], [], []
+        passing: dict[tuple[int, int], float] = {}
         for (m, n), vals in history.items():
-            if len(vals) < cfg.min_samples or (n, m) in self.broken:
+            if m in stale or len(vals) < cfg.min_samples or (n, m) in self.broken:
                 continue
             if m in forced_mmsi or n in forced_trk:
                 continue
             if sum(vals) <= _chi2_bound(cfg.probability, 4 * len(vals)):
+                passing[(m, n)] = sum(vals) / len(vals)
+        alive_ais = set(ais_mmsi.tolist())
+        kept = {
+            m: n
+            for m, n in self.assigned.items()
+            if m in alive_ais
+            and n in alive_trk
+            and m not in forced_mmsi
+            and n not in forced_trk
+            and (n, m) not in self.broken
+            and (m in stale or (m, n) in passing)
+        }
+        self.assigned = {m: n for n, m in self.forced.items()}
+        self.assigned.update(kept)
+        taken_m, taken_n = set(kept), set(kept.values())
+        pa, pt, cost = [], [], []
+        for (m, n), c in passing.items():
+            if m not in taken_m and n not in taken_n:
                 pa.append(m)
                 pt.append(n)
-                cost.append(sum(vals) / len(vals))
-        self.assigned = {m: n for n, m in self.forced.items()}
+                cost.append(c)
         if pa:
             m_u, m_loc = np.unique(np.asarray(pa), return_inverse=True)
             n_u, n_loc = np.unique(np.asarray(pt), return_inverse=True)

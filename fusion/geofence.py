@@ -266,6 +266,24 @@ class Zones:
         return self.frame.to_latlon(e, n)
 
     # ---------------------------------------------------------------- queries
+    def near_checkpoint_en(self, e: ArrayLike, n: ArrayLike, margin_m: float) -> NDArray[np.bool_]:
+        """True where a local point lies inside a checkpoint or within ``margin_m`` of one."""
+        e = np.atleast_1d(np.asarray(e, float))
+        n = np.atleast_1d(np.asarray(n, float))
+        out = np.zeros(e.shape, dtype=bool)
+        layer = self.layers["checkpoint"]
+        ok = np.isfinite(e) & np.isfinite(n)
+        if not layer.zones or not ok.any():
+            return out
+        idx = np.flatnonzero(ok)
+        pts = shapely.points(e[idx], n[idx])
+        if margin_m > 0:
+            q, _ = layer.tree.query(pts, predicate="dwithin", distance=float(margin_m))
+        else:
+            q, _ = layer.tree.query(pts, predicate="intersects")
+        out[idx[q]] = True
+        return out
+
     def inside_territory(self, e: ArrayLike, n: ArrayLike) -> NDArray[np.bool_]:
         """True where a local point is on our side (inside a territory polygon)."""
         e, n = np.atleast_1d(np.asarray(e, float)), np.atleast_1d(np.asarray(n, float))

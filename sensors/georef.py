@@ -122,6 +122,7 @@ def _polar_observations(kind: str, readings: list[dict[str, Any]], polars: list[
     lat, lon = destination(sensor.lat, sensor.lon, r, b)
     covs = np.asarray(polar_covariance_en(r, b, sr, sb), dtype=float).round(3).tolist()
     out = []
+    attrs: dict[str, Any]
     for reading, (ri, bi, sri, sbi), la, lo, cov in zip(readings, polars, lat.tolist(),
                                                          lon.tolist(), covs, strict=True):
         if kind == "radar":

@@ -12,7 +12,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 READING_TOPICS: dict[str, str] = {
     "readings.radar": "radar",
@@ -120,9 +120,10 @@ def _check_field(name: str, value: Any, spec: FieldSpec) -> None:
     if isinstance(value, int) and not -_FLOAT_MAX <= value <= _FLOAT_MAX:
         # JSON integers have no size limit; float() of a 400-digit one raises OverflowError
         raise ReadingError(name, "out_of_range", "integer too large for a number")
-    if spec.lo is not None and value < spec.lo:
+    number = cast(float, value)  # isinstance() above narrowed it to a bare `object`
+    if spec.lo is not None and number < spec.lo:
         raise ReadingError(name, "out_of_range", f"{value} is below {spec.lo}")
-    if spec.hi is not None and value > spec.hi:
+    if spec.hi is not None and number > spec.hi:
         raise ReadingError(name, "out_of_range", f"{value} is above {spec.hi}")
     if spec.choices is not None and value not in spec.choices:
         raise ReadingError(name, "bad_value",

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+import zlib
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -70,6 +71,22 @@ def loads(data: bytes | str) -> Any:
     return json.loads(data)
 
 
+# a state-table value larger than this is zlib-compressed by the agent itself: the broker
+# refuses records over 1 MB (after the producer's codec, which may be none)
+PACK_AT_BYTES = 256 * 1024
+_PACKED = b"\x00z"  # JSON never starts with a NUL byte
+
+
+def pack_state(data: bytes) -> bytes:
+    """A table value as stored: small JSON as it is, large JSON compressed (marked)."""
+    return data if len(data) <= PACK_AT_BYTES else _PACKED + zlib.compress(data, 1)
+
+
+def unpack_state(data: bytes) -> Any:
+    """Parse a value written by :func:`pack_state` (or plain JSON of older versions)."""
+    return loads(zlib.decompress(data[2:]) if data[:2] == _PACKED else data)
+
+
 def load_context(handle: AppHandle) -> Context:
     s = handle.settings
     if s.sensors_file is None:
@@ -83,6 +100,8 @@ def load_context(handle: AppHandle) -> Context:
         reorder_window_s=s.reorder_window_s,
         max_reading_age_s=s.max_reading_age_s,
         bucket_s=s.fusion_bucket_s,
+        sensor_idle_s=s.fusion_sensor_idle_s,
+        late_tolerance_s=s.fusion_late_tolerance_s,
     )
 
 
@@ -143,7 +162,9 @@ def register(handle: AppHandle) -> None:
                         sid = _first_sensor(result.observations)
                         M.READINGS_ACCEPTED.labels(sid, kind).inc(result.accepted)
                     for dl in result.deadletters:
-                        M.READINGS_REJECTED.labels(dl.sensor_id or "", kind, dl.reason).inc()
+                        M.READINGS_REJECTED.labels(
+                            M.sensor_label(dl.sensor_id, ctx.registry), kind, dl.reason
+                        ).inc()
                     dead.extend(result.deadletters)
                 for (sector, okind), n in per_obs.items():
                     M.OBSERVATIONS.labels(sector, okind).inc(n)
@@ -153,7 +174,7 @@ def register(handle: AppHandle) -> None:
                 await send_deadletters(dead)
 
     if "fusion" in handle.roles:
-        fusion = FusionStage(ctx)
+        fusion = FusionStage(ctx, now=time.time)
         tracker_table = state_table(app, "tracker-state", s.partitions)
         handle.tables["tracker-state"] = tracker_table
         handle.state["fusion"] = fusion
@@ -176,7 +197,7 @@ def register(handle: AppHandle) -> None:
             restored.add(sector)
             saved = tracker_table.get(sector.encode())
             if saved:
-                state = loads(saved)
+                state = unpack_state(saved)
                 fusion.restore(sector, state)
                 obs_offsets[sector] = dict(state.get("source_offsets") or {})
                 log.info("tracker state restored", extra={"sector": sector})
@@ -185,7 +206,7 @@ def register(handle: AppHandle) -> None:
             """Save the sector's tracker, reorder buffer, watermark and input offsets."""
             state = fusion.snapshot(sector)
             state["source_offsets"] = obs_offsets[sector]
-            tracker_table[sector.encode()] = dumps(state)
+            tracker_table[sector.encode()] = pack_state(dumps(state))
 
         async def checkpoint_held() -> None:
             """Write every dirty sector, then acknowledge the messages held for them.
@@ -359,7 +380,7 @@ def register(handle: AppHandle) -> None:
             saved = alert_table.get(sector.encode())
             if not saved:
                 return
-            state = loads(saved)
+            state = unpack_state(saved)
             if "engine" in state:  # {engine, tracks_seq, offsets}
                 tracks_seq[sector] = int(state.get("tracks_seq") or 0)
                 alert_offsets[sector] = {"tracks": {}, "acks": {}, **(state.get("offsets") or {})}
@@ -374,13 +395,13 @@ def register(handle: AppHandle) -> None:
             alert_offsets.clear()
 
         def alerts_checkpoint(sector: str) -> None:
-            alert_table[sector.encode()] = dumps(
+            alert_table[sector.encode()] = pack_state(dumps(
                 {
                     "engine": alerts_stage.snapshot(sector),
                     "tracks_seq": tracks_seq[sector],
                     "offsets": alert_offsets[sector],
                 }
-            )
+            ))
 
         def already_applied(sector: str, source: str, event: Any) -> bool:
             """True for a record this sector's saved state already includes (redelivery)."""

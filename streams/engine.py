@@ -50,20 +50,29 @@ class Context:
     rules: dict[str, Any] | None = None
     reorder_window_s: float = 2.0
     max_reading_age_s: float = 30 * 24 * 3600.0
-    bucket_s: float = 1.0  # fusion time bucket (settings.fusion_bucket_s)
+    bucket_s: float = 0.25  # fusion time bucket (settings.fusion_bucket_s)
+    # release a bucket as soon as every sensor heard from in the sector within this many
+    # seconds of event time has passed its end, instead of waiting the reorder window
+    # (0: window only; settings.fusion_sensor_idle_s; docs/streaming.md "Reorder window")
+    sensor_idle_s: float = 0.5
+    # an observation up to this far behind the released watermark is still offered to the
+    # tracker (out-of-sequence handling: it applies what its tracks' times allow, returns
+    # the rest as late); further behind it is dead-lettered at once (settings)
+    late_tolerance_s: float = 2.0
 
     @classmethod
     def from_files(cls, sensors_file: Path | str, zones_file: Path | str | None = None,
                    rules_file: Path | str | None = None, *, grid_m: float = 20_000.0,
                    halo_m: float = 500.0, reorder_window_s: float = 2.0,
                    max_reading_age_s: float = 30 * 24 * 3600.0,
-                   bucket_s: float = 1.0) -> Context:
+                   bucket_s: float = 0.25, sensor_idle_s: float = 0.5,
+                   late_tolerance_s: float = 2.0) -> Context:
         registry = SensorRegistry.load(sensors_file)
         zones = json.loads(Path(zones_file).read_text()) if zones_file else None
         rules = yaml.safe_load(Path(rules_file).read_text()) if rules_file else None
         sectorizer = Sectorizer.from_zones(zones, registry.centroid(), grid_m, halo_m)
         return cls(registry, sectorizer, zones, rules, reorder_window_s, max_reading_age_s,
-                   bucket_s)
+                   bucket_s, sensor_idle_s, late_tolerance_s)
 
     @classmethod
     def from_scenario(cls, scenario_dir: Path | str, rules_file: Path | str | None = None,
@@ -297,18 +306,38 @@ def _order_key(o: Observation) -> tuple[float, str, str]:
 class FusionStage:
     """Per-sector trackers behind a reorder window.
 
-    Observations are released in event-time order once the sector's watermark (newest
-    event time − window) passes them, and always handed to the tracker in whole time
-    buckets (``bucket_s``), so the tracker sees the same sequence of calls whether the
-    driver advances after every reading (offline replay) or after a Kafka batch (agents):
-    that is what makes live and replayed runs agree on track and alert ids. Anything
-    arriving behind the released watermark is late: returned for the dead-letter topic.
+    Observations are released in event-time order once the sector's watermark passes
+    them, and always handed to the tracker in whole time buckets (``bucket_s``), so the
+    tracker sees the same sequence of calls whether the driver advances after every
+    reading (offline replay) or after a Kafka batch (agents): that is what makes live and
+    replayed runs agree on track and alert ids. Anything arriving behind the released
+    watermark is late: returned for the dead-letter topic.
+
+    The watermark is the sector's newest event time − ``reorder_window_s``, raised (when
+    ``ctx.sensor_idle_s`` > 0) to the oldest newest-time of the sensors *active* in the
+    sector, those heard from within ``sensor_idle_s`` of its newest time (unless the
+    sector is more than a window behind the wall clock ``now``: a backlog): each sensor's
+    readings arrive in event-time order, so once every active sensor has passed a bucket
+    nothing more is expected for it. A sensor quiet for longer (a 1 Hz radar between
+    scans, an event-driven geophone) is not waited for, so the hold is at most
+    ``sensor_idle_s`` + a bucket instead of the window; its next reading is normally newer
+    than the release anyway, and one that is not goes the late path below.
+
+    Late observations (behind the released watermark by at most ``late_tolerance_s``) are
+    not dropped here: the next ``advance`` offers them to the tracker in one call before
+    the new buckets, and only what the tracker cannot apply (older than its tracks) is
+    returned as late. Further behind, ``add`` returns them as late at once.
     """
 
     def __init__(self, ctx: Context, bucket_s: float | None = None,
-                 dedup_horizon_s: float | None = None) -> None:
+                 dedup_horizon_s: float | None = None,
+                 now: Callable[[], float] | None = None) -> None:
         self.ctx = ctx
         self.bucket_s = ctx.bucket_s if bucket_s is None else bucket_s
+        # wall clock (the agents): a sector more than a reorder window behind it is working
+        # through a backlog, where the readings topics drift apart by seconds: it is released
+        # on the window alone (latency is lost anyway; lateness would not be)
+        self.now = now
         # how far behind the released watermark a redelivered observation is still
         # recognised by id (after a restart, readings since the last committed offset come
         # again): a few commit intervals of event time, at least three reorder windows
@@ -317,6 +346,7 @@ class FusionStage:
         self.trackers: dict[str, Any] = {}
         self.buffers: dict[str, list[Observation]] = defaultdict(list)
         self.newest: dict[str, float] = {}
+        self.sensor_newest: dict[str, dict[str, float]] = defaultdict(dict)  # per sector
         self.released: dict[str, float] = {}
         self.recent: dict[str, OrderedDict[str, float]] = defaultdict(OrderedDict)  # id -> t
         self.emitted: dict[str, int] = defaultdict(int)  # buckets published so far
@@ -330,7 +360,8 @@ class FusionStage:
     def forget(self) -> None:
         """Drop every sector's in-memory state (after a rebalance): the table is the truth,
         and a sector that comes back must be restored from it, not from a stale copy."""
-        for d in (self.trackers, self.buffers, self.newest, self.released, self.recent,
+        for d in (self.trackers, self.buffers, self.newest, self.sensor_newest,
+                  self.released, self.recent,
                   self.emitted, self.duplicates, self._buffered_ids, self._raw):
             d.clear()
 
@@ -346,7 +377,7 @@ class FusionStage:
 
     def add(self, sector: str, observations: Iterable[Observation],
             raw: list[dict[str, Any]] | None = None) -> list[Observation]:
-        """Buffer observations; return those already behind the released watermark (late).
+        """Buffer observations; return those too far behind the released watermark (late).
 
         An observation whose id is already buffered or was released recently is a
         redelivery (a restarted ingest or fusion worker reads again from its last committed
@@ -361,12 +392,14 @@ class FusionStage:
             ids = self._buffered_ids[sector] = {o.obs_id for o in buf}
         recent = self.recent[sector]
         released = self.released.get(sector, float("-inf"))
+        too_late = released - self.ctx.late_tolerance_s
+        per_sensor = self.sensor_newest[sector]
         late = []
         for i, obs in enumerate(observations):
             if obs.obs_id in ids or obs.obs_id in recent:
                 self.duplicates[sector] += 1
                 continue
-            if obs.t < released:
+            if obs.t < too_late:
                 late.append(obs)
                 continue
             buf.append(obs)
@@ -375,7 +408,22 @@ class FusionStage:
                 raws[obs.obs_id] = raw[i]  # type: ignore[index]
             if obs.t > self.newest.get(sector, float("-inf")):
                 self.newest[sector] = obs.t
+            if obs.t > per_sensor.get(obs.sensor_id, float("-inf")):
+                per_sensor[obs.sensor_id] = obs.t
         return late
+
+    def watermark(self, sector: str) -> float:
+        """Event time before which the sector expects nothing more (see class doc)."""
+        newest = self.newest[sector]
+        floor = newest - self.ctx.reorder_window_s
+        idle = min(self.ctx.sensor_idle_s, self.ctx.reorder_window_s)
+        if idle <= 0 or (self.now is not None and self.now() - newest > self.ctx.reorder_window_s):
+            return floor
+        per_sensor = self.sensor_newest[sector]
+        cut = newest - idle
+        for sid in [sid for sid, t in per_sensor.items() if t <= cut]:
+            del per_sensor[sid]  # quiet for longer than sensor_idle_s: not waited for
+        return max(floor, min(per_sensor.values(), default=newest))
 
     def advance(self, sector: str, flush: bool = False
                 ) -> tuple[list[list[TrackUpdate]], list[Observation]]:
@@ -390,8 +438,7 @@ class FusionStage:
         if flush:
             mark = math.floor(self.newest[sector] / self.bucket_s + 1) * self.bucket_s
         else:
-            mark = math.floor((self.newest[sector] - self.ctx.reorder_window_s) / self.bucket_s
-                              ) * self.bucket_s
+            mark = math.floor(self.watermark(sector) / self.bucket_s) * self.bucket_s
         ready = [o for o in buf if o.t < mark]
         if not ready:
             return [], []
@@ -401,18 +448,27 @@ class FusionStage:
         raws = self._raw.get(sector)
         if raws:
             self._raw[sector] = {o.obs_id: raws[o.obs_id] for o in keep if o.obs_id in raws}
-        self.released[sector] = max(mark, self.released.get(sector, float("-inf")))
+        before = self.released.get(sector, float("-inf"))
+        self.released[sector] = max(mark, before)
         ready.sort(key=_order_key)
         self._remember(sector, ready)
         tr = self.tracker(sector)
         buckets = []
-        for _, chunk in groupby(ready, key=lambda o: math.floor(o.t / self.bucket_s)):
-            owned = self._owned(sector, tr.process(list(chunk)))
+        late: list[Observation] = []
+        # late arrivals (behind the previous release) first, in one call; then whole buckets
+        n_old = 0
+        while n_old < len(ready) and ready[n_old].t < before:
+            n_old += 1
+        chunks = [ready[:n_old]] if n_old else []
+        chunks += [list(c) for _, c in groupby(ready[n_old:],
+                                               key=lambda o: math.floor(o.t / self.bucket_s))]
+        for chunk in chunks:
+            owned = self._owned(sector, tr.process(chunk))
             if owned:
                 buckets.append(owned)
-        late = list(getattr(tr, "late", []) or [])
-        if late:
-            tr.late = []
+            if getattr(tr, "late", None):  # reset by every call: collect per chunk
+                late.extend(tr.late)
+                tr.late = []
         self.emitted[sector] += len(buckets)
         return buckets, late
 
@@ -471,6 +527,7 @@ class FusionStage:
             "tracker": self.tracker(sector).snapshot(),
             "buffer": buffer,
             "newest": self.newest.get(sector),
+            "sensor_newest": dict(self.sensor_newest.get(sector) or {}),
             "released": self.released.get(sector),
             "recent_ids": groups,
             "emitted": self.emitted.get(sector, 0),
@@ -485,6 +542,8 @@ class FusionStage:
         self._raw[sector] = {str(o["obs_id"]): o for o in raw_buffer}
         if state.get("newest") is not None:
             self.newest[sector] = float(state["newest"])
+        self.sensor_newest[sector] = {str(k): float(t) for k, t in
+                                      (state.get("sensor_newest") or {}).items()}
         if state.get("released") is not None:
             self.released[sector] = float(state["released"])
         recent: OrderedDict[str, float] = OrderedDict(

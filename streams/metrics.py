@@ -100,6 +100,13 @@ def observe_sensor_to_alert(rule: str, t_evidence: float, now: float | None = No
     SENSOR_TO_ALERT_LATENCY.labels(rule).observe(max(0.0, now - t_evidence))
 
 
+def sensor_label(sensor_id: str | None, known: object) -> str:
+    """The ``sensor_id`` label of a reading: its id when the registry ``known`` has it,
+    else ``"unknown"`` (as the gateway does). A refused reading can carry any string, and
+    one series per string would grow the worker's memory and Prometheus without bound."""
+    return sensor_id if sensor_id and sensor_id in known else "unknown"  # type: ignore[operator]
+
+
 def update_consumer_lag(app: object, group: str) -> int:
     """Set ``borderfusion_consumer_lag`` for the partitions this Faust worker owns now.
 

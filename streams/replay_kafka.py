@@ -69,6 +69,10 @@ def replay_via_kafka(
         "BORDERFUSION_DATA_DIR": str(out_dir / ".replay-data"),
         "BORDERFUSION_MAX_READING_AGE_S": "0",
         "BORDERFUSION_REORDER_WINDOW_S": str(reorder_window_s),
+        # paced at `speed`× the event-time skew between the readings topics is `speed`× a
+        # live one: release on the window alone (the in-process run, in order, releases the
+        # same buckets either way), not when the sensors heard from recently have passed
+        "BORDERFUSION_FUSION_SENSOR_IDLE_S": "0",
         "BORDERFUSION_BROKER_SESSION_TIMEOUT_S": "6",
         "BORDERFUSION_WEB_PORT": str(free_port()),  # never clash with a live worker's port
     }

@@ -2,14 +2,28 @@
 
 Time to border is the distance to the nearest border point over the velocity component
 toward it (``Zones.border_proximity``), computed for the whole batch at once. A track's
-velocity estimate is noisy (several m/s on a standing target at radar range), and a
-distance of 20–50 m — a legitimate vessel on our half of a border river, a patrol on the
-strip — over a noisy 0.5 m/s gives a "time to border" well under the threshold. So the
-instantaneous estimate must be borne out by the track's own history: over the last
-``window_s`` the distance to the border must have shrunk at ``min_speed_mps`` or more (a
-least-squares slope, significantly above zero), on the same side of the line, and the time to border at that measured rate must be under the
-threshold as well; and the track must head for the line (closing speed at least
-``min_heading_cos`` of its speed), not run along it. Tracks classified as one of ``exclude_classes`` (animals) never alert.
+velocity estimate is noisy (several m/s for a walker at radar range, more while a new
+track settles), and a distance of 20–50 m — a legitimate vessel on our half of a border
+river, a patrol on the strip — over a noisy 0.5 m/s gives a "time to border" well under
+the threshold. So the instantaneous estimate must be borne out by the track's history:
+
+- over the last ``window_s`` (30 s; a younger track cannot alert) the distance to the
+  border must have shrunk — a least-squares slope, on one side of the line — at
+  ``min_speed_mps`` or more, with its lower bound (``z`` standard errors) above zero. The
+  standard error is floored by the track's own position uncertainty along the border
+  normal (its covariance): the residuals of a filtered track are smooth and understate the
+  noise, which let a new track's settling (40 m in 8 s) pass for a sprint;
+- the closing rate must be at least ``min_heading_cos`` of the speed, both the filter's
+  and the one fitted over the window (heading for the line, not along it);
+- over the last ``course_s`` (120 s, on this side of the line) the net course must close
+  on the line by at least ``min_course_cos`` of the net displacement: a patrol on the strip
+  wobbles ±15 m on radar, which for 30 s at a time looks like closing at walking pace;
+- the time to border at the measured rate must be under the threshold as well.
+
+Approaches to a checkpoint (the nearest border point within ``checkpoint_m`` of one) are
+legal traffic and never alert. Tracks classified as one of ``exclude_classes`` (animals)
+never alert. The alert resolves once the track has not approached for ``clear_s``
+(stopped, turned back or along the line); approaching again later is a new alert.
 """
 
 from __future__ import annotations
@@ -29,9 +43,14 @@ class Approach(Rule):
         "threshold_s": 120.0,  # predicted time to border under this → alert
         "min_speed_mps": 0.5,  # closing speed below this is drift, not an approach
         "max_distance_m": 5000.0,
-        "window_s": 10.0,  # the distance must have shrunk over this much track history
+        "window_s": 30.0,  # the distance must have shrunk over this much track history ...
         "min_samples": 3,  # ... seen in at least this many updates
-        "min_heading_cos": 0.5,  # closing speed / speed: heading within 60° of the border
+        "z": 2.0,  # the closing rate's lower bound (z standard errors) must stay above 0
+        "min_heading_cos": 0.3,  # closing rate / ground speed (now and over window_s)
+        "checkpoint_m": 100.0,  # heading for a border point this near a checkpoint: legal
+        "course_s": 120.0,  # net course over this much history (on this side) ...
+        "min_course_cos": 0.5,  # ... must close at least this × its net displacement
+        "clear_s": 30.0,  # no approach for this long resolves the alert (null: never)
         "directions": ["inbound", "outbound"],  # inbound = from the far side toward us
         "statuses": ["confirmed"],
         "exclude_classes": ["animal"],
@@ -39,43 +58,91 @@ class Approach(Rule):
 
     def __init__(self, cfg: dict[str, Any] | None = None):
         super().__init__(cfg)
-        self.state = {"dist": {}}  # track -> [[t, signed distance], ...] over window_s
+        # track -> [[t, signed distance, e, n, sigma along the normal], ...] over window_s;
+        # track -> {zone: [t of the last approach hit, lat, lon]} while an alert may be open
+        self.state = {"dist": {}, "last": {}, "course": {}}
+
+    def _fit(self, a: np.ndarray, span: float) -> tuple[float, float]:
+        """(closing rate, its lower bound) over the last ``span`` s of history ``a``.
+
+        (nan, nan) without enough history; (0, -inf) when the history is not an approach
+        (receding, on both sides of the line, or running along it)."""
+        a = a[a[:, 0] >= a[-1, 0] - span]
+        if len(a) < int(self.cfg["min_samples"]) or a[-1, 0] - a[0, 0] < 0.8 * span:
+            return np.nan, np.nan
+        if not (np.all(a[:, 1] > 0) or np.all(a[:, 1] < 0)):
+            return 0.0, -np.inf  # on the line or both sides: not an approach to it
+        tt = a[:, 0] - a[:, 0].mean()
+        stt = float(tt @ tt)
+        y = np.abs(a[:, 1])
+        slope = float(tt @ (y - y.mean()) / stt)
+        resid = y - y.mean() - slope * tt
+        se = float(np.sqrt(resid @ resid / max(len(y) - 2, 1) / stt))
+        se = max(se, float(np.mean(a[:, 4])) / np.sqrt(stt))
+        # fitted ground speed: a course along the line closes slowly for its speed
+        ve = float(tt @ (a[:, 2] - a[:, 2].mean()) / stt)
+        vn = float(tt @ (a[:, 3] - a[:, 3].mean()) / stt)
+        if -slope <= 0 or -slope < float(self.cfg["min_heading_cos"]) * float(np.hypot(ve, vn)):
+            return 0.0, -np.inf  # enough history, but not closing on the line
+        return -slope, -slope - float(self.cfg["z"]) * se
 
     def _measured(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
-        """Per row: closing rate over the window (nan without enough history) and TTB.
-
-        The rate is a least-squares slope of |distance| over the track's last ``window_s``
-        (at least ``min_samples`` updates spanning 80 % of the window, all on one side), and
-        counts only if it stays above zero by two standard errors: tens of metres of position
-        noise make a two-point difference over a few seconds look like a sprint.
-        """
+        """Per row: closing rate borne out by the history (nan if not) and TTB at that rate."""
         hist: dict[str, list[list[float]]] = self.state.setdefault("dist", {})
         w = float(self.cfg["window_s"])
         d = batch.prox.signed_distance_m
+        p = batch.prox
         rate = np.full(len(batch), np.nan)
         for i, tid in enumerate(batch.ids):
             if not np.isfinite(d[i]):
                 continue
             t = float(batch.t[i])
+            sig = _sigma_along(
+                batch.updates[i].cov, p.near_e[i] - batch.e[i], p.near_n[i] - batch.n[i]
+            )
             h = hist.setdefault(tid, [])
-            h.append([t, float(d[i])])
+            h.append([t, float(d[i]), float(batch.e[i]), float(batch.n[i]), sig])
             while t - h[0][0] > w:
                 h.pop(0)
-            if len(h) < int(self.cfg["min_samples"]) or t - h[0][0] < 0.8 * w:
-                continue
             a = np.asarray(h)
-            if not (np.all(a[:, 1] > 0) or np.all(a[:, 1] < 0)):
-                continue  # on the line or both sides: not an approach to it
-            tt = a[:, 0] - a[:, 0].mean()
-            y = np.abs(a[:, 1])
-            slope = float(tt @ (y - y.mean()) / (tt @ tt))
-            resid = y - y.mean() - slope * tt
-            se = float(np.sqrt(resid @ resid / max(len(y) - 2, 1) / (tt @ tt)))
-            if -slope - 2.0 * se > 0:
-                rate[i] = -slope
+            if not self._on_course(tid, t, float(d[i]), float(batch.e[i]), float(batch.n[i])):
+                continue
+            r, lo = self._fit(a, float(self.cfg["window_s"]))
+            if lo > 0:
+                rate[i] = r
         with np.errstate(divide="ignore", invalid="ignore"):
             ttb = np.where(rate > 0, np.abs(d) / rate, np.inf)
         return rate, ttb
+
+    def _on_course(self, tid: str, t: float, d: float, e: float, n: float) -> bool:
+        """False when the last ``course_s`` of the track ran along the line, not at it.
+
+        A patrol walking the strip 150 m from the border wobbles ±15 m on radar, and for
+        30 s at a time that looks like closing at walking pace; over two minutes its net
+        course is along the line. Sampled every 5 s; a younger track passes.
+        """
+        span = float(self.cfg["course_s"] or 0.0)
+        if span <= 0:
+            return True
+        course: dict[str, list[list[float]]] = self.state.setdefault("course", {})
+        c = course.setdefault(tid, [])
+        if c and (c[-1][1] > 0) != (d > 0):
+            c.clear()  # it crossed: the course that matters starts on this side
+        if not c or t - c[-1][0] >= 5.0:
+            c.append([t, d, e, n])
+        while t - c[0][0] > span:
+            c.pop(0)
+        if t - c[0][0] < 0.8 * span:
+            return True
+        t0, d0, e0, n0 = c[0]
+        closed = abs(d0) - abs(d)
+        return closed >= float(self.cfg["min_course_cos"]) * float(np.hypot(e - e0, n - n0))
+
+    def _at_checkpoint(self, batch: Batch, ctx: Context) -> np.ndarray:
+        m = float(self.cfg["checkpoint_m"])
+        if m < 0 or not ctx.zones.checkpoints:
+            return np.zeros(len(batch), dtype=bool)
+        return ctx.zones.near_checkpoint_en(batch.prox.near_e, batch.prox.near_n, m)
 
     def evaluate(self, batch: Batch, ctx: Context) -> list[Hit]:
         p = batch.prox
@@ -98,7 +165,9 @@ class Approach(Rule):
                 & (np.abs(d) > 0)
                 & np.isin(direction, list(self.cfg["directions"]))
                 & ~batch.crossings.crossed
+                & ~self._at_checkpoint(batch, ctx)
             )
+        last: dict[str, dict[str, list[float]]] = self.state.setdefault("last", {})
         hits = []
         for i in np.flatnonzero(mask).tolist():
             u = batch.updates[i]
@@ -123,4 +192,40 @@ class Approach(Rule):
                     direction=str(direction[i]),
                 )
             )
+            last.setdefault(u.track_id, {})[border.id] = [float(u.t), u.lat, u.lon]
+        hits.extend(self._cleared(batch, ctx, mask))
         return hits
+
+    def _cleared(self, batch: Batch, ctx: Context, mask: np.ndarray) -> list[Hit]:
+        """Resolve hits for tracks that have not approached their border for ``clear_s``."""
+        clear = self.cfg["clear_s"]
+        last: dict[str, dict[str, list[float]]] = self.state["last"]
+        if clear is None:
+            last.clear()
+            return []
+        out = []
+        for i in np.flatnonzero(~mask).tolist():
+            u = batch.updates[i]
+            zones = last.get(u.track_id)
+            if not zones:
+                continue
+            for zid, (t_hit, _, _) in list(zones.items()):
+                if u.t - t_hit < float(clear):
+                    continue
+                del zones[zid]
+                head = f"{ctx.subject(u, bool(batch.water[i]))} no longer heading for the border"
+                h = self.hit(batch, i, zid, ctx.sentence(head, u.lat, u.lon, u.t, u.sources), 0.0)
+                h.active = False
+                out.append(h)
+            if not zones:
+                last.pop(u.track_id, None)
+        return out
+
+
+def _sigma_along(cov: list[list[float]], ue: float, un: float) -> float:
+    """The track's position standard deviation along (ue, un) — toward the border."""
+    norm2 = ue * ue + un * un
+    if len(cov) < 2 or norm2 <= 0:
+        return 0.0
+    var = (ue * ue * cov[0][0] + 2 * ue * un * cov[0][1] + un * un * cov[1][1]) / norm2
+    return float(np.sqrt(max(var, 0.0)))

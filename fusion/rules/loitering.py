@@ -21,8 +21,8 @@ class Loitering(Rule):
     defaults: ClassVar[dict[str, Any]] = {
         "severity": "medium",
         "score": 0.5,
-        "dwell_s": 300.0,
-        "max_displacement_m": 200.0,
+        "dwell_s": 150.0,  # boats wait 90–150 s at a rendezvous or landing; 300 s missed them
+        "max_displacement_m": 80.0,  # > 3σ of radar position noise at range
         "distance_m": 500.0,  # "near the border" when no strip contains the track
         "sample_s": 5.0,
         "statuses": ["confirmed", "coasting"],

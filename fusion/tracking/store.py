@@ -33,13 +33,15 @@ _COLUMNS: dict[str, tuple[type, tuple[int, ...]]] = {
 
 
 class TrackStore:
-    """Column store of tracks. ``seen[i, s]`` marks sensor ``s`` as a contributor of track i."""
+    """Column store of tracks. ``seen[i, s]`` marks sensor ``s`` as a contributor of track i,
+    ``seen_t[i, s]`` the time of its latest contribution (``sources`` lists recent ones)."""
 
     def __init__(self, n_sensors: int = 0) -> None:
         self.cols: dict[str, NDArray[Any]] = {
             k: np.empty((0, *shape), dtype=dt) for k, (dt, shape) in _COLUMNS.items()
         }
         self.seen: NDArray[np.bool_] = np.zeros((0, n_sensors), dtype=bool)
+        self.seen_t: NDArray[np.float64] = np.zeros((0, n_sensors))
         self.names: dict[int, str] = {}
 
     def __len__(self) -> int:
@@ -56,18 +58,23 @@ class TrackStore:
         extra = n_sensors - self.seen.shape[1]
         if extra > 0:
             self.seen = np.hstack([self.seen, np.zeros((len(self), extra), dtype=bool)])
+            self.seen_t = np.hstack([self.seen_t, np.zeros((len(self), extra))])
 
     def append(self, seen: NDArray[np.bool_], **values: ArrayLike) -> None:
-        """Append rows; every column must be given (same length)."""
+        """Append rows; every column must be given (same length). Contributions are dated
+        at the rows' ``t``."""
         for k, (dt, _) in _COLUMNS.items():
             self.cols[k] = np.concatenate([self.cols[k], np.asarray(values[k], dtype=dt)])
         self.seen = np.vstack([self.seen, seen])
+        t = np.asarray(values["t"], float).reshape(-1, 1)
+        self.seen_t = np.vstack([self.seen_t, np.where(seen, t, 0.0)])
 
     def keep(self, mask: NDArray[np.bool_]) -> None:
         """Drop rows where ``mask`` is False."""
         for k in self.cols:
             self.cols[k] = self.cols[k][mask]
         self.seen = self.seen[mask]
+        self.seen_t = self.seen_t[mask]
         alive = set(self.cols["num"].tolist())
         self.names = {k: v for k, v in self.names.items() if k in alive}
 
@@ -83,6 +90,7 @@ class TrackStore:
         """Plain lists and numbers (JSON-safe; floats round-trip exactly through repr)."""
         out: dict[str, Any] = {k: v.tolist() for k, v in self.cols.items()}
         out["seen"] = self.seen.astype(int).tolist()
+        out["seen_t"] = self.seen_t.tolist()
         out["n_sensors"] = int(self.seen.shape[1])
         out["names"] = [[k, v] for k, v in sorted(self.names.items())]
         return out
@@ -93,6 +101,11 @@ class TrackStore:
         for k, (dt, shape) in _COLUMNS.items():
             v = d.get(k, d["t"] if k == "last_opp" else None)  # older snapshots: no last_opp
             store.cols[k] = np.asarray(v, dtype=dt).reshape((-1, *shape))
-        store.seen = np.asarray(d["seen"], dtype=bool).reshape(-1, int(d["n_sensors"]))
+        # (rows, sensors) from the row count: reshape(-1, 0) is undefined for a sensorless store
+        store.seen = np.asarray(d["seen"], dtype=bool).reshape(len(store), int(d["n_sensors"]))
+        if "seen_t" in d:
+            store.seen_t = np.asarray(d["seen_t"], float).reshape(store.seen.shape)
+        else:  # older snapshots: every contribution dated at the track's last update
+            store.seen_t = np.where(store.seen, store.cols["t"][:, None], 0.0)
         store.names = {int(k): str(v) for k, v in d["names"]}
         return store

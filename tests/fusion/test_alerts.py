@@ -133,3 +133,52 @@ def test_reload_rules_keeps_open_alerts() -> None:
     assert later and later[0].alert_id == first.alert_id
     assert later[0].score > first.score  # new score applies to the same alert
     assert len(eng.open_alerts()) == 1
+
+
+def _tracks_come_and_go(eng: AlertEngine, n: int, prefix: str = "s0-T") -> list[Alert]:
+    """``n`` dark sensor tracks one after another, each raising an alert, then deleted."""
+    out: list[Alert] = []
+    for k in range(n):
+        t0 = T0 + 100.0 * k
+        out += feed(eng, _dark(8, t0=t0, tid=f"{prefix}{k}"))
+        out += eng.process([upd(f"{prefix}{k}", t0 + 45, 3000, -2980, status="deleted")],
+                           t0 + 45)
+    return out
+
+
+def test_episode_counters_of_deleted_sensor_tracks_are_bounded(monkeypatch) -> None:
+    import fusion.alerts as alerts_mod
+
+    eng = AlertEngine(scene(), only("dark_vessel"), SENSORS)
+    out = _tracks_come_and_go(eng, 60)
+    assert len({a.alert_id for a in out}) == 60  # every track raised (and closed) one alert
+    assert len(eng.episodes) <= 2  # only keys of tracks deleted since the last sweep (60 s)
+    # the same alerts, ids included, as without pruning
+    monkeypatch.setattr(alerts_mod, "PRUNE_EVERY_S", 1e12)
+    ref = AlertEngine(scene(), only("dark_vessel"), SENSORS)
+    ref._next_prune = 1e12
+    assert [a.to_dict() for a in _tracks_come_and_go(ref, 60)] == [a.to_dict() for a in out]
+    assert len(ref.episodes) == 60
+
+
+def test_reusable_track_ids_keep_their_episode_counters() -> None:
+    # AIS tracks are per MMSI ("<sector>-AIS<mmsi>") and come back: a second episode must
+    # not reuse the first one's alert id
+    eng = AlertEngine(scene(), only("dark_vessel"), SENSORS)
+    first = _tracks_come_and_go(eng, 1, prefix="s0-AIS")
+    eng.process(_dark(1, t0=T0 + 400, tid="zz")[:1], T0 + 400)  # a sweep after deletion
+    again = feed(eng, _dark(8, t0=T0 + 500, tid="s0-AIS0"))
+    assert again[0].alert_id == alert_id_for("dark_vessel", "s0-AIS0", "W1", 2)
+    assert again[0].alert_id != first[0].alert_id
+
+
+def test_expired_suppressions_are_dropped() -> None:
+    cfg = only("dark_vessel")
+    cfg["engine"] = {"suppress_after_dismiss_s": 100}
+    eng = AlertEngine(scene(), cfg, SENSORS)
+    for k in range(30):  # one dismissal per track, each track then deleted
+        t0 = T0 + 100.0 * k
+        a = feed(eng, _dark(8, t0=t0, tid=f"s0-T{k}"))[0]
+        eng.apply_ack({"alert_id": a.alert_id, "action": "dismiss", "t": t0 + 40})
+        eng.process([upd(f"s0-T{k}", t0 + 45, 3000, -2980, status="deleted")], t0 + 45)
+    assert 1 <= len(eng.suppressed) <= 3  # only those not yet past their time (+ margin)

@@ -99,3 +99,73 @@ def test_operator_override_break_and_force_are_respected() -> None:
         now = {u.track_id: u for u in tracker.live_tracks()}
         assert now[t["a"].track_id].mmsi is None
         assert now[t["b"].track_id].mmsi == 111
+
+
+def _radar(oid: str, t: float, e: float, n: float) -> Observation:
+    return _obs(oid, t, e, n, 5.0, "R1", "radar")
+
+
+def _ais(oid: str, t: float, e: float, n: float, sog: float = 0.0, cog: float = 0.0) -> Observation:
+    return _obs(oid, t, e, n, 5.0, "AIS1", "ais", mmsi=111, sog=sog, cog=cog)
+
+
+def _mmsi_of(tr: SectorTracker) -> dict[int, int | None]:
+    """Live radar tracks by rounded north position (50 m bins) -> MMSI."""
+    return {
+        round(FRAME.to_en(u.lat, u.lon)[1] / 50): u.mmsi
+        for u in tr.live_tracks()
+        if "-T" in u.track_id
+    }
+
+
+def test_stale_ais_keeps_its_pairing_instead_of_hopping_to_a_neighbour() -> None:
+    """A vessel reporting rarely (class B at anchor: every 3 min) must not be handed to the
+    dark boat that appears where its last report was, while its own track moves off."""
+    tr = SectorTracker("S1", LAT0, LON0, TrackerConfig(q=0.05))
+    rng = np.random.default_rng(3)
+    for s in range(0, 21):  # vessel A at anchor at the origin, reporting
+        batch = [_radar(f"ra{s}", s + 0.1, *rng.normal(0, 3, 2))]
+        if s % 2 == 0:
+            batch.insert(0, _ais(f"a{s}", s, *rng.normal(0, 3, 2)))
+        tr.process(batch)
+    assert _mmsi_of(tr) == {0: 111}
+    for s in range(21, 160):  # AIS silent; from t=60 A leaves east, dark boat B waits north
+        a = np.array([max(0.0, s - 60) * 2.0, 0.0])
+        batch = [_radar(f"ra{s}", s + 0.1, *(a + rng.normal(0, 3, 2)))]
+        if s >= 60:
+            batch.append(_radar(f"rb{s}", s + 0.2, *(np.array([0.0, 100.0]) + rng.normal(0, 3, 2))))
+        tr.process(batch)
+        pairs = _mmsi_of(tr)
+        assert pairs.get(2) is None, f"t={s}: the dark boat took the MMSI"
+    assert pairs[0] == 111  # held until the vessel reports again
+
+
+def test_ais_report_outside_the_gate_unpairs_instead_of_dragging_the_track() -> None:
+    tr = SectorTracker("S1", LAT0, LON0, TrackerConfig(q=0.05))
+    _river(tr, scans=30)
+    a = _by_pos(tr)["a"]
+    assert a.mmsi == 111
+    e0, n0 = FRAME.to_en(a.lat, a.lon)
+    # the vessel's next report is 400 m off its track (wrong pairing, or a spoofed report)
+    tr.process([_ais("far", 30.5, float(e0), float(n0) + 400.0, sog=7.8, cog=83.0)])
+    after = {u.track_id: u for u in tr.live_tracks()}[a.track_id]
+    e1, n1 = FRAME.to_en(after.lat, after.lon)
+    assert after.mmsi is None
+    assert abs(float(n1) - float(n0)) < 20.0  # not pulled toward the report
+
+
+def test_sources_drop_a_sensor_that_stopped_feeding_the_track() -> None:
+    """A vessel that switches AIS off keeps its MMSI but loses the AIS station from
+    ``sources`` (what the dark-vessel rule reads), once ``sources_window_s`` has passed."""
+    tr = SectorTracker("S1", LAT0, LON0, TrackerConfig(q=0.05, sources_window_s=10.0))
+    _river(tr, scans=30)
+    a = _by_pos(tr)["a"]
+    assert "AIS1" in a.sources and a.mmsi == 111
+    rng = np.random.default_rng(4)
+    pos = np.array([4.0, 0.5]) * 30
+    for s in range(30, 50):  # radar only
+        pos = pos + [4.0, 0.5]
+        tr.process([_radar(f"q{s}", s + 0.1, *(pos + rng.normal(0, 5, 2)))])
+    now = {u.track_id: u for u in tr.live_tracks()}[a.track_id]
+    assert now.sources == ["R1"]
+    assert now.mmsi == 111  # the pairing itself stays (the AIS track is only 20 s old)

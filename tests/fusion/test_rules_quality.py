@@ -111,3 +111,87 @@ def test_alert_records_where_it_was_raised() -> None:
     e, n = scene().to_en(raised["lat"], raised["lon"])
     _, n_ref = scene().to_en(*ll(-2500, -2500))
     assert abs(n[0] - n_ref[0]) < 0.5
+
+
+# --- approach (issue 5, second round) ------------------------------------------------------
+
+
+def _noisy(
+    tid: str, pts: list[tuple[float, float]], var: float, t0: float = T0
+) -> list[TrackUpdate]:
+    """A track at local points one second apart whose covariance says σ² = ``var`` m²."""
+    out = []
+    for k, (e, n) in enumerate(pts):
+        u = upd(tid, t0 + k, e, n)
+        u.cov = [[var, 0.0], [0.0, var]]
+        out.append(u)
+    return out
+
+
+def test_new_track_settling_is_no_approach() -> None:
+    """Measured (forest seed 1): a walker 330 m out at 1.3 m/s, the first 20 s of its radar
+    track (σ ≈ 17 m) settle by 40 m toward the line; the old rule read that as 5 m/s."""
+    ns = [
+        371.8,
+        376.8,
+        352.8,
+        338.7,
+        335.9,
+        355.7,
+        330.5,
+        330.0,
+        329.6,
+        315.9,
+        341.9,
+        351.3,
+        348.4,
+        330.3,
+        326.0,
+        322.9,
+        321.5,
+        316.8,
+        302.7,
+        299.2,
+    ]
+    var_n = [1384, 716, 541, 496, 470, 450, 430, 415, 400, 390] + [380 - 5 * k for k in range(10)]
+    ups = _noisy("NEW", [(-1500.0, n) for n in ns], 300.0)
+    for u, v in zip(ups, var_n, strict=True):
+        u.cov = [[240.0, 0.0], [0.0, float(v)]]  # the track's own north variance, as measured
+        u.vel_n = -4.0  # the filter's velocity of a settling track: as noisy as its position
+    assert feed(_engine("approach"), ups) == []
+
+
+def test_patrol_wobbling_along_the_strip_is_no_approach() -> None:
+    """A foot patrol 150 m inside walks along the line; its track wobbles ±12 m over 40 s
+    (measured on forest seed 2: 163 → 136 m in 20 s, σ 8 m)."""
+    import math
+
+    pts = [(-4000 + 1.2 * k, -150 + 12 * math.sin(2 * math.pi * k / 40)) for k in range(300)]
+    eng = _engine("approach")
+    ups = _noisy("PAT", pts, 64.0)
+    for k, u in enumerate(ups):
+        u.vel_e, u.vel_n = 1.2, 12 * 2 * math.pi / 40 * math.cos(2 * math.pi * k / 40)
+    assert feed(eng, ups) == []
+
+
+def test_approach_to_a_checkpoint_is_legal() -> None:
+    """A vehicle driving up to the checkpoint (±100 m around the origin) is traffic."""
+    eng = _engine("approach")
+    assert feed(eng, walk("CPV", (0, 1200), (0, -8), 20, dt=5.0)) == []
+    eng2 = _engine("approach")  # the same drive 1 km west of it is an approach
+    assert {a.rule for a in feed(eng2, walk("OFF", (-1000, 1200), (0, -8), 20, dt=5.0))} == {
+        "approach"
+    }
+
+
+def test_approach_resolves_when_the_target_stops_and_a_new_approach_is_a_new_alert() -> None:
+    eng = _engine("approach")
+    go = walk("W", (-1500, 300), (0, -2), 60, dt=1.0)  # 300 → 182 m
+    stay = [upd("W", T0 + 60 + k, -1500, 182) for k in range(60)]  # waits a minute
+    again = walk("W", (-1500, 182), (0, -2), 40, dt=1.0, t0=T0 + 120)
+    out = feed(eng, go + stay + again)
+    ids = list(dict.fromkeys(a.alert_id for a in out))
+    assert len(ids) == 2
+    first = [a for a in out if a.alert_id == ids[0]]
+    assert first[-1].status == "resolved" and first[-1].t_last < T0 + 120
+    assert next(a for a in out if a.alert_id == ids[1]).t_first >= T0 + 120

@@ -181,3 +181,26 @@ def test_approach_before_crossing_fraction() -> None:
     late = [_alert("w", "approach", 150, 3000, 100)]  # after the crossing: no warning
     res = score(_truth(), late)
     assert res["approach_before_crossing"]["warned"] == 0
+
+
+def test_explain_lists_false_alerts_and_missed_events_with_causes() -> None:
+    """``benchmarks/alert_explain.py`` (``alert_quality.py --explain``) on the hand-made truth."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "alert_explain.py"
+    spec = importlib.util.spec_from_file_location("alert_explain", path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    alerts = [
+        _alert("c1", "border_crossing", 105, 3000, 10, "inbound"),  # true
+        _alert("x1", "restricted_entry", 300, -1000, -150),  # at P1, who has no such event
+        _alert("x2", "approach", 700, 5900, 5900),  # nobody within assoc_m
+    ]
+    ex = mod.explain(_truth(), alerts, None, {"B2": "threat", "P1": "patrol"})
+    causes = {f["alert_id"]: " ".join(f["causes"]) for f in ex["false_alerts"]}
+    assert set(causes) == {"x1", "x2"}
+    assert "non-threat (patrol)" in causes["x1"] and causes["x2"].startswith("clutter")
+    missed = {m["event"] for m in ex["missed"]}
+    assert missed == {"dark_vessel", "loitering", "rendezvous"}
+    assert [u["target"] for u in ex["unwarned_crossings"]] == ["B2"]

@@ -176,3 +176,28 @@ def test_tentative_track_survives_misses_with_streak_rule() -> None:
         ids[name] = {u.track_id for u in tr.live_tracks() if abs(u.lat - LAT0) < 0.01}
     assert ids["window"] == set()
     assert ids["streak"] == {"S1-T0"}
+
+
+def test_snapshot_without_source_times_still_restores() -> None:
+    """Snapshots written before ``seen_t`` existed date every contribution at the track's
+    last update: the restored tracker lists the same sources and continues."""
+    tr = SectorTracker("S1", LAT0, LON0, TrackerConfig(confirm_m=2, confirm_n=3))
+    for s in range(6):
+        tr.process([_obs(2 * s, s, 10.0 * s, 0.0), _obs(2 * s + 1, s + 0.5, 10.0 * s + 5, 0.0,
+                                                        sensor="C1", kind="thermal")])
+    state = json.loads(json.dumps(tr.snapshot()))
+    assert "seen_t" in state["tracks"]
+    del state["tracks"]["seen_t"]
+    old = SectorTracker.restore(state)
+    assert [set(u.sources) for u in old.live_tracks()] == [{"R1", "C1"}]
+    old.process([_obs(99, 6.0, 60.0, 0.0)])
+    assert [u.track_id for u in old.live_tracks()] == [u.track_id for u in tr.live_tracks()]
+
+
+def test_a_tracker_that_never_saw_a_reading_restores() -> None:
+    """A sector checkpointed before its first release (no sensors, no tracks) restarts cleanly."""
+    empty = SectorTracker("S1", LAT0, LON0)
+    state = json.loads(json.dumps(empty.snapshot()))
+    restored = SectorTracker.restore(state)
+    scans = _scene(seed=3, scans=10)
+    assert _run(restored, scans) == _run(SectorTracker("S1", LAT0, LON0), scans)

@@ -3,7 +3,8 @@
 A regression guard for the pipeline as a whole (tracker + rules + lifecycle + scorer), the
 single-scenario slice of ``benchmarks/alert_quality.py``. The floors are what the engine
 achieves today with its tracker settings (``fusion.tracker.ENGINE_TRACKER``; docs/rules.md,
-"Alert quality"): crossings 9/9 found, 10 of 12 alerts true; dark vessels 3/4, 3 of 4. The
+"Alert quality"): crossings 9/9 found, 10 of 10 alerts true (10 of 12 before the AIS
+correlation fixes of issue 5, docs/fusion.md); dark vessels 3/4, 3 of 4. The
 issue's targets (recall ≥ 95 %, precision ≥ 90 %) are not met yet for both rules and are
 pinned as a strict xfail, so the day they hold this file has to be updated (an XPASS fails).
 """
@@ -34,8 +35,10 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_crossing_and_dark_vessel_floors(scored: dict[str, Any]) -> None:
     bc, dv = scored["border_crossing"], scored["dark_vessel"]
     assert bc["events"] == 9 and dv["events"] == 4
-    assert bc["recall"] >= 0.95 and bc["precision"] >= 0.8
-    assert bc["tta_median_s"] <= 5.0
+    assert bc["recall"] >= 0.95 and bc["precision"] >= 0.9
+    # 5.7 s with the engine's q = 0.2 (2.4 s at q = 0.5 came from noise: one alert 5 s
+    # *before* a slow boat really crossed); the issue's 5 s target is over the full set
+    assert bc["tta_median_s"] <= 6.0
     assert dv["recall"] >= 0.75 and dv["precision"] >= 0.75
 
 

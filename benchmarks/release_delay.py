@@ -1,0 +1,89 @@
+"""How long fusion holds an observation before the tracker sees it (the design's latency
+floor, no CPU or broker in it): the loadgen mix goes through ``IngestStage`` and
+``FusionStage`` in arrival order, one batch per ``--batch`` s of wall time, and each
+observation's hold is the arrival time of the batch that released it minus its event time.
+Also the CPU the fusion stage (tracker included) spends per second of load, per rule: a
+smaller bucket means more tracker calls.
+
+    .venv/bin/python benchmarks/release_delay.py --rate 2000 --seconds 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from loadgen import Border, Generator, Mix  # noqa: E402
+
+from streams.engine import Context, FusionStage, IngestStage  # noqa: E402
+
+
+def hold_times(ctx: Context, border: Border, seconds: float, batch_s: float) -> dict[str, float]:
+    gen = Generator(border)
+    ingest, fusion = IngestStage(ctx, now=lambda: float("nan")), FusionStage(ctx)
+    holds: list[float] = []
+    late = 0
+    cpu = 0.0
+    t0 = 1.0e9
+    steps = int(seconds / batch_s)
+    for k in range(steps):
+        a, b = t0 + k * batch_s, t0 + (k + 1) * batch_s
+        records = [(topic, value) for topic, _key, value, *_ in gen.slice(a, b)]
+        by_sector: dict[str, list] = defaultdict(list)  # type: ignore[type-arg]
+        for res in ingest.ingest_many(records):
+            for o in res.observations:
+                by_sector[o.sector].append(o)
+        c0 = time.process_time()
+        for sector, obs in by_sector.items():
+            late += len(fusion.add(sector, obs))
+        for sector in list(fusion.buffers):
+            before = {o.obs_id: o.t for o in fusion.buffers[sector]}
+            buckets, tr_late = fusion.advance(sector)
+            late += len(tr_late)
+            left = {o.obs_id for o in fusion.buffers[sector]}
+            if k * batch_s > 5.0:  # after the warm-up
+                holds += [b - t for oid, t in before.items() if oid not in left]
+        cpu += time.process_time() - c0
+    h = np.asarray(holds)
+    return {"released": len(h), "late": late, "p50_ms": round(float(np.percentile(h, 50)) * 1e3, 1),
+            "p99_ms": round(float(np.percentile(h, 99)) * 1e3, 1),
+            "cpu_s_per_s": round(cpu / seconds, 3)}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rate", type=float, default=2000.0)
+    p.add_argument("--seconds", type=float, default=30.0)
+    p.add_argument("--batch", type=float, default=0.05, help="arrival batch, s (take_events)")
+    a = p.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bf-hold-"))
+    border = Border(Mix(rate=a.rate, sectors=16), 2)
+    sensors, zones = border.write(work)
+    base = Context.from_files(sensors, zones, max_reading_age_s=0)
+    rows = [("window 2 s, bucket 1 s (round 2)", dict(sensor_idle_s=0.0, bucket_s=1.0)),
+            ("window 2 s, bucket 0.25 s", dict(sensor_idle_s=0.0, bucket_s=0.25)),
+            ("sensors idle 2 s, bucket 0.25 s", dict(sensor_idle_s=2.0, bucket_s=0.25)),
+            ("sensors idle 0.5 s, bucket 0.25 s", dict(sensor_idle_s=0.5, bucket_s=0.25)),
+            ("sensors idle 0.25 s, bucket 0.1 s", dict(sensor_idle_s=0.25, bucket_s=0.1)),
+            ("sensors idle 0.1 s, bucket 0.05 s", dict(sensor_idle_s=0.1, bucket_s=0.05))]
+    print(f"| release rule (rate {a.rate:.0f}/s, batches of {a.batch} s) | hold p50 ms | "
+          "hold p99 ms | late | fusion CPU s per s of load |\n|---|---|---|---|---|")
+    for name, kw in rows:
+        r = hold_times(dataclasses.replace(base, **kw), border, a.seconds, a.batch)
+        print(f"| {name} | {r['p50_ms']} | {r['p99_ms']} | {r['late']} | {r['cpu_s_per_s']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""When the fusion stage releases observations to the tracker (docs/streaming.md "Reorder
+window"): with the per-sensor watermark a bucket goes as soon as every sensor active in the
+sector has passed it — the same buckets, in the same order, as waiting the whole window, only
+sooner — and a sensor silent for a window no longer holds the sector back. Also the two
+guards that came with the lz4 codec: large state values packed, codec names checked."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from sensors.recorded import iter_recorded
+from streams.agents import PACK_AT_BYTES, dumps, pack_state, unpack_state
+from streams.engine import Context, FusionStage, IngestStage
+
+
+def _scenario(tmp_path: Path, **kw: object) -> tuple[Context, list]:  # type: ignore[type-arg]
+    from sensors.simulate import build_scenario, write_scenario
+
+    write_scenario(build_scenario(seed=1, duration=40, layout="forest"), tmp_path)
+    ctx = Context.from_scenario(tmp_path, max_reading_age_s=0, **kw)
+    ingest = IngestStage(ctx, now=lambda: float("nan"))
+    obs = [
+        o
+        for it in iter_recorded(tmp_path / "readings.jsonl")
+        for o in ingest.ingest(it.topic, it.value).observations
+    ]
+    return ctx, obs
+
+
+def _replay(ctx: Context, obs: list) -> tuple[list[dict], int, list[float]]:  # type: ignore[type-arg]
+    """Feed one observation at a time (the offline driver); updates, late, release lags."""
+    stage = FusionStage(ctx)
+    out: list[dict] = []  # type: ignore[type-arg]
+    late, lags = 0, []
+    for o in obs:
+        late += len(stage.add(o.sector, [o]))
+        buckets, tr_late = stage.advance(o.sector)
+        late += len(tr_late)
+        out += [u.to_dict() for b in buckets for u in b]
+        if o.sector in stage.released:
+            lags.append(stage.newest[o.sector] - stage.released[o.sector])
+    for sector in sorted(stage.buffers):
+        buckets, _ = stage.advance(sector, flush=True)
+        out += [u.to_dict() for b in buckets for u in b]
+    return out, late, lags
+
+
+def test_sensor_watermark_releases_sooner_with_the_same_tracks(tmp_path: Path) -> None:
+    ctx, obs = _scenario(tmp_path, reorder_window_s=2.0, bucket_s=0.25)
+    assert len({o.sensor_id for o in obs}) >= 3
+    on, late_on, lag_on = _replay(dataclasses.replace(ctx, sensor_idle_s=0.5), obs)
+    off, late_off, lag_off = _replay(dataclasses.replace(ctx, sensor_idle_s=0.0), obs)
+    assert late_on == late_off == 0
+    # same buckets in the same order per sector: identical track updates (sectors are
+    # independent; only their interleaving moves with the release time)
+    assert on and _per_sector(on) == _per_sector(off)
+    # window only: the released watermark trails the newest time by >= the window
+    assert min(lag_off) >= 2.0 - 1e-9
+    # per sensor: most of the time much closer to the newest reading
+    lag_on.sort()
+    assert lag_on[len(lag_on) // 2] < 1.5
+
+
+def _per_sector(updates: list[dict]) -> dict[str, list[dict]]:  # type: ignore[type-arg]
+    out: dict[str, list[dict]] = {}  # type: ignore[type-arg]
+    for u in updates:
+        out.setdefault(u["sector"], []).append(u)
+    return out
+
+
+def _obs_at(template: object, sensor: str, t: float, n: int) -> object:
+    return dataclasses.replace(template, obs_id=f"{sensor}-{n}", sensor_id=sensor, t=t)  # type: ignore[type-var]
+
+
+def test_a_silent_sensor_stops_holding_the_watermark(tmp_path: Path) -> None:
+    ctx, obs = _scenario(tmp_path, reorder_window_s=2.0, bucket_s=0.25, sensor_idle_s=2.0)
+    base = obs[0]
+    stage = FusionStage(ctx)
+    sector = base.sector
+    stage.add(sector, [_obs_at(base, "B", 100.05, 0)])  # B reports once, then goes quiet
+    for k in range(1, 11):  # A reports every 0.1 s
+        stage.add(sector, [_obs_at(base, "A", 100.0 + 0.1 * k, k)])
+    assert stage.watermark(sector) == 100.05  # B is still active: waited for
+    for k in range(11, 40):
+        stage.add(sector, [_obs_at(base, "A", 100.0 + 0.1 * k, k)])
+    # B silent for more than the window: the sector follows A alone
+    assert stage.watermark(sector) == 103.9
+    assert "B" not in stage.sensor_newest[sector]
+    stage.advance(sector)
+    assert stage.released[sector] == 103.75
+    assert stage.trackers[sector].time == 103.7
+
+
+def test_late_observations_go_to_the_tracker_within_the_tolerance(tmp_path: Path) -> None:
+    ctx, obs = _scenario(tmp_path, reorder_window_s=2.0, bucket_s=0.25, late_tolerance_s=2.0,
+                         sensor_idle_s=2.0)
+    base = obs[0]
+    stage = FusionStage(ctx)
+    sector = base.sector
+    for k in range(1, 40):
+        stage.add(sector, [_obs_at(base, "A", 100.0 + 0.1 * k, k)])
+    stage.advance(sector)
+    assert stage.released[sector] == 103.75 and stage.trackers[sector].time == 103.7
+    # too far behind the release: late at once
+    assert [o.obs_id for o in stage.add(sector, [_obs_at(base, "B", 101.5, 1)])] == ["B-1"]
+    # within the tolerance: buffered, offered to the tracker at the next advance; one the
+    # tracker's time still allows is fused, an older one comes back late
+    assert stage.add(sector, [_obs_at(base, "B", 103.72, 2), _obs_at(base, "B", 103.0, 3)]) == []
+    buckets, late = stage.advance(sector, flush=True)
+    assert [o.obs_id for o in late] == ["B-3"]
+    fused = {oid for b in buckets for u in b for oid in u.obs_ids}
+    assert "B-2" in fused and "B-3" not in fused
+    assert "B-2" in stage.recent[sector] and not stage.buffers[sector]
+
+
+def test_a_backlog_is_released_on_the_window_alone(tmp_path: Path) -> None:
+    """Behind the wall clock by more than a window (catching up): the readings topics drift
+    apart by seconds, so the per-sensor release would make the lagging topics late."""
+    ctx, obs = _scenario(tmp_path, reorder_window_s=2.0, bucket_s=0.25, sensor_idle_s=0.5)
+    base = obs[0]
+    wall = [110.0]
+    stage = FusionStage(ctx, now=lambda: wall[0])
+    sector = base.sector
+    for k in range(1, 40):
+        stage.add(sector, [_obs_at(base, "A", 100.0 + 0.1 * k, k)])
+    assert stage.watermark(sector) == 103.9 - 2.0  # 6 s behind the clock: window only
+    wall[0] = 104.0
+    assert stage.watermark(sector) == 103.9  # live: the sensors' own progress
+
+
+def test_snapshot_keeps_the_sensor_watermark(tmp_path: Path) -> None:
+    ctx, obs = _scenario(tmp_path, reorder_window_s=2.0, bucket_s=0.25, sensor_idle_s=2.0)
+    stage = FusionStage(ctx)
+    first = obs[: len(obs) // 2]
+    for o in first:
+        stage.add(o.sector, [o])
+        stage.advance(o.sector)
+    import json
+
+    sectors = [s for s in stage.buffers if s in stage.trackers]
+    assert sectors
+    for sector in sectors:
+        again = FusionStage(ctx)
+        again.restore(sector, json.loads(json.dumps(stage.snapshot(sector))))
+        assert again.watermark(sector) == stage.watermark(sector)
+        assert again.watermark(sector) > stage.newest[sector] - ctx.reorder_window_s
+
+
+def test_large_state_is_packed_under_the_record_limit() -> None:
+    small = dumps({"a": 1})
+    assert pack_state(small) == small and unpack_state(small) == {"a": 1}
+    big_state = {"buffer": [{"obs_id": f"R1-{i}", "t": 1000.0 + i, "lat": 48.1} for i in range(60_000)]}
+    big = dumps(big_state)
+    assert len(big) > 2 * 1024 * 1024
+    packed = pack_state(big)
+    assert len(packed) < 1_000_000 and len(packed) > PACK_AT_BYTES // 100
+    assert unpack_state(packed) == big_state
+
+
+def test_producer_codec_setting() -> None:
+    import pytest
+
+    from streams.app import compression
+    from streams.settings import Settings
+
+    assert compression(Settings()) == "lz4"
+    assert compression(Settings(kafka_compression="none")) is None
+    assert compression(Settings(kafka_compression="GZIP")) == "gzip"
+    with pytest.raises(ValueError, match="kafka_compression"):
+        compression(Settings(kafka_compression="brotli"))
