@@ -37,6 +37,9 @@ ENGINE_DEFAULTS: dict[str, Any] = {
     "suppress_after_resolve_s": 300.0,
     "max_evidence": 50,
     "max_closed": 2000,
+    # ... and for at most this long after their last change (event time): the closed set is
+    # in every alert-state checkpoint, so a count cap alone let a busy sector's reach MBs
+    "closed_ttl_s": 3600.0,
     # a new track's hit joins an alert of the same rule and zone raised on another track
     # within this distance and time (track fragmentation: one target, several track ids)
     "merge_radius_m": 150.0,
@@ -164,6 +167,14 @@ class AlertEngine:
         old = self.now - PRUNE_EVERY_S  # margin: a batch may hold hits older than ``now``
         for key in [k for k, until in self.suppressed.items() if until < old]:
             del self.suppressed[key]
+        # closed alerts in closing order: drop from the oldest while past their retention
+        expired = self.now - max(float(self.cfg["closed_ttl_s"]), float(self.cfg["merge_window_s"]))
+        while self.closed:
+            aid, a = next(iter(self.closed.items()))
+            if float(a.get("t_last") or 0.0) >= expired:
+                break
+            del self.closed[aid]
+            self.last_emit.pop(aid, None)
 
     def _batch(self, ups: list[TrackUpdate]) -> Batch:
         z = self.zones

@@ -182,3 +182,18 @@ def test_expired_suppressions_are_dropped() -> None:
         eng.apply_ack({"alert_id": a.alert_id, "action": "dismiss", "t": t0 + 40})
         eng.process([upd(f"s0-T{k}", t0 + 45, 3000, -2980, status="deleted")], t0 + 45)
     assert 1 <= len(eng.suppressed) <= 3  # only those not yet past their time (+ margin)
+
+
+def test_closed_alerts_are_kept_for_their_retention_only() -> None:
+    # the closed set rides in every alert-state checkpoint: a count cap alone let it reach MBs
+    cfg = only("dark_vessel")
+    cfg["engine"] = {"closed_ttl_s": 500}
+    eng = AlertEngine(scene(), cfg, SENSORS)
+    out = _tracks_come_and_go(eng, 60)  # one alert per 100 s, each closed by its deletion
+    assert len({a.alert_id for a in out}) == 60
+    assert 4 <= len(eng.closed) <= 7  # the last 500 s (+ one sweep interval) of closures
+    newest = out[-1].alert_id
+    assert newest in eng.closed  # a late ack for a recent alert still finds it
+    kept = AlertEngine(scene(), only("dark_vessel"), SENSORS)  # default retention: 1 h
+    _tracks_come_and_go(kept, 30)  # 3 000 s of closures
+    assert len(kept.closed) == 30
