@@ -48,9 +48,11 @@ class Settings:
     log_level: str = "INFO"
     # fusion
     reorder_window_s: float = 2.0
-    # fusion time bucket: the tracker takes whole buckets of this many seconds of event time
-    # (0.25 s: a quarter of the hold of 1 s for ~3 % more fusion CPU, docs/performance.md)
-    fusion_bucket_s: float = 0.25
+    # fusion time bucket: the tracker takes whole buckets of this many seconds of event time.
+    # 1 s with the sensor-idle release: on a quiet box at 2 000/s it gave sensor->alert p50
+    # 5.4 s vs 12.8 s for 0.25 s buckets + 0.05 s batches, whose per-call costs saturate the
+    # worker (docs/performance.md, "Round 3, quiet box")
+    fusion_bucket_s: float = 1.0
     # release a time bucket once every sensor heard from in the sector within this many
     # seconds has passed it (each sensor's readings arrive in order), instead of waiting
     # the reorder window (0: window only)
@@ -64,7 +66,7 @@ class Settings:
     sector_grid_m: float = 20_000.0
     batch_size: int = 500
     # take_events timeout per hop (ingest, fusion, alerts): a batch waits at most this long
-    batch_within_s: float = 0.05
+    batch_within_s: float = 0.2
     # Kafka client security, passed to every Kafka connection
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str | None = None
