@@ -6,22 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sensors.recorded import iter_recorded
 from streams.agents import dumps, track_update_dict
-from streams.engine import Context, FusionStage, IngestStage, observation_dict
+from streams.engine import Context, FusionStage, observation_dict
+from tests.streams.test_replay_dedup import _observations
 
 
 def _stage_after(tmp_path: Path, raw: bool) -> tuple[Context, FusionStage, list]:  # type: ignore[type-arg]
-    from sensors.simulate import build_scenario, write_scenario
-
-    write_scenario(build_scenario(seed=2, duration=30, layout="forest"), tmp_path)
-    ctx = Context.from_scenario(tmp_path, max_reading_age_s=0, reorder_window_s=2.0)
-    ingest = IngestStage(ctx, now=lambda: float("nan"))
-    obs = [
-        o
-        for it in iter_recorded(tmp_path / "readings.jsonl")
-        for o in ingest.ingest(it.topic, it.value).observations
-    ]
+    ctx, obs = _observations(tmp_path, seed=2)
     stage = FusionStage(ctx)
     for i in range(0, len(obs), 50):
         by_sector: dict[str, list] = {}  # type: ignore[type-arg]

@@ -11,10 +11,11 @@ from sensors.recorded import iter_recorded
 from streams.engine import Context, FusionStage, IngestStage
 
 
-def _observations(tmp_path: Path) -> tuple[Context, list]:  # type: ignore[type-arg]
+def _observations(tmp_path: Path, seed: int = 1) -> tuple[Context, list]:  # type: ignore[type-arg]
+    """A 30 s forest scenario written to ``tmp_path`` and ingested: (context, observations)."""
     from sensors.simulate import build_scenario, write_scenario
 
-    write_scenario(build_scenario(seed=1, duration=30, layout="forest"), tmp_path)
+    write_scenario(build_scenario(seed=seed, duration=30, layout="forest"), tmp_path)
     ctx = Context.from_scenario(tmp_path, max_reading_age_s=0, reorder_window_s=2.0)
     ingest = IngestStage(ctx, now=lambda: float("nan"))
     obs = [
