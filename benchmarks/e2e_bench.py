@@ -294,6 +294,7 @@ def py_spy(pid: int, seconds: float, out: Path) -> dict[str, Any]:
     if proc.returncode != 0 or not out.exists():
         return {"error": proc.stderr[-500:]}
     buckets: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()  # our functions, including what they call
     idle = total = 0
     for line in out.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -308,6 +309,8 @@ def py_spy(pid: int, seconds: float, out: Path) -> dict[str, Any]:
         ):
             idle += n
             continue
+        for fn in {_own_frame(f) for f in frames} - {None}:
+            inclusive[fn] += n  # type: ignore[index]
         label = "other"
         for frame in reversed(frames):
             hit = next((lab for lab, sub in PROFILE_BUCKETS if sub in frame), None)
@@ -320,7 +323,24 @@ def py_spy(pid: int, seconds: float, out: Path) -> dict[str, Any]:
         "samples": total,
         "idle_share": round(idle / max(total, 1), 3),  # py-spy: busy only
         "busy_share_by_area": {k: round(v / busy, 3) for k, v in buckets.most_common()},
+        # where the per-batch fixed costs hide: share of busy samples in each of our
+        # functions and below it (shares overlap: callers include their callees)
+        "busy_share_inclusive": {
+            k: round(v / busy, 3) for k, v in inclusive.most_common(30) if v / busy >= 0.01
+        },
     }
+
+
+_OWN = re.compile(r"^(.+?) \((?:.*/)?((?:streams|fusion|sensors)/[^:]+)(?::\d+)?\)$")
+
+
+def _own_frame(frame: str) -> str | None:
+    """``function (path/to/streams/x.py:12)`` → ``streams/x.py:function``; None if the frame
+    is not in the project's own packages."""
+    m = _OWN.match(frame)
+    if m is None or "site-packages" in frame:
+        return None
+    return f"{m.group(2)}:{m.group(1)}"
 
 
 # ---------------------------------------------------------------- run
@@ -701,6 +721,17 @@ def write(results: list[dict[str, Any]], name: str) -> Path:
             ]
             md += [f"| {k} | {100 * v:.1f} % |" for k, v in prof["busy_share_by_area"].items()]
             md.append("")
+            if prof.get("busy_share_inclusive"):
+                md += [
+                    "Own functions, inclusive of their callees (shares overlap):",
+                    "",
+                    "| function | share of busy samples |",
+                    "|---|---|",
+                ]
+                md += [
+                    f"| `{k}` | {100 * v:.1f} % |" for k, v in prof["busy_share_inclusive"].items()
+                ]
+                md.append("")
     path = RESULTS / f"e2e_{name}.md"
     path.write_text("\n".join(md))
     return path

@@ -31,10 +31,12 @@ import e2e_bench  # noqa: E402
 
 
 def run_script(argv: list[str], log: list[str]) -> bool:
-    print("$", " ".join(argv), flush=True)
+    # The summary names scripts relative to the checkout so its commands work anywhere.
+    shown = " ".join(["python", *(a.replace(f"{ROOT}/", "") for a in argv)])
+    print("$", shown, flush=True)
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, *argv], cwd=ROOT)
-    log.append(f"`{' '.join(argv)}` → exit {proc.returncode} in {time.monotonic() - t0:.0f} s")
+    log.append(f"`{shown}` → exit {proc.returncode} in {time.monotonic() - t0:.0f} s")
     return proc.returncode == 0
 
 
@@ -77,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
             sections += ["## Tracker (tracker_bench.py --quick)", "", md.read_text(), ""]
     aq = BENCH / "alert_quality.py"
     if aq.exists():
-        run_script([str(aq), "--quick"], log)
-        md = RESULTS / "alert_quality.md"
+        # Its own stem: the full set's alert_quality.md (README table) is not overwritten.
+        run_script([str(aq), "--quick", "--name", "alert_quality_quick"], log)
+        md = RESULTS / "alert_quality_quick.md"
         if md.exists():
             sections += ["## Alert quality (alert_quality.py --quick)", "", md.read_text(), ""]
     else:

@@ -522,9 +522,13 @@ class AlertEngine:
     def open_alerts(self) -> list[Alert]:
         return [Alert.from_dict(copy.deepcopy(a)) for a in self.live.values()]
 
-    def snapshot(self) -> dict[str, Any]:
-        """Everything needed to resume, as plain JSON types."""
-        return copy.deepcopy(
+    def snapshot(self, deep: bool = True) -> dict[str, Any]:
+        """Everything needed to resume, as plain JSON types.
+
+        ``deep=False`` shares the engine's own dicts and lists instead of deep-copying
+        them: for a caller that serialises the result at once (the alerts agent's
+        checkpoint), where the copy cost more than the serialisation."""
+        state = (
             {
                 "version": SNAPSHOT_VERSION,
                 "now": self.now,
@@ -538,6 +542,7 @@ class AlertEngine:
                 "rule_state": {name: r.state for name, r in self.rules.items()},
             }
         )
+        return copy.deepcopy(state) if deep else state
 
     @classmethod
     def restore(

@@ -142,7 +142,12 @@ def _event_targets(ev: dict[str, Any]) -> set[str]:
     tgt = ev.get("target")
     if tgt is None:
         return set()
-    return {p for p in str(tgt).replace(",", "+").split("+") if p}
+    out = {p for p in str(tgt).replace(",", "+").split("+") if p}
+    # a rendezvous names both boats (``target`` and ``other``): an alert at the pair's
+    # midpoint is tied to whichever of the two is nearer, and either is the event's
+    if ev.get("other"):
+        out.add(str(ev["other"]))
+    return out
 
 
 def score(

@@ -705,26 +705,30 @@ class SectorTracker:
         recent = st.seen[rows] & (
             st.seen_t[rows] >= (st.t[rows] - self.config.sources_window_s)[:, None]
         )
+        # one conversion per column, not per track (same Python floats/ints as float()/int())
+        nums, mmsis = st.num[rows].tolist(), st.mmsi[rows].tolist()
+        ts, lats, lons = t.tolist(), lat.tolist(), lon.tolist()
+        ves, vns, covs = x[:, 2].tolist(), x[:, 3].tolist(), p.tolist()
+        sensors, touched = self.sensors, self._touched
         out = []
-        for k, r in enumerate(rows.tolist()):
-            num = int(st.num[r])
-            mmsi = int(st.mmsi[r])
+        for k, flags in enumerate(recent.tolist()):
+            num, mmsi = nums[k], mmsis[k]
             out.append(
                 TrackUpdate(
                     track_id=self.track_id(num),
-                    t=float(t[k]),
-                    lat=float(lat[k]),
-                    lon=float(lon[k]),
-                    vel_e=float(x[k, 2]),
-                    vel_n=float(x[k, 3]),
-                    cov=p[k].tolist(),
+                    t=ts[k],
+                    lat=lats[k],
+                    lon=lons[k],
+                    vel_e=ves[k],
+                    vel_n=vns[k],
+                    cov=covs[k],
                     status=statuses[k],
-                    sources=[self.sensors[s] for s in np.flatnonzero(recent[k]).tolist()],
+                    sources=[sensors[s] for s, on in enumerate(flags) if on],
                     sector=self.sector,
                     mmsi=mmsi if mmsi >= 0 else None,
                     name=st.names.get(num),
                     classification=cls[k],
-                    obs_ids=list(self._touched.get(num, [])),
+                    obs_ids=list(touched.get(num, [])),
                 )
             )
         return out

@@ -14,6 +14,7 @@ import logging
 import time
 import zlib
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -88,21 +89,7 @@ def unpack_state(data: bytes) -> Any:
 
 
 def load_context(handle: AppHandle) -> Context:
-    s = handle.settings
-    if s.sensors_file is None:
-        raise RuntimeError("no sensor registry: set BORDERFUSION_SENSORS_FILE (sensors.yaml)")
-    return Context.from_files(
-        s.sensors_file,
-        s.zones_file,
-        s.rules_file,
-        grid_m=s.sector_grid_m,
-        halo_m=s.halo_m,
-        reorder_window_s=s.reorder_window_s,
-        max_reading_age_s=s.max_reading_age_s,
-        bucket_s=s.fusion_bucket_s,
-        sensor_idle_s=s.fusion_sensor_idle_s,
-        late_tolerance_s=s.fusion_late_tolerance_s,
-    )
+    return Context.from_settings(handle.settings)
 
 
 def state_table(app: Any, name: str, partitions: int) -> Any:
@@ -113,9 +100,87 @@ def state_table(app: Any, name: str, partitions: int) -> Any:
 
 
 PIPELINE_ROLES = ("ingest", "fusion", "alerts")
-# the fusion agent writes its sector states at most this often (wall clock); the offsets
-# of what it took meanwhile are held back from Faust's commit until then
+# the fusion and alerts agents write their sector states at most this often (wall clock);
+# the offsets of what they took meanwhile are held back from Faust's commit until then
 CHECKPOINT_INTERVAL_S = 1.0
+
+
+class HeldCheckpoints:
+    """Sector states written on a clock, with the input offsets held until they are.
+
+    Writing a sector's whole state after every batch cost more than the batch itself at
+    low rates (docs/performance.md). Instead every message an agent takes gets an extra
+    reference (:meth:`hold`), so ``take_events``' acknowledgement is not the final one and
+    Faust, which commits acknowledged offsets only, cannot commit past it; at most every
+    ``interval_s`` :meth:`checkpoint` flushes the producer (what the state counts as sent
+    is on the broker first), writes every dirty sector with ``write`` and acknowledges the
+    held messages. ``lock`` orders batches, timers and checkpoints, so a checkpoint never
+    sees half a batch. Proof and rebalance/stop handling: docs/streaming.md "Checkpoints".
+    """
+
+    def __init__(self, app: Any, write: Callable[[str], None], name: str,
+                 interval_s: float = CHECKPOINT_INTERVAL_S) -> None:
+        self.app = app
+        self.write = write
+        self.name = name
+        self.interval_s = interval_s
+        self.lock = asyncio.Lock()
+        self.held: list[Any] = []  # Faust messages processed but not yet checkpointed
+        self.dirty: set[str] = set()
+        self.last = time.monotonic()
+        self.task: asyncio.Task[None] | None = None
+
+    def hold(self, message: Any) -> None:
+        """Keep ``message`` unacknowledged until the next checkpoint."""
+        message.incref()
+        self.held.append(message)
+
+    def due(self) -> bool:
+        return time.monotonic() - self.last >= self.interval_s
+
+    async def checkpoint(self) -> None:
+        """Write every dirty sector, then acknowledge the held messages (caller holds
+        ``lock``). If a write fails nothing is acknowledged: no commit passes it."""
+        if self.dirty:
+            await self.app.producer.flush()
+            for sector in sorted(self.dirty):
+                try:
+                    self.write(sector)
+                except Exception:  # noqa: BLE001 - keep the messages held: no commit
+                    log.exception(f"{self.name} checkpoint failed", extra={"sector": sector})
+                    return
+            self.dirty.clear()
+        for message in self.held:
+            message.ack(self.app.consumer)
+        self.held.clear()
+        self.last = time.monotonic()
+
+    async def revoked(self, forget: Callable[[], None]) -> None:
+        """On a rebalance: checkpoint what is held (the in-memory state is still current),
+        then drop the in-memory state (a sector that comes back is restored from the table)."""
+        async with self.lock:
+            await self.checkpoint()
+            forget()
+            self.dirty.clear()
+            self.held.clear()
+
+    def start(self) -> None:
+        """Start :meth:`loop` once (from the agent: it needs the running event loop)."""
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self.loop())
+
+    async def loop(self) -> None:
+        """Checkpoint when input is slow or stopped. A plain asyncio task, not a Faust
+        timer: Faust stops its timers before it waits for every taken message to be
+        acknowledged (worker stop, rebalance), and this loop must run then."""
+        while True:
+            await asyncio.sleep(self.interval_s / 4)
+            if self.held and self.due():
+                async with self.lock:
+                    try:
+                        await self.checkpoint()
+                    except Exception:  # noqa: BLE001 - the loop must survive
+                        log.exception(f"{self.name} checkpoint failed")
 
 
 def register(handle: AppHandle) -> None:
@@ -182,14 +247,8 @@ def register(handle: AppHandle) -> None:
         seen_at: dict[str, float] = {}
         obs_offsets: dict[str, dict[str, int]] = defaultdict(dict)  # sector -> partition -> off
         # Checkpointing (docs/streaming.md "Checkpoints"): every `observations` message the
-        # agent takes is held unacknowledged (an extra reference) until the state of every
-        # sector it touched has been written to the table; Faust commits acknowledged offsets
-        # only, so the committed offset never passes input the saved state lacks. One lock
-        # orders batches, flushes and checkpoints, so a checkpoint never sees half a publish.
-        lock = asyncio.Lock()
-        held: list[Any] = []  # Faust messages processed but not yet checkpointed
-        dirty: set[str] = set()
-        last_checkpoint = [time.monotonic()]
+        # agent takes is held unacknowledged until the state of every sector it touched has
+        # been written to the table (HeldCheckpoints).
 
         def ensure_restored(sector: str) -> None:
             if sector in restored:
@@ -208,36 +267,19 @@ def register(handle: AppHandle) -> None:
             state["source_offsets"] = obs_offsets[sector]
             tracker_table[sector.encode()] = pack_state(dumps(state))
 
-        async def checkpoint_held() -> None:
-            """Write every dirty sector, then acknowledge the messages held for them.
+        fusion_ckpt = HeldCheckpoints(app, checkpoint, "fusion")
+        handle.state["fusion_checkpoints"] = fusion_ckpt
+        dirty = fusion_ckpt.dirty
 
-            The caller holds ``lock``. The producer is flushed first so the tracks and dead
-            letters the saved state counts as sent (``emitted``) are on the broker before
-            the state that says so; Faust flushes again (changelog) before it commits."""
-            if dirty:
-                await app.producer.flush()
-                for sector in sorted(dirty):
-                    try:
-                        checkpoint(sector)
-                    except Exception:  # noqa: BLE001 - keep its messages held: no commit
-                        log.exception("fusion checkpoint failed", extra={"sector": sector})
-                        return
-                dirty.clear()
-            for message in held:
-                message.ack(app.consumer)
-            held.clear()
-            last_checkpoint[0] = time.monotonic()
+        def forget_fusion() -> None:
+            fusion.forget()
+            restored.clear()
+            obs_offsets.clear()
 
         @app.on_partitions_revoked.connect
         async def forget_fusion_state(sender: Any, revoked: Any = None, **_: Any) -> None:
             """A revoked sector may come back later: never resume it from memory."""
-            async with lock:
-                await checkpoint_held()  # the in-memory state is still current here
-                fusion.forget()
-                restored.clear()
-                obs_offsets.clear()
-                dirty.clear()
-                held.clear()
+            await fusion_ckpt.revoked(forget_fusion)
 
         async def send_late(late: list[Observation]) -> None:
             await send_deadletters(
@@ -298,16 +340,13 @@ def register(handle: AppHandle) -> None:
 
         @app.agent(tp.observations, name="fusion")
         async def fusion_agent(stream: Any) -> None:
-            if handle.state.get("fusion_checkpoint_loop") is None:
-                handle.state["fusion_checkpoint_loop"] = asyncio.get_running_loop().create_task(
-                    checkpoint_loop()
-                )
+            fusion_ckpt.start()
             async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
-                async with lock:
+                async with fusion_ckpt.lock:
                     touched: set[str] = set()
                     for event in events:
                         # hold the message past take_events' own ack until a checkpoint
-                        event.message.incref()
+                        fusion_ckpt.hold(event.message)
                         try:
                             await take(event, touched)
                         except Exception as exc:  # noqa: BLE001
@@ -322,37 +361,20 @@ def register(handle: AppHandle) -> None:
                                     )
                                 ]
                             )
-                        finally:
-                            held.append(event.message)
                     for sector in sorted(touched):
                         try:
                             await publish(sector, flush=False)
                         except Exception:  # noqa: BLE001
                             log.exception("fusion failed", extra={"sector": sector})
-                    if time.monotonic() - last_checkpoint[0] >= CHECKPOINT_INTERVAL_S:
-                        await checkpoint_held()
-
-        async def checkpoint_loop() -> None:
-            """Checkpoint when input is slow or stopped. A plain asyncio task, not a Faust
-            timer: Faust stops its timers before it waits for every taken message to be
-            acknowledged (worker stop, rebalance), and this loop must run then."""
-            while True:
-                await asyncio.sleep(CHECKPOINT_INTERVAL_S / 4)
-                if held and time.monotonic() - last_checkpoint[0] >= CHECKPOINT_INTERVAL_S:
-                    async with lock:
-                        try:
-                            await checkpoint_held()
-                        except Exception:  # noqa: BLE001 - the loop must survive
-                            log.exception("fusion checkpoint failed")
-
-        handle.state["fusion_checkpoint_loop"] = None
+                    if fusion_ckpt.due():
+                        await fusion_ckpt.checkpoint()
 
         @app.timer(interval=1.0)
         async def flush_idle_sectors() -> None:
             """Release buffered observations of sectors whose input went quiet (wall clock):
             the watermark only moves with new data, so the tail of a burst would wait."""
             now = time.time()
-            async with lock:
+            async with fusion_ckpt.lock:
                 for sector in list(fusion.buffers):
                     quiet = now - seen_at.get(sector, now) > s.reorder_window_s
                     if fusion.buffers[sector] and quiet:
@@ -387,21 +409,30 @@ def register(handle: AppHandle) -> None:
                 state = state["engine"]
             alerts_stage.restore(sector, state)
 
-        @app.on_partitions_revoked.connect
-        async def forget_alert_state(sender: Any, revoked: Any = None, **_: Any) -> None:
+        def alerts_checkpoint(sector: str) -> None:
+            """Save the sector's alert engine, newest bucket applied and input offsets."""
+            alert_table[sector.encode()] = pack_state(dumps(
+                {
+                    "engine": alerts_stage.snapshot(sector, copy=False),  # serialised now
+                    "tracks_seq": tracks_seq[sector],
+                    "offsets": alert_offsets[sector],
+                }
+            ))
+
+        # like fusion: `tracks` messages held until the sectors they touched are written
+        # (the whole engine state used to be serialised after every batch of a sector)
+        alerts_ckpt = HeldCheckpoints(app, alerts_checkpoint, "alerts")
+        handle.state["alerts_checkpoints"] = alerts_ckpt
+
+        def forget_alerts() -> None:
             alerts_stage.forget()
             alerts_restored.clear()
             tracks_seq.clear()
             alert_offsets.clear()
 
-        def alerts_checkpoint(sector: str) -> None:
-            alert_table[sector.encode()] = pack_state(dumps(
-                {
-                    "engine": alerts_stage.snapshot(sector),
-                    "tracks_seq": tracks_seq[sector],
-                    "offsets": alert_offsets[sector],
-                }
-            ))
+        @app.on_partitions_revoked.connect
+        async def forget_alert_state(sender: Any, revoked: Any = None, **_: Any) -> None:
+            await alerts_ckpt.revoked(forget_alerts)
 
         def already_applied(sector: str, source: str, event: Any) -> bool:
             """True for a record this sector's saved state already includes (redelivery)."""
@@ -421,44 +452,44 @@ def register(handle: AppHandle) -> None:
 
         @app.agent(tp.tracks, name="alerts")
         async def alerts_agent(stream: Any) -> None:
+            alerts_ckpt.start()
             async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
-                touched: set[str] = set()
-                for event in events:
-                    try:
-                        batch = loads(event.value)
-                        updates = [
-                            TrackUpdate.from_dict(u)
-                            for u in (batch if isinstance(batch, list) else [batch])
-                        ]
-                        sector = event.key.decode() if event.key else updates[0].sector
-                        ensure_alerts_restored(sector)
-                        if already_applied(sector, "tracks", event):
-                            counts["redelivered"] += 1
-                            continue
-                        seq = _seq(event)
-                        if seq is not None:
-                            if seq <= tracks_seq[sector]:
-                                counts["duplicates"] += 1  # a bucket fusion published twice
-                                continue
-                            tracks_seq[sector] = seq
-                        touched.add(sector)
-                        alerts = alerts_stage.process(sector, updates)
-                        if alerts:
-                            await send_alerts(alerts)
-                    except Exception as exc:  # noqa: BLE001
-                        log.exception("alert rules failed on a record")
-                        await send_deadletters(
-                            [
-                                dead_letter(
-                                    "tracks", "internal_error", event.value, message=repr(exc)
-                                )
-                            ]
-                        )
-                for sector in sorted(touched):  # every batch, alerts or not: rule state moves
-                    try:
-                        alerts_checkpoint(sector)
-                    except Exception:  # noqa: BLE001
-                        log.exception("alert checkpoint failed", extra={"sector": sector})
+                async with alerts_ckpt.lock:
+                    for event in events:
+                        alerts_ckpt.hold(event.message)
+                        await alerts_take(event)
+                    if alerts_ckpt.due():
+                        await alerts_ckpt.checkpoint()
+
+        async def alerts_take(event: Any) -> None:
+            """Apply one `tracks` record (a time bucket of one sector) to the rules."""
+            try:
+                batch = loads(event.value)
+                updates = [
+                    TrackUpdate.from_dict(u)
+                    for u in (batch if isinstance(batch, list) else [batch])
+                ]
+                sector = event.key.decode() if event.key else updates[0].sector
+                ensure_alerts_restored(sector)
+                if already_applied(sector, "tracks", event):
+                    counts["redelivered"] += 1
+                    return
+                seq = _seq(event)
+                if seq is not None:
+                    if seq <= tracks_seq[sector]:
+                        counts["duplicates"] += 1  # a bucket fusion published twice
+                        return
+                    tracks_seq[sector] = seq
+                # written at the next checkpoint, alerts or not: rule state moves
+                alerts_ckpt.dirty.add(sector)
+                alerts = alerts_stage.process(sector, updates)
+                if alerts:
+                    await send_alerts(alerts)
+            except Exception as exc:  # noqa: BLE001
+                log.exception("alert rules failed on a record")
+                await send_deadletters(
+                    [dead_letter("tracks", "internal_error", event.value, message=repr(exc))]
+                )
 
         @app.agent(tp.acks, name="acks-router")
         async def acks_router(stream: Any) -> None:
@@ -480,13 +511,17 @@ def register(handle: AppHandle) -> None:
                 try:
                     ack = json.loads(event.value)
                     sector = event.key.decode()
-                    ensure_alerts_restored(sector)
-                    if already_applied(sector, "acks", event):
-                        continue
-                    changed = alerts_stage.apply_ack(sector, ack)
-                    if changed is not None:
-                        await send_alerts([changed])
-                    alerts_checkpoint(sector)
+                    async with alerts_ckpt.lock:
+                        ensure_alerts_restored(sector)
+                        if already_applied(sector, "acks", event):
+                            continue
+                        changed = alerts_stage.apply_ack(sector, ack)
+                        if changed is not None:
+                            await send_alerts([changed])
+                        # at once (acks are rare): Faust acknowledges this message when the
+                        # next one is taken, so the state must include it by then
+                        alerts_ckpt.dirty.add(sector)
+                        await alerts_ckpt.checkpoint()
                 except Exception as exc:  # noqa: BLE001
                     await send_deadletters(
                         [

@@ -46,7 +46,8 @@ class Settings:
     gateway_tokens_file: Path | None = None
     spool_dir: Path | None = None
     log_level: str = "INFO"
-    # fusion
+    # fusion (also the defaults of streams.engine.Context, i.e. of the offline replay: the
+    # values live here only)
     reorder_window_s: float = 2.0
     # fusion time bucket: the tracker takes whole buckets of this many seconds of event time
     # (0.25 s: a quarter of the hold of 1 s for ~3 % more fusion CPU, docs/performance.md)

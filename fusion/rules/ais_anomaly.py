@@ -9,9 +9,14 @@ track with the same MMSI, so the evidence is in comparing tracks that share an i
 - ``ais_duplicate_mmsi``: two different tracks report the same MMSI within ``window_s`` of each
   other and more than ``min_separation_m`` apart.
 - ``ais_silence``: a track that had AIS (an MMSI and AIS sources) stops getting AIS for
-  ``silence_s`` while within ``near_border_m`` of the border (it may still be seen by radar,
-  or be coasting). An update "gets AIS" when an AIS sensor is among its sources and it is not
-  coasting.
+  longer than its expected reporting interval (``silence_s`` after a report at speed,
+  ``slow_silence_s`` after one under ``slow_mps``: a slow class B unit reports every 3 min)
+  while within ``near_border_m`` of the border, and nothing else shows where it is: a track
+  still fed by radar/thermal on the water is the ``dark_vessel`` rule's (DESIGN §6: a vessel
+  that switches AIS off and is still seen is a dark vessel, which is also what the simulator's
+  truth calls it), so with ``defer_to_dark`` such updates raise nothing here (measured: every
+  go-dark boat got an ``ais_silence`` alert beside its ``dark_vessel`` one, issue #5). An
+  update "gets AIS" when an AIS sensor is among its sources and it is not coasting.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from fusion.rules.base import Batch, Context, Hit, Rule
+from fusion.rules.dark_vessel import report_speed
 
 
 class AisJump(Rule):
@@ -157,31 +163,50 @@ class AisSilence(Rule):
     defaults: ClassVar[dict[str, Any]] = {
         "severity": "medium",
         "score": 0.6,
-        "silence_s": 60.0,
+        "silence_s": 60.0,  # after a report at speed (class B: 30 s period)
+        "slow_mps": 1.5,  # a report slower than this (2 kn + radar speed noise) ...
+        "slow_silence_s": 200.0,  # ... is on a 3 min cycle
         "near_border_m": 2000.0,
+        "defer_to_dark": True,  # seen by radar/thermal on water: dark_vessel's, not ours
+        "dark_kinds": ["radar", "thermal"],
     }
 
     def __init__(self, cfg: dict[str, Any] | None = None):
         super().__init__(cfg)
-        self.state = {"last_ais": {}}  # track id -> t of the last AIS-fed update
+        # track id -> [t of the last AIS-fed update, speed reported, t] (``report_speed``),
+        # + a 4th item once it was seen on the water without AIS (dark_vessel's since)
+        self.state = {"last_ais": {}}
 
     def evaluate(self, batch: Batch, ctx: Context) -> list[Hit]:
-        last_ais: dict[str, float] = self.state["last_ais"]
+        last_ais: dict[str, Any] = self.state["last_ais"]
         near = (
             np.abs(np.nan_to_num(batch.prox.signed_distance_m, nan=np.inf))
             <= self.cfg["near_border_m"]
         )
+        speed = np.hypot(batch.ve, batch.vn)
+        dark_kinds = set(self.cfg["dark_kinds"])
         hits = []
         for i in range(len(batch)):
             u = batch.updates[i]
+            ref = last_ais.get(u.track_id)
+            if isinstance(ref, (int, float)):  # a snapshot of the older state layout
+                ref = last_ais[u.track_id] = [float(ref), math.inf, float(ref)]
             fed = "ais" in batch.kinds[i] and u.status != "coasting"
             if fed:
-                last_ais[u.track_id] = u.t
+                last_ais[u.track_id] = report_speed(ref, u.t, float(speed[i]))
                 continue
-            if u.track_id not in last_ais or not near[i]:
+            if ref is None or not near[i]:
                 continue
-            quiet = u.t - last_ais[u.track_id]
-            if quiet >= self.cfg["silence_s"]:
+            seen = u.status != "coasting" and bool(batch.kinds[i] & dark_kinds)
+            if self.cfg["defer_to_dark"] and (seen and batch.water[i] or len(ref) > 3):
+                # seen on the water since its AIS went quiet: a dark vessel, until AIS is
+                # back (also once its track coasts: the dark_vessel alert is still open)
+                if len(ref) == 3:
+                    ref.append(1.0)
+                continue
+            quiet = u.t - ref[0]
+            slow = ref[1] < self.cfg["slow_mps"]
+            if quiet >= self.cfg["slow_silence_s" if slow else "silence_s"]:
                 d = abs(float(batch.prox.signed_distance_m[i]))
                 head = (
                     f"{ctx.subject(u)} stopped transmitting AIS {quiet:.0f} s ago, "

@@ -1,24 +1,31 @@
 """Approach: a confirmed track heading for the border will reach it within a threshold.
 
-Time to border is the distance to the nearest border point over the velocity component
-toward it (``Zones.border_proximity``), computed for the whole batch at once. A track's
-velocity estimate is noisy (several m/s for a walker at radar range, more while a new
-track settles), and a distance of 20–50 m — a legitimate vessel on our half of a border
-river, a patrol on the strip — over a noisy 0.5 m/s gives a "time to border" well under
-the threshold. So the instantaneous estimate must be borne out by the track's history:
+A track's velocity estimate is noisy (several m/s for a walker at radar range, more while a
+new track settles), and its filtered positions wander by one to two position σ for tens of
+seconds: a boat standing 30 m off the line, a patrol on the strip, "closes" 20–40 m now and
+then. So the approach must be borne out by the track's history, measured against the
+track's own position uncertainty (``σ`` along the border normal, from its covariance):
 
-- over the last ``window_s`` (30 s; a younger track cannot alert) the distance to the
-  border must have shrunk — a least-squares slope, on one side of the line — at
-  ``min_speed_mps`` or more, with its lower bound (``z`` standard errors) above zero. The
-  standard error is floored by the track's own position uncertainty along the border
-  normal (its covariance): the residuals of a filtered track are smooth and understate the
-  noise, which let a new track's settling (40 m in 8 s) pass for a sprint;
-- the closing rate must be at least ``min_heading_cos`` of the speed, both the filter's
-  and the one fitted over the window (heading for the line, not along it);
-- over the last ``course_s`` (120 s, on this side of the line) the net course must close
-  on the line by at least ``min_course_cos`` of the net displacement: a patrol on the strip
-  wobbles ±15 m on radar, which for 30 s at a time looks like closing at walking pace;
-- the time to border at the measured rate must be under the threshold as well.
+- over some span of its history — ``min_window_s`` (10 s), doubling up to ``window_s``
+  (60 s) — the distance to the border, on one side of the line, shrinks (least-squares
+  slope) at ``min_speed_mps`` or more, and its lower bound stays above zero: ``z`` standard
+  errors, where the standard error is at least ``hypot(σ_start, σ_end) / span``. Filtered positions are correlated in time, so averaging
+  many updates does not shrink their error; only the distance actually closed counts, and it
+  must exceed ``z`` times the two positions' combined σ. A fast vehicle qualifies on a short
+  span (it closes 50 m in 10 s), a walker or a slow boat on a longer one, a new track's
+  settling (σ 15–35 m) and a wobble of one or two σ never;
+- the fitted closing rate is at least ``min_heading_cos`` of the fitted ground speed
+  (heading for the line, not along it), and the filter's velocity still closes (> 0) now;
+- the rate that gives the time to border is the slowest closing over *every* span the
+  history covers (whatever its heading): a wander of 3σ in 20 s shows no closing over the
+  minute around it, a walker or a vehicle closes at the same rate over all spans, and a
+  boat that veers over the line after running along it still closes over the longer spans;
+- over the last ``course_s`` (on this side of the line) the net course closes on the line by
+  at least ``min_course_cos`` of the net displacement, unless the track is within
+  ``course_near_m`` of the line: a patrol far out on the strip wobbles for 30 s at a time
+  toward the line, a boat running along the river that veers over it closes for 20–30 s only;
+- the time to border at the measured rate is under ``threshold_s`` (90 s: the rate is an
+  estimate, ±20 %, and a warning is meant for the next two minutes, not the next three).
 
 Approaches to a checkpoint (the nearest border point within ``checkpoint_m`` of one) are
 legal traffic and never alert. Tracks classified as one of ``exclude_classes`` (animals)
@@ -40,16 +47,18 @@ class Approach(Rule):
     defaults: ClassVar[dict[str, Any]] = {
         "severity": "medium",
         "score": 0.6,
-        "threshold_s": 120.0,  # predicted time to border under this → alert
-        "min_speed_mps": 0.5,  # closing speed below this is drift, not an approach
+        "threshold_s": 90.0,  # time to border at the measured closing rate under this → alert
+        "min_speed_mps": 0.3,  # closing slower than this is drift, not an approach
         "max_distance_m": 5000.0,
-        "window_s": 30.0,  # the distance must have shrunk over this much track history ...
-        "min_samples": 3,  # ... seen in at least this many updates
-        "z": 2.0,  # the closing rate's lower bound (z standard errors) must stay above 0
-        "min_heading_cos": 0.3,  # closing rate / ground speed (now and over window_s)
+        "window_s": 60.0,  # the longest history span the closing is measured over ...
+        "min_window_s": 10.0,  # ... and the shortest (spans double from it up to window_s)
+        "min_samples": 3,  # ... each seen in at least this many updates
+        "z": 2.75,  # closing rate's lower bound (z standard errors) must stay above 0
+        "min_heading_cos": 0.2,  # fitted closing rate / fitted ground speed
         "checkpoint_m": 100.0,  # heading for a border point this near a checkpoint: legal
         "course_s": 120.0,  # net course over this much history (on this side) ...
-        "min_course_cos": 0.5,  # ... must close at least this × its net displacement
+        "min_course_cos": 0.5,  # ... must close at least this × its net displacement ...
+        "course_near_m": 50.0,  # ... unless the track is this near the line
         "clear_s": 30.0,  # no approach for this long resolves the alert (null: never)
         "directions": ["inbound", "outbound"],  # inbound = from the far side toward us
         "statuses": ["confirmed"],
@@ -62,32 +71,62 @@ class Approach(Rule):
         # track -> {zone: [t of the last approach hit, lat, lon]} while an alert may be open
         self.state = {"dist": {}, "last": {}, "course": {}}
 
-    def _fit(self, a: np.ndarray, span: float) -> tuple[float, float]:
-        """(closing rate, its lower bound) over the last ``span`` s of history ``a``.
+    def _spans(self) -> list[float]:
+        lo, hi = float(self.cfg["min_window_s"]), float(self.cfg["window_s"])
+        out = []
+        s = max(lo, 1.0)
+        while s < hi:
+            out.append(s)
+            s *= 2.0
+        return [*out, hi]
 
-        (nan, nan) without enough history; (0, -inf) when the history is not an approach
-        (receding, on both sides of the line, or running along it)."""
+    def _fit(self, a: np.ndarray, span: float) -> tuple[float, float, float]:
+        """(closing rate, its lower bound, raw closing rate) over the last ``span`` s of ``a``.
+
+        (nan, nan, nan) without enough history. The closing rate is 0 with a lower bound of
+        -inf when the history is not an approach (receding, running along the line); the raw
+        rate is the slope whatever the heading (0 when the span has both sides of the line).
+        """
         a = a[a[:, 0] >= a[-1, 0] - span]
-        if len(a) < int(self.cfg["min_samples"]) or a[-1, 0] - a[0, 0] < 0.8 * span:
-            return np.nan, np.nan
+        dt = float(a[-1, 0] - a[0, 0])
+        if len(a) < int(self.cfg["min_samples"]) or dt < 0.8 * span:
+            return np.nan, np.nan, np.nan
         if not (np.all(a[:, 1] > 0) or np.all(a[:, 1] < 0)):
-            return 0.0, -np.inf  # on the line or both sides: not an approach to it
+            return 0.0, -np.inf, 0.0  # on the line or both sides: not an approach to it
         tt = a[:, 0] - a[:, 0].mean()
         stt = float(tt @ tt)
         y = np.abs(a[:, 1])
         slope = float(tt @ (y - y.mean()) / stt)
         resid = y - y.mean() - slope * tt
         se = float(np.sqrt(resid @ resid / max(len(y) - 2, 1) / stt))
-        se = max(se, float(np.mean(a[:, 4])) / np.sqrt(stt))
+        # the distance closed must exceed the two end positions' combined uncertainty
+        se = max(se, float(np.hypot(a[0, 4], a[-1, 4])) / dt)
         # fitted ground speed: a course along the line closes slowly for its speed
         ve = float(tt @ (a[:, 2] - a[:, 2].mean()) / stt)
         vn = float(tt @ (a[:, 3] - a[:, 3].mean()) / stt)
         if -slope <= 0 or -slope < float(self.cfg["min_heading_cos"]) * float(np.hypot(ve, vn)):
-            return 0.0, -np.inf  # enough history, but not closing on the line
-        return -slope, -slope - float(self.cfg["z"]) * se
+            return 0.0, -np.inf, -slope  # enough history, but not closing on the line
+        return -slope, -slope - float(self.cfg["z"]) * se, -slope
 
-    def _measured(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
-        """Per row: closing rate borne out by the history (nan if not) and TTB at that rate."""
+    def _rate(self, a: np.ndarray) -> float:
+        """Closing rate borne out by history ``a``, or nan.
+
+        Some span must qualify (closing, heading for the line, lower bound above zero); the
+        rate is then the slowest raw closing over every span the history covers, so a short
+        span's 3σ wander is not an approach when the minute around it shows none."""
+        qualified, slowest = False, np.inf
+        for span in self._spans():
+            r, lo, raw = self._fit(a, span)
+            if np.isnan(r):
+                break  # no longer span is covered either
+            slowest = min(slowest, raw)
+            qualified |= lo > 0 and r >= float(self.cfg["min_speed_mps"])
+        return slowest if qualified and slowest > 0 else np.nan
+
+    def _measured(self, batch: Batch, candidate: np.ndarray) -> np.ndarray:
+        """Per row: closing rate borne out by the history (nan if not).
+
+        Every row's history is kept; the fit runs only for ``candidate`` rows."""
         hist: dict[str, list[list[float]]] = self.state.setdefault("dist", {})
         w = float(self.cfg["window_s"])
         d = batch.prox.signed_distance_m
@@ -104,15 +143,10 @@ class Approach(Rule):
             h.append([t, float(d[i]), float(batch.e[i]), float(batch.n[i]), sig])
             while t - h[0][0] > w:
                 h.pop(0)
-            a = np.asarray(h)
-            if not self._on_course(tid, t, float(d[i]), float(batch.e[i]), float(batch.n[i])):
-                continue
-            r, lo = self._fit(a, float(self.cfg["window_s"]))
-            if lo > 0:
-                rate[i] = r
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ttb = np.where(rate > 0, np.abs(d) / rate, np.inf)
-        return rate, ttb
+            on_course = self._on_course(tid, t, float(d[i]), float(batch.e[i]), float(batch.n[i]))
+            if candidate[i] and on_course:
+                rate[i] = self._rate(np.asarray(h))
+        return rate
 
     def _on_course(self, tid: str, t: float, d: float, e: float, n: float) -> bool:
         """False when the last ``course_s`` of the track ran along the line, not at it.
@@ -132,7 +166,7 @@ class Approach(Rule):
             c.append([t, d, e, n])
         while t - c[0][0] > span:
             c.pop(0)
-        if t - c[0][0] < 0.8 * span:
+        if t - c[0][0] < 0.8 * span or abs(d) <= float(self.cfg["course_near_m"] or 0.0):
             return True
         t0, d0, e0, n0 = c[0]
         closed = abs(d0) - abs(d)
@@ -148,31 +182,30 @@ class Approach(Rule):
         p = batch.prox
         d = p.signed_distance_m
         direction = np.where(d < 0, "inbound", "outbound")
-        rate, measured_ttb = self._measured(batch)
         excluded = set(self.cfg["exclude_classes"])
-        speed = np.hypot(batch.ve, batch.vn)
         cls_ok = np.array([(u.classification or "unknown") not in excluded for u in batch.updates])
         with np.errstate(invalid="ignore"):
-            mask = (
+            candidate = (
                 self.status_mask(batch)
                 & cls_ok
-                & (p.closing_speed_mps >= self.cfg["min_speed_mps"])
-                & (p.closing_speed_mps >= self.cfg["min_heading_cos"] * speed)
-                & (p.time_to_border_s <= self.cfg["threshold_s"])
-                & (rate >= self.cfg["min_speed_mps"])
-                & (measured_ttb <= self.cfg["threshold_s"])
+                & (p.closing_speed_mps > 0)  # the filter's velocity still closes now
                 & (np.abs(d) <= self.cfg["max_distance_m"])
                 & (np.abs(d) > 0)
                 & np.isin(direction, list(self.cfg["directions"]))
                 & ~batch.crossings.crossed
-                & ~self._at_checkpoint(batch, ctx)
             )
+        if candidate.any():
+            candidate &= ~self._at_checkpoint(batch, ctx)
+        rate = self._measured(batch, candidate)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            measured_ttb = np.where(rate > 0, np.abs(d) / rate, np.inf)
+            mask = candidate & (measured_ttb <= self.cfg["threshold_s"])
         last: dict[str, dict[str, list[float]]] = self.state.setdefault("last", {})
         hits = []
         for i in np.flatnonzero(mask).tolist():
             u = batch.updates[i]
             border = ctx.zones.borders[int(p.border[i])]
-            ttb = float(p.time_to_border_s[i])
+            ttb = float(measured_ttb[i])
             head = (
                 f"{ctx.subject(u, bool(batch.water[i]))} is {abs(d[i]):.0f} m from the "
                 f"{border.props.get('border_type', '')} border, heading for it "

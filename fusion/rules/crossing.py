@@ -8,8 +8,15 @@ the last update at least ``margin_m`` from the border — and the position it ha
 crossing is reported when the track is firmly on the other side, at the point where the
 segment from that remembered position to the current one meets the border (so the alert
 still sits on the line, and a checkpoint on that segment still makes it legal). The price is
-latency: the alert comes once the target is ``margin_m`` past the line (≈ 3 s for a boat,
-≈ 8 s for a walker at the default 10 m).
+latency: the alert comes once the target is a margin past the line.
+
+The margin is the track's own position σ across the line (``sigma_margin`` × σ, kept within
+``min_margin_m``..``max_margin_m``) rather than one fixed distance: a boat 300 m from the
+radar (σ ≈ 5 m) is firmly over 5 m past the line, one 4 km out (σ ≈ 20 m) only 12 m past,
+where a fixed 10 m let its noise raise crossings. Below the fixed ``margin_m`` only while the
+track moves deeper into that side (at ``early_speed_mps`` or more): a target waiting at the
+line keeps the full hysteresis. Measured on the full simulated set (docs/fusion.md, "Crossing
+margin"): time-to-alert median 6.1 → 4.4 s, fewer false crossings.
 
 Sides are taken only from updates whose status is in ``statuses`` (confirmed, coasting): a
 tentative track is often a clutter plot or a lone seismic event that the next plot hundreds
@@ -24,8 +31,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import NDArray
 
-from fusion.rules.base import Batch, Context, Hit, Rule, sensor_bonus
+from fusion.rules.base import Batch, Context, FloatArray, Hit, Rule, sensor_bonus
 
 
 class BorderCrossing(Rule):
@@ -37,6 +45,13 @@ class BorderCrossing(Rule):
         "statuses": ["confirmed", "coasting"],
         "tentative_factor": 0.6,  # score multiplier for tracks not yet confirmed
         "margin_m": 10.0,  # this far past the line before a side counts (noise hysteresis)
+        # ... or ``sigma_margin`` × the track's own σ across the line, within
+        # [min_margin_m, max_margin_m]; below margin_m only for a track moving deeper into
+        # that side at ``early_speed_mps`` or more (0: the fixed margin_m alone)
+        "sigma_margin": 1.0,
+        "min_margin_m": 5.0,
+        "max_margin_m": 12.0,
+        "early_speed_mps": 0.3,
     }
 
     def __init__(self, cfg: dict[str, Any] | None = None):
@@ -48,16 +63,18 @@ class BorderCrossing(Rule):
             return []
         sides: dict[str, list[float]] = self.state.setdefault("side", {})
         d = batch.prox.signed_distance_m
-        margin = float(self.cfg["margin_m"])
+        margin, flip_margin = self.margins(batch)
         with np.errstate(invalid="ignore"):
             firm = np.where(d >= margin, 1, np.where(d <= -margin, -1, 0))
+            over = np.abs(d) >= flip_margin  # firm enough to count as the other side
         allowed = self.status_mask(batch)
         flipped: list[int] = []
         for i in np.flatnonzero((firm != 0) & allowed).tolist():
             tid = batch.ids[i]
             prev = sides.get(tid)
             if prev is not None and int(prev[0]) != int(firm[i]):
-                flipped.append(i)
+                if over[i]:
+                    flipped.append(i)
                 continue  # the stored point is updated after the crossing query
             sides[tid] = [int(firm[i]), float(batch.t[i]), float(batch.lat[i]), float(batch.lon[i])]
         if not flipped:
@@ -101,3 +118,43 @@ class BorderCrossing(Rule):
             h.lat, h.lon = lat, lon
             hits.append(h)
         return hits
+
+    def margins(self, batch: Batch) -> tuple[FloatArray, FloatArray]:
+        """Per row: how far past the line a side is firm, and firm enough to flip to.
+
+        The first is ``sigma_margin`` × the row's σ across the line within
+        ``min_margin_m``..``max_margin_m`` (``margin_m`` alone when ``sigma_margin`` is 0);
+        the second is the same for a track moving deeper into its side at
+        ``early_speed_mps`` or more, else at least ``margin_m``: a track waiting at the line
+        keeps the full hysteresis before it counts as having crossed.
+        """
+        base = float(self.cfg["margin_m"])
+        k = float(self.cfg["sigma_margin"])
+        lo, hi = float(self.cfg["min_margin_m"]), float(self.cfg["max_margin_m"])
+        keep = np.full(len(batch), base)
+        if k <= 0:
+            return keep, keep
+        flip = keep.copy()
+        with np.errstate(invalid="ignore"):
+            rows = np.flatnonzero(np.abs(batch.prox.signed_distance_m) < max(base, hi))
+        if rows.size == 0:
+            return keep, flip
+        m = np.clip(k * across_sigma(batch, rows), lo, hi)
+        # closing speed < 0: moving away from the nearest border point, deeper into the side
+        away = -batch.prox.closing_speed_mps[rows] >= float(self.cfg["early_speed_mps"])
+        keep[rows] = m
+        flip[rows] = np.where(away, m, np.maximum(m, base))
+        return keep, flip
+
+
+def across_sigma(batch: Batch, rows: NDArray[np.intp]) -> FloatArray:
+    """σ of each row's position across the border (toward its nearest border point)."""
+    cov = np.array([np.asarray(batch.updates[i].cov, float)[:2, :2] for i in rows.tolist()])
+    ue = batch.prox.near_e[rows] - batch.e[rows]
+    un = batch.prox.near_n[rows] - batch.n[rows]
+    norm = np.hypot(ue, un)
+    iso = np.sqrt(0.5 * (cov[:, 0, 0] + cov[:, 1, 1]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ue, un = ue / norm, un / norm
+        var = ue * ue * cov[:, 0, 0] + 2 * ue * un * cov[:, 0, 1] + un * un * cov[:, 1, 1]
+    return np.where(norm > 1e-6, np.sqrt(np.maximum(var, 0.0)), iso)

@@ -1,5 +1,12 @@
 """Rendezvous: two tracks on water within ``distance_m`` of each other for ``duration_s``,
-at least one of them dark (no AIS).
+at least one of them dark (no AIS), both holding station: neither moved more than
+``max_drift_m`` from where it was when the time started (else the time starts again).
+
+Boats that meet wait together; boats that pass each other, a ferry crossing the course of a
+vessel under way, or one boat split into two tracks while it moves along do not hold
+station (measured: 3 of 5 false rendezvous alerts were such passes, issue #5). The drift
+bound, not a speed bound, because a standing boat's radar track shows 0.5–1.5 m/s of noise
+velocity but stays within a few tens of metres.
 
 Positions of tracks not updated in this batch are carried forward at their last velocity
 (up to ``max_age_s``), so tracks reported in different batches still pair up. Close pairs come
@@ -27,16 +34,18 @@ class Rendezvous(Rule):
         "duration_s": 60.0,
         "max_age_s": 10.0,
         "require_dark": True,
+        "max_drift_m": 50.0,  # each track stays this near where the time started
     }
 
     def __init__(self, cfg: dict[str, Any] | None = None):
         super().__init__(cfg)
-        # track -> [t, e, n, ve, vn, dark, water zone, lat, lon]; pair key -> first close t
+        # track -> [t, e, n, ve, vn, dark, water zone, lat, lon];
+        # pair key -> [first close t, e/n of the first and of the second track then]
         self.state = {"pos": {}, "pairs": {}}
 
     def evaluate(self, batch: Batch, ctx: Context) -> list[Hit]:
         pos: dict[str, list[Any]] = self.state["pos"]
-        pairs: dict[str, float] = self.state["pairs"]
+        pairs: dict[str, Any] = self.state["pairs"]
         if len(batch) == 0:
             return []
         now = float(batch.t.max())
@@ -60,7 +69,7 @@ class Rendezvous(Rule):
         for tid in [k for k, v in pos.items() if now - v[0] > self.cfg["max_age_s"]]:
             del pos[tid]
         ids = sorted(pos)
-        close: set[str] = set()
+        close: dict[str, list[float]] = {}  # pair key -> e/n of both tracks now
         if len(ids) >= 2:
             arr = np.array([pos[k][:6] for k in ids], dtype=float)
             dt = now - arr[:, 0]
@@ -68,14 +77,25 @@ class Rendezvous(Rule):
             for a, b in sorted(cKDTree(xy).query_pairs(self.cfg["distance_m"])):
                 if self.cfg["require_dark"] and not (arr[a, 5] or arr[b, 5]):
                     continue
-                close.add(f"{ids[a]}+{ids[b]}")
+                close[f"{ids[a]}+{ids[b]}"] = [*xy[a].tolist(), *xy[b].tolist()]
         for key in list(pairs):
             if key not in close:
                 del pairs[key]
         row = {tid: i for i, tid in enumerate(batch.ids)}
         hits = []
+        drift = float(self.cfg["max_drift_m"])
         for key in sorted(close):
-            first = pairs.setdefault(key, now)
+            now_xy = close[key]
+            ref = pairs.get(key)
+            if not isinstance(ref, list) or len(ref) != 5:  # new (or an older snapshot's)
+                ref = pairs[key] = [now, *now_xy]
+            moved = max(
+                math.hypot(now_xy[0] - ref[1], now_xy[1] - ref[2]),
+                math.hypot(now_xy[2] - ref[3], now_xy[3] - ref[4]),
+            )
+            if moved > drift:  # under way, not waiting together: start again from here
+                ref = pairs[key] = [now, *now_xy]
+            first = ref[0]
             if now - first < self.cfg["duration_s"]:
                 continue
             a, b = key.split("+", 1)

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
+from fusion.rules import build_rules, load_rules_file
 from sensors.registry import SensorRegistry
 from streams import metrics
 from streams.app import ROLES
@@ -129,9 +130,12 @@ def test_example_config_follows_design_section_5() -> None:
     assert {"border", "territory", "sector"} <= kinds
     border = next(f for f in zones["features"] if f["properties"]["kind"] == "border")
     assert border["properties"]["border_type"] == "blue"
-    assert isinstance(
-        yaml.safe_load((ROOT / "deploy/config/rules.yaml").read_text())["rules"], dict
-    )
+    # The worker builds its rules from this file at start-up: an unknown rule or key there
+    # would stop the compose stack and the chart's workers.
+    cfg = load_rules_file(str(ROOT / "deploy/config/rules.yaml"))
+    rules = build_rules(cfg)
+    assert set(cfg["rules"]) <= set(rules)
+    assert rules["approach"].cfg["threshold_s"] == cfg["rules"]["approach"]["threshold_s"]
 
 
 def test_chart_ships_the_same_example_config() -> None:

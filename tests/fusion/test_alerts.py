@@ -8,13 +8,17 @@ from fusion.alerts import AlertEngine, alert_id_for
 from fusion.types import Alert
 from tests.fusion.test_rules_scene import SENSORS, T0, feed, only, scene, upd, walk
 
+# the engine's tests use the dark-vessel rule as a plain rule that fires 20 s after a track is
+# confirmed; its start-up wait for AIS (warmup_s) is the rule's own test (test_rules_water)
+NO_WARMUP = {"warmup_s": 0}
+
 
 def _dark(steps: int = 60, t0: float = T0, tid: str = "D1") -> list:
     return walk(tid, (3000, -3000), (0, 0.5), steps, t0=t0, sources=["R1"])
 
 
 def test_one_alert_per_rule_track_zone_and_throttled_refresh() -> None:
-    eng = AlertEngine(scene(), only("dark_vessel"), SENSORS)
+    eng = AlertEngine(scene(), only("dark_vessel", dark_vessel=NO_WARMUP), SENSORS)
     out = feed(eng, _dark(60))  # 300 s of updates every 5 s
     assert len({a.alert_id for a in out}) == 1
     # opened at +20 s, then re-sent at most every emit_interval_s (30 s): 10 records
@@ -27,7 +31,7 @@ def test_one_alert_per_rule_track_zone_and_throttled_refresh() -> None:
 
 
 def test_evidence_grows_and_is_bounded() -> None:
-    cfg = only("dark_vessel")
+    cfg = only("dark_vessel", dark_vessel=NO_WARMUP)
     cfg["engine"] = {"max_evidence": 5, "emit_interval_s": 0}
     eng = AlertEngine(scene(), cfg, SENSORS)
     out = feed(eng, _dark(20))
@@ -36,9 +40,12 @@ def test_evidence_grows_and_is_bounded() -> None:
 
 
 def test_ids_are_deterministic_and_distinct() -> None:
-    a = feed(AlertEngine(scene(), only("dark_vessel"), SENSORS), _dark(10))
-    b = feed(AlertEngine(scene(), only("dark_vessel"), SENSORS), _dark(10))
-    c = feed(AlertEngine(scene(), only("dark_vessel"), SENSORS), _dark(10, tid="D2"))
+    a = feed(AlertEngine(scene(), only("dark_vessel", dark_vessel=NO_WARMUP), SENSORS), _dark(10))
+    b = feed(AlertEngine(scene(), only("dark_vessel", dark_vessel=NO_WARMUP), SENSORS), _dark(10))
+    c = feed(
+        AlertEngine(scene(), only("dark_vessel", dark_vessel=NO_WARMUP), SENSORS),
+        _dark(10, tid="D2"),
+    )
     assert [x.alert_id for x in a] == [x.alert_id for x in b]
     assert a[0].alert_id == alert_id_for("dark_vessel", "D1", "W1", 1)
     assert c[0].alert_id != a[0].alert_id
@@ -69,7 +76,7 @@ def test_ack_then_crossing_escalates() -> None:
 
 
 def test_dismiss_suppresses_then_new_episode() -> None:
-    cfg = only("dark_vessel")
+    cfg = only("dark_vessel", dark_vessel=NO_WARMUP)
     cfg["engine"] = {"suppress_after_dismiss_s": 100}
     eng = AlertEngine(scene(), cfg, SENSORS)
     first = feed(eng, _dark(8))[0]  # opened at +20 s
@@ -91,7 +98,7 @@ def test_dismiss_suppresses_then_new_episode() -> None:
 
 
 def test_resolve_escalate_and_unknown_ids() -> None:
-    eng = AlertEngine(scene(), only("dark_vessel"), SENSORS)
+    eng = AlertEngine(scene(), only("dark_vessel", dark_vessel=NO_WARMUP), SENSORS)
     a = feed(eng, _dark(8))[0]
     esc = eng.apply_ack({"alert_id": a.alert_id, "action": "escalate", "user": "op", "t": T0})
     assert esc is not None and esc.severity == "critical" and esc.evidence["escalated"]
@@ -102,7 +109,7 @@ def test_resolve_escalate_and_unknown_ids() -> None:
 
 
 def test_deleted_track_resolves_its_alerts() -> None:
-    eng = AlertEngine(scene(), only("dark_vessel"), SENSORS)
+    eng = AlertEngine(scene(), only("dark_vessel", dark_vessel=NO_WARMUP), SENSORS)
     a = feed(eng, _dark(8))[0]
     out = eng.process([upd("D1", T0 + 45, 3000, -2980, status="deleted")], T0 + 45)
     assert [(x.alert_id, x.status) for x in out] == [(a.alert_id, "resolved")]
@@ -126,9 +133,9 @@ def test_snapshot_restore_continues_identically() -> None:
 
 
 def test_reload_rules_keeps_open_alerts() -> None:
-    eng = AlertEngine(scene(), only("dark_vessel"), SENSORS)
+    eng = AlertEngine(scene(), only("dark_vessel", dark_vessel=NO_WARMUP), SENSORS)
     first = feed(eng, _dark(10))[0]
-    eng.reload_rules(only("dark_vessel", "approach", dark_vessel={"score": 0.9}))
+    eng.reload_rules(only("dark_vessel", "approach", dark_vessel={**NO_WARMUP, "score": 0.9}))
     later = feed(eng, _dark(20, t0=T0 + 50))
     assert later and later[0].alert_id == first.alert_id
     assert later[0].score > first.score  # new score applies to the same alert
@@ -149,13 +156,13 @@ def _tracks_come_and_go(eng: AlertEngine, n: int, prefix: str = "s0-T") -> list[
 def test_episode_counters_of_deleted_sensor_tracks_are_bounded(monkeypatch) -> None:
     import fusion.alerts as alerts_mod
 
-    eng = AlertEngine(scene(), only("dark_vessel"), SENSORS)
+    eng = AlertEngine(scene(), only("dark_vessel", dark_vessel=NO_WARMUP), SENSORS)
     out = _tracks_come_and_go(eng, 60)
     assert len({a.alert_id for a in out}) == 60  # every track raised (and closed) one alert
     assert len(eng.episodes) <= 2  # only keys of tracks deleted since the last sweep (60 s)
     # the same alerts, ids included, as without pruning
     monkeypatch.setattr(alerts_mod, "PRUNE_EVERY_S", 1e12)
-    ref = AlertEngine(scene(), only("dark_vessel"), SENSORS)
+    ref = AlertEngine(scene(), only("dark_vessel", dark_vessel=NO_WARMUP), SENSORS)
     ref._next_prune = 1e12
     assert [a.to_dict() for a in _tracks_come_and_go(ref, 60)] == [a.to_dict() for a in out]
     assert len(ref.episodes) == 60
@@ -164,7 +171,7 @@ def test_episode_counters_of_deleted_sensor_tracks_are_bounded(monkeypatch) -> N
 def test_reusable_track_ids_keep_their_episode_counters() -> None:
     # AIS tracks are per MMSI ("<sector>-AIS<mmsi>") and come back: a second episode must
     # not reuse the first one's alert id
-    eng = AlertEngine(scene(), only("dark_vessel"), SENSORS)
+    eng = AlertEngine(scene(), only("dark_vessel", dark_vessel=NO_WARMUP), SENSORS)
     first = _tracks_come_and_go(eng, 1, prefix="s0-AIS")
     eng.process(_dark(1, t0=T0 + 400, tid="zz")[:1], T0 + 400)  # a sweep after deletion
     again = feed(eng, _dark(8, t0=T0 + 500, tid="s0-AIS0"))
@@ -173,7 +180,7 @@ def test_reusable_track_ids_keep_their_episode_counters() -> None:
 
 
 def test_expired_suppressions_are_dropped() -> None:
-    cfg = only("dark_vessel")
+    cfg = only("dark_vessel", dark_vessel=NO_WARMUP)
     cfg["engine"] = {"suppress_after_dismiss_s": 100}
     eng = AlertEngine(scene(), cfg, SENSORS)
     for k in range(30):  # one dismissal per track, each track then deleted
@@ -186,7 +193,7 @@ def test_expired_suppressions_are_dropped() -> None:
 
 def test_closed_alerts_are_kept_for_their_retention_only() -> None:
     # the closed set rides in every alert-state checkpoint: a count cap alone let it reach MBs
-    cfg = only("dark_vessel")
+    cfg = only("dark_vessel", dark_vessel=NO_WARMUP)
     cfg["engine"] = {"closed_ttl_s": 500}
     eng = AlertEngine(scene(), cfg, SENSORS)
     out = _tracks_come_and_go(eng, 60)  # one alert per 100 s, each closed by its deletion
@@ -194,6 +201,7 @@ def test_closed_alerts_are_kept_for_their_retention_only() -> None:
     assert 4 <= len(eng.closed) <= 7  # the last 500 s (+ one sweep interval) of closures
     newest = out[-1].alert_id
     assert newest in eng.closed  # a late ack for a recent alert still finds it
-    kept = AlertEngine(scene(), only("dark_vessel"), SENSORS)  # default retention: 1 h
+    # default retention: 1 h
+    kept = AlertEngine(scene(), only("dark_vessel", dark_vessel=NO_WARMUP), SENSORS)
     _tracks_come_and_go(kept, 30)  # 3 000 s of closures
     assert len(kept.closed) == 30

@@ -55,15 +55,44 @@ def test_duplicate_mmsi_in_two_places_at_once() -> None:
 
 
 def test_ais_silence_near_border_only() -> None:
+    """A vessel at speed near the border stops transmitting and no sensor sees it either
+    (its track coasts): silent after ``silence_s``. The same far from the border: nothing."""
     cfg = only("ais_silence", ais_silence={"silence_s": 60, "near_border_m": 2000})
+    for n0, expect in ((-1500, True), (-4500, False)):
+        eng = AlertEngine(scene(), cfg, SENSORS)
+        fed = walk("S", (3000, n0), (0, 3), 5, sources=["R1", "A1"], mmsi=211000015)
+        gone = walk("S", (3000, n0 + 75), (0, 3), 20, t0=T0 + 25, status="coasting", mmsi=211000015)
+        out = feed(eng, fed + gone)
+        if expect:
+            assert out and out[0].rule == "ais_silence"
+            assert out[0].t_first - T0 == 80.0  # last AIS at +20 s, silent 60 s
+        else:
+            assert out == []
+
+
+def test_ais_silence_leaves_a_vessel_still_seen_on_the_water_to_dark_vessel() -> None:
+    """DESIGN §6: a radar/thermal track on water without AIS is a dark vessel. A vessel that
+    switches AIS off near the border and is still seen gets that alert, not a second one."""
+    cfg = only("ais_silence", "dark_vessel")
     eng = AlertEngine(scene(), cfg, SENSORS)
-    fed = walk("S", (3000, -1500), (0, 1), 5, sources=["R1", "A1"], mmsi=211000015)
-    dark = walk("S", (3000, -1475), (0, 1), 20, t0=T0 + 25, sources=["R1"], mmsi=211000015)
-    out = feed(eng, fed + dark)
+    fed = walk("S", (3000, -1500), (0, 3), 5, sources=["R1", "A1"], mmsi=211000016)
+    dark = walk("S", (3000, -1425), (0, 3), 30, t0=T0 + 25, sources=["R1"], mmsi=211000016)
+    # ... and when radar loses it afterwards (coasting), still no silence alert beside it
+    lost = walk("S", (3000, -975), (0, 3), 10, t0=T0 + 175, status="coasting", mmsi=211000016)
+    out = feed(eng, fed + dark + lost)
+    assert {a.rule for a in out} == {"dark_vessel"}
+    # with defer_to_dark off it is reported as silence too
+    cfg = only("ais_silence", "dark_vessel", ais_silence={"defer_to_dark": False})
+    eng = AlertEngine(scene(), cfg, SENSORS)
+    assert {a.rule for a in feed(eng, fed + dark)} == {"dark_vessel", "ais_silence"}
+
+
+def test_ais_silence_after_a_report_at_rest_waits_for_the_slow_cycle() -> None:
+    """A class B unit at ≤ 2 kn reports every 3 min: 60 s without a report is no silence."""
+    cfg = only("ais_silence")
+    eng = AlertEngine(scene(), cfg, SENSORS)
+    fed = walk("S", (3000, -1500), (0, 0), 3, sources=["R1", "A1"], mmsi=211000017)
+    gone = walk("S", (3000, -1500), (0, 0), 50, t0=T0 + 15, status="coasting", mmsi=211000017)
+    out = feed(eng, fed + gone)
     assert out and out[0].rule == "ais_silence"
-    assert out[0].t_first - T0 == 80.0  # last AIS at +20 s, silent 60 s
-    # the same far from the border: silent
-    eng = AlertEngine(scene(), cfg, SENSORS)
-    fed = walk("S", (3000, -4500), (0, 1), 5, sources=["R1", "A1"], mmsi=211000015)
-    dark = walk("S", (3000, -4475), (0, 1), 20, t0=T0 + 25, sources=["R1"], mmsi=211000015)
-    assert feed(eng, fed + dark) == []
+    assert out[0].t_first - T0 == 210.0  # last AIS at +10 s, silent slow_silence_s (200)

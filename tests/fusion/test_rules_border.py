@@ -66,3 +66,50 @@ def test_approach_fires_under_threshold_only_when_heading_for_border() -> None:
 def test_approach_needs_a_confirmed_track() -> None:
     eng = _engine("approach")
     assert feed(eng, walk("TEN", (-1500, 300), (0, -5), 10, status="tentative")) == []
+
+
+def _first_crossing_t(cov: float, vel_n: float = -1.0, **cfg: float) -> float | None:
+    """A walker crossing north → south at 1 m/s (east -1000), position σ² = ``cov``."""
+    eng = _engine("border_crossing", border_crossing=cfg) if cfg else _engine("border_crossing")
+    ups = walk("W", (-1000, 40.5), (0, vel_n), 80, dt=1.0)
+    for u in ups:
+        u.cov = [[cov, 0.0], [0.0, cov]]
+    out = [a for a in feed(eng, ups) if a.rule == "border_crossing"]
+    assert len({a.alert_id for a in out}) <= 1
+    return out[0].t_first - ups[0].t if out else None
+
+
+def test_well_tracked_crossing_is_firm_one_sigma_past_the_line() -> None:
+    # crosses at t 40.5 s; σ 5 m: firm 5 m past (t 46 s, 5.5 m), not at the fixed 10 m (t 51 s)
+    assert _first_crossing_t(25.0) == 46.0
+    assert _first_crossing_t(25.0, sigma_margin=0.0) == 51.0
+    # σ 7 m: 7 m past (t 48 s, 7.5 m)
+    assert _first_crossing_t(49.0) == 48.0
+
+
+def test_noisy_track_needs_more_than_the_fixed_margin() -> None:
+    # σ 20 m (a boat 4 km from the radar): 12 m (max_margin_m), not 10 m, past the line
+    assert _first_crossing_t(400.0) == 53.0
+    assert _first_crossing_t(400.0, max_margin_m=15.0) == 56.0
+
+
+def test_early_margin_needs_motion_deeper_into_the_far_side() -> None:
+    """The same positions with a velocity along the line: the fixed 10 m margin applies."""
+    eng = _engine("border_crossing")
+    ups = walk("S", (-1000, 40.5), (0, -1), 80, dt=1.0)
+    for u in ups:
+        u.vel_e, u.vel_n = 1.0, 0.0  # the filter says it moves along the border
+    out = feed(eng, ups)
+    assert [a.t_first - ups[0].t for a in out][:1] == [51.0]
+
+
+def test_track_first_seen_near_the_line_still_reports_its_crossing() -> None:
+    """A track handed over from the neighbour sector 6.5 m before the line (σ 5 m)."""
+    ups = walk("H", (-1000, 6.5), (0, -1), 30, dt=1.0)
+    out = feed(_engine("border_crossing"), ups)
+    assert [(a.t_first - ups[0].t, a.evidence["details"]["direction"]) for a in out][:1] == [
+        (12.0, "inbound")
+    ]
+    # with the fixed 10 m margin it never had a firm side before the line: no crossing
+    fixed = _engine("border_crossing", border_crossing={"sigma_margin": 0.0})
+    assert feed(fixed, walk("H", (-1000, 6.5), (0, -1), 30, dt=1.0)) == []

@@ -185,7 +185,8 @@ def test_approach_to_a_checkpoint_is_legal() -> None:
 
 
 def test_approach_resolves_when_the_target_stops_and_a_new_approach_is_a_new_alert() -> None:
-    eng = _engine("approach")
+    # 182 m at 2 m/s is 91 s out: over the default threshold_s (90), so set the old 120 here
+    eng = _engine("approach", approach={"threshold_s": 120})
     go = walk("W", (-1500, 300), (0, -2), 60, dt=1.0)  # 300 → 182 m
     stay = [upd("W", T0 + 60 + k, -1500, 182) for k in range(60)]  # waits a minute
     again = walk("W", (-1500, 182), (0, -2), 40, dt=1.0, t0=T0 + 120)

@@ -204,3 +204,25 @@ def test_explain_lists_false_alerts_and_missed_events_with_causes() -> None:
     missed = {m["event"] for m in ex["missed"]}
     assert missed == {"dark_vessel", "loitering", "rendezvous"}
     assert [u["target"] for u in ex["unwarned_crossings"]] == ["B2"]
+
+
+def test_rendezvous_alert_tied_to_either_boat_matches() -> None:
+    """A rendezvous event names both boats (``target``, ``other``); the alert sits at the
+    pair's midpoint and is tied to whichever boat is nearer: the other boat counts too."""
+    rows = []
+    for k in range(0, 301, 10):
+        for tgt, e in (("X1", 3000.0), ("X2", 3009.0)):  # 9 m apart, waiting together
+            lat, lon = ll(e, 500)
+            rows.append({"kind": "position", "target": tgt, "class": "boat", "t": T0 + k,
+                         "lat": lat, "lon": lon})  # fmt: skip
+    lat, lon = ll(3004.5, 500)
+    rows.append({"kind": "event", "event": "rendezvous", "target": "X1", "other": "X2",
+                 "t": T0 + 100, "lat": lat, "lon": lon})  # fmt: skip
+    alert = _alert("r1", "rendezvous", 160, 3008, 500)  # nearer X2
+    rv = {r["rule"]: r for r in score(rows, [alert])["rules"]}["rendezvous"]
+    assert (rv["detected"], rv["true_alerts"]) == (1, 1)
+    # a third boat's alert there still is not the pair's
+    rows += [{**r, "target": "B7"} for r in rows if r.get("target") == "X2"]
+    rows = [r for r in rows if r.get("target") != "X2" or r["kind"] == "event"]
+    rv = {r["rule"]: r for r in score(rows, [alert])["rules"]}["rendezvous"]
+    assert (rv["detected"], rv["true_alerts"]) == (0, 0)

@@ -65,3 +65,127 @@ def test_track_update_dict_equals_to_dict(tmp_path: Path) -> None:
     updates = [u for s in list(stage.buffers) for b in stage.advance(s, flush=True)[0] for u in b]
     assert updates
     assert all(json.loads(dumps(track_update_dict(u))) == u.to_dict() for u in updates)
+
+
+class _Message:
+    """A Faust message's reference counting, as ``Consumer._new_offset`` sees it."""
+
+    def __init__(self, events: list[str], n: int) -> None:
+        self.events, self.n, self.refs = events, n, 1
+
+    def incref(self) -> None:
+        self.refs += 1
+
+    def ack(self, consumer: object) -> None:
+        self.refs -= 1
+        if self.refs == 0:
+            self.events.append(f"ack {self.n}")
+
+
+class _App:
+    def __init__(self, events: list[str]) -> None:
+        self.events, self.consumer = events, object()
+        outer = self
+
+        class _Producer:
+            async def flush(self) -> None:
+                outer.events.append("flush")
+
+        self.producer = _Producer()
+
+
+def test_held_checkpoints_write_then_acknowledge() -> None:
+    """A held message is fully acknowledged (committable) only after the producer flush and
+    the state write of every dirty sector; a failed write acknowledges nothing."""
+    import asyncio
+
+    from streams.agents import HeldCheckpoints
+
+    events: list[str] = []
+    fail = {"S2"}
+
+    def write(sector: str) -> None:
+        if sector in fail:
+            raise OSError("table down")
+        events.append(f"write {sector}")
+
+    ck = HeldCheckpoints(_App(events), write, "test", interval_s=3600)
+    msgs = [_Message(events, i) for i in range(3)]
+
+    async def run() -> None:
+        async with ck.lock:
+            for m in msgs:
+                ck.hold(m)
+                m.ack(None)  # take_events' own acknowledgement: not the last reference
+            ck.dirty.update({"S2", "S1"})
+            assert not ck.due()
+            await ck.checkpoint()  # S2 fails: nothing acknowledged, still dirty
+            assert events == ["flush", "write S1"] and ck.held and ck.dirty
+            fail.clear()
+            await ck.checkpoint()
+
+    asyncio.run(run())
+    assert events == ["flush", "write S1", "flush", "write S1", "write S2",
+                      "ack 0", "ack 1", "ack 2"]
+    assert not ck.held and not ck.dirty
+
+
+def test_alert_snapshot_without_copy_serialises_the_same(tmp_path: Path) -> None:
+    """The alerts agent's checkpoint skips the deep copy: same JSON, and still restorable."""
+    from fusion.alerts import AlertEngine
+    from sensors.recorded import iter_recorded
+    from sensors.simulate import build_scenario, write_scenario
+    from streams.engine import AlertStage, IngestStage
+
+    write_scenario(build_scenario(seed=1, duration=60, layout="forest"), tmp_path)
+    ctx = Context.from_scenario(tmp_path, max_reading_age_s=0)
+    ingest, stage, alerts = IngestStage(ctx, now=lambda: float("nan")), FusionStage(ctx), \
+        AlertStage(ctx)
+    for it in iter_recorded(tmp_path / "readings.jsonl"):
+        for sector, obs in ingest.ingest(it.topic, it.value).by_sector().items():
+            stage.add(sector, obs)
+            for bucket in stage.advance(sector)[0]:
+                alerts.process(sector, bucket)
+    engines = alerts.engines.values()
+    assert any(e.live for e in engines) and any(e.closed for e in engines), "trivial state"
+    for sector in alerts.engines:
+        assert dumps(alerts.snapshot(sector, copy=False)) == dumps(alerts.snapshot(sector))
+        state = json.loads(dumps(alerts.snapshot(sector, copy=False)))
+        eng = AlertEngine.restore(alerts.zones(), ctx.rules, state, alerts.sensors(),
+                                  id_prefix=f"{sector}:")
+        assert dumps(eng.snapshot()) == dumps(alerts.snapshot(sector))
+
+
+def _groups_loop(recent: dict, bucket_s: float) -> list:  # type: ignore[type-arg]
+    """The per-id loop ``recent_ids`` was first written with (the reference)."""
+    import math
+
+    groups: list = []  # type: ignore[type-arg]
+    cur_key, cur_ids, cur_t = None, [], 0.0
+    for oid, t in recent.items():
+        key = math.floor(t / bucket_s)
+        if key != cur_key and cur_ids:
+            groups.append([cur_t, " ".join(cur_ids)])
+            cur_ids = []
+        cur_key, cur_t = key, t if not cur_ids else max(cur_t, t)
+        cur_ids.append(oid)
+    if cur_ids:
+        groups.append([cur_t, " ".join(cur_ids)])
+    return groups
+
+
+def test_vectorised_recent_groups_equal_the_per_id_loop(tmp_path: Path) -> None:
+    _, stage, _ = _stage_after(tmp_path, raw=True)
+    for sector in stage.trackers:
+        assert len(stage.recent[sector]) > 20
+        assert stage.snapshot(sector)["recent_ids"] == _groups_loop(
+            stage.recent[sector], stage.bucket_s
+        )
+    # out-of-order times within and across buckets (late arrivals), one id, none
+    stage.recent["x"].update({"a": 5.3, "b": 5.4, "c": 4.9, "d": 5.45, "e": 5.26, "f": 7.0})
+    stage.recent["y"].update({"only": 3.0})
+    for sector in ("x", "y", "empty"):
+        got = stage._recent_groups(sector)
+        assert got == _groups_loop(stage.recent.get(sector) or {}, stage.bucket_s)
+    assert stage.bucket_s == 0.25  # runs of one bucket, newest time of each run
+    assert stage._recent_groups("x") == [[5.4, "a b"], [4.9, "c"], [5.45, "d e"], [7.0, "f"]]
