@@ -42,6 +42,19 @@ def test_crossing_and_dark_vessel_floors(scored: dict[str, Any]) -> None:
     assert dv["recall"] >= 0.75 and dv["precision"] >= 0.75
 
 
+def test_approach_warns_before_every_crossing_with_few_false_alerts(
+    scored: dict[str, Any],
+) -> None:
+    # round 4 (docs/rules.md "Fourth round"): 9/9 crossings warned, 11 of 11 approach alerts
+    # true, one false alert of any rule in 0.5 sector-hours (restricted zone: a patrol).
+    # Before it: 4/9 warned, 4 of 12 approach alerts false, 8 false alerts in all.
+    abc = scored["_all"]["approach_before_crossing"]
+    assert abc["crossings"] == 9 and abc["warned"] == 9
+    assert scored["approach"]["precision"] >= 0.9
+    sector_hours = scored["_all"]["hours"] * scored["_all"]["sectors"]
+    assert scored["_all"]["overall"]["false_per_sector_hour"] * sector_hours <= 1.5
+
+
 @pytest.mark.xfail(strict=True, reason="issue 5 targets not met yet: see docs/rules.md")
 def test_crossing_and_dark_vessel_targets(scored: dict[str, Any]) -> None:
     for rule in ("border_crossing", "dark_vessel"):
