@@ -141,21 +141,31 @@ class AisCorrelator:
         ai = np.broadcast_to(np.arange(len(ais_mmsi))[:, None], ok.shape)[ok]
         ti = idx[ok]
         d2 = state_distance2(ais_x[ai], ais_p[ai], trk_x[ti], trk_p[ti])
-        history: dict[tuple[int, int], list[float]] = {
-            (m, n): v for (m, n), v in self.history.items() if m in stale and n in alive_trk
-        }
-        for m, n, v in zip(ais_mmsi[ai].tolist(), trk_num[ti].tolist(), d2.tolist(), strict=True):
-            history[(m, n)] = ([*self.history.get((m, n), []), v])[-cfg.window :]
+        # (loops below run once a second over every nearby pair: locals, no repeated lookups)
+        old, window = self.history, cfg.window
+        history: dict[tuple[int, int], list[float]] = (
+            {k: v for k, v in old.items() if k[0] in stale and k[1] in alive_trk}
+            if stale
+            else {}
+        )
+        get = old.get
+        pairs = zip(ais_mmsi[ai].tolist(), trk_num[ti].tolist(), strict=True)
+        for key, v in zip(pairs, d2.tolist(), strict=True):
+            history[key] = [*get(key, ()), v][-window:]
         self.history = history
         forced_mmsi, forced_trk = set(self.forced.values()), set(self.forced)
+        broken, min_samples, prob = self.broken, cfg.min_samples, cfg.probability
         passing: dict[tuple[int, int], float] = {}
-        for (m, n), vals in history.items():
-            if m in stale or len(vals) < cfg.min_samples or (n, m) in self.broken:
+        for key, vals in history.items():
+            m, n = key
+            k_vals = len(vals)
+            if k_vals < min_samples or m in stale or (n, m) in broken:
                 continue
             if m in forced_mmsi or n in forced_trk:
                 continue
-            if sum(vals) <= _chi2_bound(cfg.probability, 4 * len(vals)):
-                passing[(m, n)] = sum(vals) / len(vals)
+            total = sum(vals)
+            if total <= _chi2_bound(prob, 4 * k_vals):
+                passing[key] = total / k_vals
         alive_ais = set(ais_mmsi.tolist())
         kept = {
             m: n

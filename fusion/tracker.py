@@ -18,14 +18,16 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fusion import classification
-from fusion.association.gating import candidate_pairs, chi2_gate
+from fusion.association.gating import candidate_pairs
+from fusion.association.gating import chi2_gate as _chi2_gate_uncached
 from fusion.association.gnn import gnn_assign
 from fusion.association.jpda import jpda_weights
 from fusion.correlation import AisCorrelator, CorrelationConfig
@@ -40,7 +42,9 @@ from fusion.types import Observation, TrackUpdate
 
 log = logging.getLogger(__name__)
 FloatArray = NDArray[np.float64]
-SNAPSHOT_VERSION = 1
+# 2: track arrays as base64 bytes (``TrackStore.to_dict``); 1 (plain lists) still restores
+SNAPSHOT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 
 @dataclass
@@ -91,6 +95,18 @@ class TrackerConfig:
 # 16.3 -> 12.9 per sector-hour, crossing TTA median 5.9 -> 6.1 s). TrackerConfig's own defaults stay as
 # the fusion core's unit tests and benchmark document them.
 ENGINE_TRACKER: dict[str, Any] = {"adaptive": False, "tentative_max_misses": 2, "q": 0.2}
+
+
+@lru_cache(maxsize=64)
+def chi2_gate(probability: float) -> float:
+    """``gating.chi2_gate`` cached: scipy's ``ppf`` costs ~0.1 ms, paid twice per restore."""
+    return _chi2_gate_uncached(probability)
+
+
+def _config_dict(cfg: TrackerConfig) -> dict[str, Any]:
+    """``dataclasses.asdict`` without its recursive deep copy (every field is a scalar or
+    the flat ``CorrelationConfig``); same keys, order and values."""
+    return {**vars(cfg), "correlation": dict(vars(cfg.correlation))}
 
 
 def engine_config(overrides: dict[str, Any] | None = None) -> TrackerConfig:
@@ -218,7 +234,7 @@ class SectorTracker:
             "sector": self.sector,
             "lat0": self.lat0,
             "lon0": self.lon0,
-            "config": asdict(self.config),
+            "config": _config_dict(self.config),
             "time": None if not math.isfinite(self.time) else self.time,
             "counter": self.counter,
             "n_late": self.n_late,
@@ -231,7 +247,7 @@ class SectorTracker:
 
     @classmethod
     def restore(cls, state: dict[str, Any]) -> SectorTracker:
-        if state.get("version") != SNAPSHOT_VERSION:
+        if state.get("version") not in _READABLE_VERSIONS:
             raise ValueError(f"unsupported tracker snapshot version {state.get('version')}")
         tr = cls(
             state["sector"], state["lat0"], state["lon0"], TrackerConfig.from_dict(state["config"])
@@ -239,8 +255,10 @@ class SectorTracker:
         tr.time = -math.inf if state["time"] is None else float(state["time"])
         tr.counter = int(state["counter"])
         tr.n_late = int(state["n_late"])
-        for s, k in state["sensors"]:
-            tr._sensor(s, k)
+        for s, k in state["sensors"]:  # the stores below come with their sensor columns
+            tr._sensor_idx[s] = len(tr.sensors)
+            tr.sensors.append(s)
+            tr.sensor_kinds.append(k)
         tr.tracks = TrackStore.from_dict(state["tracks"])
         tr.ais = TrackStore.from_dict(state["ais"])
         tr.correlator = AisCorrelator.from_dict(state["correlator"])
@@ -651,19 +669,22 @@ class SectorTracker:
     def _apply_correlation(self) -> None:
         st = self.tracks
         new = np.full(len(st), -1, np.int64)
-        for mmsi, num in self.correlator.assigned.items():
-            r = int(st.index_of(np.array([num]))[0])
-            if r >= 0:
-                new[r] = mmsi
+        assigned = self.correlator.assigned  # one-to-one: one lookup for all pairs
+        if assigned:
+            mm = np.fromiter(assigned.keys(), np.int64, len(assigned))
+            at = st.index_of(np.fromiter(assigned.values(), np.int64, len(assigned)))
+            new[at[at >= 0]] = mm[at >= 0]
         changed = np.flatnonzero(new != st.mmsi)
         st.cols["mmsi"] = new
-        for r in np.flatnonzero(new >= 0).tolist():
-            name = self.ais.names.get(int(new[r]))
-            if name:
-                st.names[int(st.num[r])] = name
+        nums, new_l, ais_names = st.num.tolist(), new.tolist(), self.ais.names
+        for num, mmsi in zip(nums, new_l, strict=True):
+            if mmsi >= 0:
+                name = ais_names.get(mmsi)
+                if name:
+                    st.names[num] = name
         for r in changed.tolist():
-            if new[r] < 0:
-                st.names.pop(int(st.num[r]), None)
+            if new_l[r] < 0:
+                st.names.pop(nums[r], None)
         self._touch(changed, None, None)
 
     # ------------------------------------------------------------------ output

@@ -2,10 +2,17 @@
 
 Rows stay in creation order, so the integer track numbers in ``num`` are sorted and a track
 is found by binary search. Compaction (``keep``) preserves that order.
+
+Checkpoint format (``to_dict``): each array as base64 of its little-endian bytes
+(``"encoding": "b64le"``), not nested lists: it is written on every sector checkpoint, and
+``tolist`` of ``P``/``seen``/``seen_t`` plus their JSON encoding and ``asarray`` on restore
+were most of the checkpoint's cost (issue 9). Bytes round-trip every float exactly;
+``from_dict`` still reads the older nested-list states.
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import numpy as np
@@ -32,6 +39,23 @@ _COLUMNS: dict[str, tuple[type, tuple[int, ...]]] = {
 }
 
 
+_ENCODING = "b64le"
+
+
+def _encode(a: NDArray[Any], dtype: Any) -> str:
+    """Base64 of the array's little-endian bytes as ``dtype`` (the column's, C order)."""
+    le = np.ascontiguousarray(a, dtype=np.dtype(dtype).newbyteorder("<"))
+    return base64.b64encode(le.tobytes()).decode("ascii")
+
+
+def _decode(v: Any, dtype: Any, shape: tuple[int, ...]) -> NDArray[Any]:
+    """A column from ``_encode``'s string or from the older nested lists; writable, native."""
+    if isinstance(v, str):
+        raw = np.frombuffer(base64.b64decode(v), dtype=np.dtype(dtype).newbyteorder("<"))
+        return raw.astype(dtype).reshape(shape)  # astype copies: frombuffer is read-only
+    return np.asarray(v, dtype=dtype).reshape(shape)
+
+
 class TrackStore:
     """Column store of tracks. ``seen[i, s]`` marks sensor ``s`` as a contributor of track i,
     ``seen_t[i, s]`` the time of its latest contribution (``sources`` lists recent ones)."""
@@ -47,11 +71,20 @@ class TrackStore:
     def __len__(self) -> int:
         return int(self.cols["num"].shape[0])
 
-    def __getattr__(self, name: str) -> NDArray[Any]:
-        cols = self.__dict__.get("cols")
-        if cols is not None and name in cols:
-            return cols[name]
-        raise AttributeError(name)
+    # columns as attributes (``store.x``): ``property`` objects set below the class, since a
+    # ``__getattr__`` fallback costs an internal AttributeError per access (~15 per call)
+    num: NDArray[np.int64]
+    x: NDArray[np.float64]
+    P: NDArray[np.float64]
+    t: NDArray[np.float64]
+    status: NDArray[np.int8]
+    hits: NDArray[np.int32]
+    opps: NDArray[np.int32]
+    misses: NDArray[np.int32]
+    qscale: NDArray[np.float64]
+    cls: NDArray[np.float64]
+    mmsi: NDArray[np.int64]
+    last_opp: NDArray[np.float64]
 
     def ensure_sensors(self, n_sensors: int) -> None:
         """Widen ``seen`` when a new sensor appears."""
@@ -87,25 +120,42 @@ class TrackStore:
         return np.where(found, idx, -1).astype(np.intp)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain lists and numbers (JSON-safe; floats round-trip exactly through repr)."""
-        out: dict[str, Any] = {k: v.tolist() for k, v in self.cols.items()}
-        out["seen"] = self.seen.astype(int).tolist()
-        out["seen_t"] = self.seen_t.tolist()
+        """JSON-safe: strings (arrays, see module doc), numbers and a list of names."""
+        out: dict[str, Any] = {k: _encode(self.cols[k], dt) for k, (dt, _) in _COLUMNS.items()}
+        out["seen"] = _encode(self.seen, bool)
+        out["seen_t"] = _encode(self.seen_t, np.float64)
         out["n_sensors"] = int(self.seen.shape[1])
         out["names"] = [[k, v] for k, v in sorted(self.names.items())]
+        out["encoding"] = _ENCODING
         return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrackStore:
-        store = cls(int(d["n_sensors"]))
+        """Reads ``to_dict``'s output and the older plain-list states."""
+        enc = d.get("encoding")
+        if enc not in (None, _ENCODING):
+            raise ValueError(f"unknown track store encoding {enc!r}")
+        n_sensors = int(d["n_sensors"])
+        store = cls(n_sensors)
         for k, (dt, shape) in _COLUMNS.items():
             v = d.get(k, d["t"] if k == "last_opp" else None)  # older snapshots: no last_opp
-            store.cols[k] = np.asarray(v, dtype=dt).reshape((-1, *shape))
+            store.cols[k] = _decode(v, dt, (-1, *shape))
         # (rows, sensors) from the row count: reshape(-1, 0) is undefined for a sensorless store
-        store.seen = np.asarray(d["seen"], dtype=bool).reshape(len(store), int(d["n_sensors"]))
+        store.seen = _decode(d["seen"], bool, (len(store), n_sensors))
         if "seen_t" in d:
-            store.seen_t = np.asarray(d["seen_t"], float).reshape(store.seen.shape)
+            store.seen_t = _decode(d["seen_t"], np.float64, store.seen.shape)
         else:  # older snapshots: every contribution dated at the track's last update
             store.seen_t = np.where(store.seen, store.cols["t"][:, None], 0.0)
         store.names = {int(k): str(v) for k, v in d["names"]}
         return store
+
+
+def _column(name: str) -> property:
+    def get(self: TrackStore) -> NDArray[Any]:
+        return self.cols[name]
+
+    return property(get, doc=f"column {name!r}")
+
+
+for _name in _COLUMNS:
+    setattr(TrackStore, _name, _column(_name))

@@ -201,3 +201,96 @@ def test_a_tracker_that_never_saw_a_reading_restores() -> None:
     restored = SectorTracker.restore(state)
     scans = _scene(seed=3, scans=10)
     assert _run(restored, scans) == _run(SectorTracker("S1", LAT0, LON0), scans)
+
+
+def _mixed_scene(seed: int = 5, scans: int = 40) -> list[list[Observation]]:
+    """Radar and thermal scans of walkers plus AIS vessels that a radar also sees (the
+    correlator pairs them: ``mmsi``/``name`` columns and correlator state get exercised)."""
+    rng = np.random.default_rng(seed)
+    walkers = np.c_[rng.uniform(-1500, 1500, (6, 2)), rng.normal(0, 1.5, (6, 2))]
+    boats = np.c_[rng.uniform(-1500, 1500, (3, 2)), rng.normal(0, 3.0, (3, 2))]
+    out, k = [], 0
+    for s in range(scans):
+        batch = []
+        for sensor, kind, off, tgt in (("R1", "radar", 0.0, np.r_[walkers, boats]),
+                                       ("C1", "thermal", 0.4, walkers)):
+            for e, n in tgt[rng.random(len(tgt)) < 0.9, :2] + rng.normal(0, 5, (1, 2)):
+                batch.append(_obs(k, s + off, e, n, sensor=sensor, kind=kind))
+                k += 1
+        if s % 2 == 0:
+            for b, (e, n) in enumerate(boats[:, :2]):
+                batch.append(_obs(k, s + 0.2, e, n, 10.0, "AIS1", "ais", mmsi=244000000 + b,
+                                  name=f"BOAT {b}"))
+                k += 1
+        out.append(batch)
+        walkers[:, :2] += walkers[:, 2:]
+        boats[:, :2] += boats[:, 2:]
+    return out
+
+
+def _as_v1(state: dict) -> dict:
+    """The snapshot as the plain-list format written before arrays went out as base64."""
+    from fusion.tracking.store import TrackStore
+
+    old = {**state, "version": 1}
+    for key in ("tracks", "ais"):
+        st = TrackStore.from_dict(state[key])
+        d = {k: v.tolist() for k, v in st.cols.items()}
+        d["seen"] = st.seen.astype(int).tolist()
+        d["seen_t"] = st.seen_t.tolist()
+        d["n_sensors"] = int(st.seen.shape[1])
+        d["names"] = [[k, v] for k, v in sorted(st.names.items())]
+        old[key] = d
+    return old
+
+
+def _same_stores(a: SectorTracker, b: SectorTracker) -> None:
+    for sa, sb in ((a.tracks, b.tracks), (a.ais, b.ais)):
+        assert sa.cols.keys() == sb.cols.keys()
+        for k in sa.cols:
+            assert sa.cols[k].dtype == sb.cols[k].dtype, k
+            np.testing.assert_array_equal(sa.cols[k], sb.cols[k], err_msg=k)
+        np.testing.assert_array_equal(sa.seen, sb.seen)
+        np.testing.assert_array_equal(sa.seen_t, sb.seen_t)
+        assert sa.names == sb.names
+
+
+def test_checkpoint_every_call_continues_identically() -> None:
+    """snapshot -> JSON -> restore before every call (as a worker restarting each batch)
+    gives the same updates and the same final state as one tracker that never stopped."""
+    scans = _mixed_scene()
+    whole = SectorTracker("S1", LAT0, LON0)
+    ref = _run(whole, scans)
+    assert any(u["mmsi"] is not None and u["track_id"].startswith("S1-T") for b in ref for u in b)
+    tr, got = SectorTracker("S1", LAT0, LON0), []
+    for batch in scans:
+        state = json.loads(json.dumps(tr.snapshot()))
+        tr = SectorTracker.restore(state)
+        _same_stores(tr, SectorTracker.restore(json.loads(json.dumps(tr.snapshot()))))
+        got.append([u.to_dict() for u in tr.process(batch)])
+    assert got == ref
+    assert tr.snapshot() == whole.snapshot()
+    _same_stores(tr, whole)
+
+
+def test_plain_list_snapshot_still_restores() -> None:
+    """A version-1 checkpoint (arrays as nested lists) restores to the same tracker."""
+    scans = _mixed_scene(seed=9)
+    tr = SectorTracker("S1", LAT0, LON0)
+    _run(tr, scans[:25])
+    state = json.loads(json.dumps(tr.snapshot()))
+    assert isinstance(state["tracks"]["P"], str) and len(tr.tracks) and len(tr.ais)
+    old = SectorTracker.restore(json.loads(json.dumps(_as_v1(state))))
+    _same_stores(old, tr)
+    assert old.snapshot() == tr.snapshot()
+    assert _run(old, scans[25:]) == _run(tr, scans[25:])
+
+
+def test_snapshot_config_matches_dataclass_asdict() -> None:
+    from dataclasses import asdict
+
+    from fusion.tracker import engine_config
+
+    for cfg in (TrackerConfig(), engine_config()):
+        snap = SectorTracker("S1", LAT0, LON0, cfg).snapshot()["config"]
+        assert snap == asdict(cfg) and list(snap) == list(asdict(cfg))
