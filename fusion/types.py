@@ -31,12 +31,20 @@ class Observation:
     cov_en: list[list[float]]
     attrs: dict[str, Any] = field(default_factory=dict)
     sector: str = ""
+    # optional: where the reading came from, ``[readings topic, partition, offset]``, set by
+    # the ingest agent so fusion can recognise a re-ingested reading exactly
+    # (docs/streaming.md "Restart semantics"); absent (None) offline and in older records
+    src: list[Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["src"] is None:  # optional: absent rather than null on the wire
+            del d["src"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Observation:
+        src = d.get("src")
         return cls(
             obs_id=str(d["obs_id"]),
             sensor_id=str(d["sensor_id"]),
@@ -47,6 +55,7 @@ class Observation:
             cov_en=[[float(v) for v in row] for row in d["cov_en"]],
             attrs=dict(d.get("attrs") or {}),
             sector=str(d.get("sector", "")),
+            src=[str(src[0]), int(src[1]), int(src[2])] if src else None,
         )
 
 

@@ -206,14 +206,18 @@ def register(handle: AppHandle) -> None:
         @app.agent(tp.readings, name="ingest")
         async def ingest_agent(stream: Any) -> None:
             async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
-                records = []
+                records, sources = [], []
                 for event in events:
-                    topic = event.message.topic
+                    msg = event.message
+                    topic = msg.topic
                     if s.topic_prefix and topic.startswith(s.topic_prefix):
                         topic = topic[len(s.topic_prefix) :]
                     records.append((topic, event.value))
+                    # each observation names its reading's position: fusion drops a reading
+                    # re-ingested after a restart exactly (docs/streaming.md "Restart")
+                    sources.append([topic, int(msg.partition), int(msg.offset)])
                 # one call per Kafka batch: one vectorised sector assignment for all records
-                results = ingest.ingest_many(records, contain=True)
+                results = ingest.ingest_many(records, contain=True, sources=sources)
                 by_sector: dict[str, list[dict[str, Any]]] = defaultdict(list)
                 dead: list[DeadLetter] = []
                 per_obs: Counter[tuple[str, str]] = Counter()
@@ -328,9 +332,11 @@ def register(handle: AppHandle) -> None:
             obs = [Observation.from_dict(o) for o in raw]
             sector = key_sector or obs[0].sector
             ensure_restored(sector)
-            dup0 = fusion.duplicates[sector]
+            dup0, re0 = fusion.duplicates[sector], fusion.redelivered[sector]
             too_late = fusion.add(sector, obs, raw=raw)
             counts["duplicates"] += fusion.duplicates[sector] - dup0
+            # of which re-ingested readings recognised by source offset (after a restart)
+            counts["reingested"] += fusion.redelivered[sector] - re0
             obs_offsets[sector][part] = offset
             dirty.add(sector)
             if too_late:
@@ -344,6 +350,7 @@ def register(handle: AppHandle) -> None:
             async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
                 async with fusion_ckpt.lock:
                     touched: set[str] = set()
+                    re0 = counts["reingested"]
                     for event in events:
                         # hold the message past take_events' own ack until a checkpoint
                         fusion_ckpt.hold(event.message)
@@ -361,6 +368,9 @@ def register(handle: AppHandle) -> None:
                                     )
                                 ]
                             )
+                    if counts["reingested"] > re0:  # only after a restart or rebalance
+                        log.info("fusion dropped re-ingested observations",
+                                 extra={"count": counts["reingested"] - re0})
                     for sector in sorted(touched):
                         try:
                             await publish(sector, flush=False)

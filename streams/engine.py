@@ -166,14 +166,17 @@ class IngestStage:
         return result
 
     def ingest_many(self, records: list[tuple[str, bytes | str | Any]],
-                    contain: bool = False) -> list[IngestResult]:
+                    contain: bool = False,
+                    sources: list[list[Any]] | None = None) -> list[IngestResult]:
         """Several records (``(topic, value)``, e.g. one Kafka batch) with one vectorised
         sector assignment for all their observations: a driver that holds a batch of
         single readings (seismic events, AIS sentences) saves the per-record NumPy and
         tree-query overhead. Same results as calling :meth:`ingest` per record.
 
         ``contain=True`` (the agent): a record whose ingest raises becomes an
-        ``internal_error`` dead letter instead of failing the whole batch."""
+        ``internal_error`` dead letter instead of failing the whole batch.
+        ``sources`` (the agent): per record its ``[topic, partition, offset]``, stamped on
+        its observations as ``src`` (halo copies included) for fusion's redelivery check."""
         results = []
         for topic, value in records:
             try:
@@ -184,6 +187,10 @@ class IngestStage:
                 log.exception("ingest failed on a record")
                 results.append(IngestResult(deadletters=[dead_letter(
                     topic, "internal_error", value, message=repr(exc))]))
+        if sources is not None:
+            for result, src in zip(results, sources, strict=True):
+                for obs in result.observations:
+                    obs.src = src  # one shared list per record: set before the halo copies
         self._assign_sectors([o for r in results for o in r.observations],
                              [r.observations for r in results])
         return results
@@ -305,7 +312,7 @@ class IngestStage:
                     for other in others:
                         extra.append(Observation(obs.obs_id, obs.sensor_id, obs.kind, obs.t,
                                                  obs.lat, obs.lon, obs.cov_en,
-                                                 {**obs.attrs, "halo": True}, other))
+                                                 {**obs.attrs, "halo": True}, other, obs.src))
             target.extend(extra)
 
 
@@ -314,10 +321,14 @@ class IngestStage:
 
 def observation_dict(o: Observation) -> dict[str, Any]:
     """``Observation.to_dict`` without ``dataclasses.asdict``'s deep copy (~10× faster):
-    for serialising right away, the dict shares ``cov_en``/``attrs`` with the object."""
-    return {"obs_id": o.obs_id, "sensor_id": o.sensor_id, "kind": o.kind, "t": o.t,
-            "lat": o.lat, "lon": o.lon, "cov_en": o.cov_en, "attrs": o.attrs,
-            "sector": o.sector}
+    for serialising right away, the dict shares ``cov_en``/``attrs`` with the object.
+    ``src`` only when set (optional field: absent, as in ``to_dict``)."""
+    d = {"obs_id": o.obs_id, "sensor_id": o.sensor_id, "kind": o.kind, "t": o.t,
+         "lat": o.lat, "lon": o.lon, "cov_en": o.cov_en, "attrs": o.attrs,
+         "sector": o.sector}
+    if o.src is not None:
+        d["src"] = o.src
+    return d
 
 
 def _order_key(o: Observation) -> tuple[float, str, str]:
@@ -372,6 +383,10 @@ class FusionStage:
         self.recent: dict[str, OrderedDict[str, float]] = defaultdict(OrderedDict)  # id -> t
         self.emitted: dict[str, int] = defaultdict(int)  # buckets published so far
         self.duplicates: dict[str, int] = defaultdict(int)
+        # per sector: highest reading offset taken per readings "topic:partition" (from the
+        # observations' ``src``); an observation at or below it is a re-ingested reading
+        self.src_offsets: dict[str, dict[str, int]] = defaultdict(dict)
+        self.redelivered: dict[str, int] = defaultdict(int)  # the part of duplicates by src
         self._buffered_ids: dict[str, set[str]] = {}
         # the JSON objects buffered observations arrived as (obs_id -> dict), when the driver
         # passes them to ``add``: the checkpoint writes them back as they are instead of
@@ -382,8 +397,8 @@ class FusionStage:
         """Drop every sector's in-memory state (after a rebalance): the table is the truth,
         and a sector that comes back must be restored from it, not from a stale copy."""
         for d in (self.trackers, self.buffers, self.newest, self.sensor_newest,
-                  self.released, self.recent,
-                  self.emitted, self.duplicates, self._buffered_ids, self._raw):
+                  self.released, self.recent, self.emitted, self.duplicates,
+                  self.src_offsets, self.redelivered, self._buffered_ids, self._raw):
             d.clear()
 
     def tracker(self, sector: str) -> Any:
@@ -400,9 +415,13 @@ class FusionStage:
             raw: list[dict[str, Any]] | None = None) -> list[Observation]:
         """Buffer observations; return those too far behind the released watermark (late).
 
-        An observation whose id is already buffered or was released recently is a
-        redelivery (a restarted ingest or fusion worker reads again from its last committed
-        offset): it is counted in ``duplicates`` and dropped, neither late nor fused twice.
+        A redelivery (a restarted ingest or fusion worker reads again from its last
+        committed offset) is counted in ``duplicates`` and dropped, neither late nor fused
+        twice: an observation whose ``src`` reading offset is at or below the highest this
+        sector has taken from that readings partition (exact, however old; also counted in
+        ``redelivered``), or, without ``src``, whose id is already buffered or was released
+        within ``dedup_horizon_s``. All observations of one reading come in one call (the
+        ingest agent sends one record per sector per batch), so the mark moves after it.
         ``raw``: the JSON objects the observations were decoded from (same order), kept for
         a cheap :meth:`snapshot`.
         """
@@ -415,8 +434,19 @@ class FusionStage:
         released = self.released.get(sector, float("-inf"))
         too_late = released - self.ctx.late_tolerance_s
         per_sensor = self.sensor_newest[sector]
+        marks = self.src_offsets[sector]
+        taken: dict[str, int] = {}  # this call's highest offsets, applied after the loop
         late = []
         for i, obs in enumerate(observations):
+            src = obs.src
+            if src is not None:
+                part, offset = f"{src[0]}:{src[1]}", src[2]
+                if offset <= marks.get(part, -1):
+                    self.duplicates[sector] += 1
+                    self.redelivered[sector] += 1
+                    continue
+                if offset > taken.get(part, -1):
+                    taken[part] = offset
             if obs.obs_id in ids or obs.obs_id in recent:
                 self.duplicates[sector] += 1
                 continue
@@ -431,6 +461,7 @@ class FusionStage:
                 self.newest[sector] = obs.t
             if obs.t > per_sensor.get(obs.sensor_id, float("-inf")):
                 per_sensor[obs.sensor_id] = obs.t
+        marks.update(taken)  # late ones too: a second copy is a redelivery, not late again
         return late
 
     def watermark(self, sector: str) -> float:
@@ -528,7 +559,8 @@ class FusionStage:
         observations go out as the dicts they arrived as (see ``add``), and the recent-id
         set as ``recent_ids``: ``[[t, "id id …"], …]``, one space-separated string per time
         bucket, ``t`` the newest event time in it (an id expires no earlier than before, so
-        dedup is never weaker). ``restore`` also reads the older ``recent`` mapping.
+        dedup is never weaker). ``restore`` also reads the older ``recent`` mapping, and a
+        state without ``src_offsets`` (older checkpoints: dedup by id only until then).
         """
         raws = self._raw.get(sector) or {}
         buffer = [raws.get(o.obs_id) or observation_dict(o)
@@ -541,6 +573,7 @@ class FusionStage:
             "released": self.released.get(sector),
             "recent_ids": self._recent_groups(sector),
             "emitted": self.emitted.get(sector, 0),
+            "src_offsets": dict(self.src_offsets.get(sector) or {}),
         }
 
     def _recent_groups(self, sector: str) -> list[list[Any]]:
@@ -579,6 +612,8 @@ class FusionStage:
                 recent[oid] = float(t)
         self.recent[sector] = recent
         self.emitted[sector] = int(state.get("emitted") or 0)
+        self.src_offsets[sector] = {str(k): int(v) for k, v in
+                                    (state.get("src_offsets") or {}).items()}
         self._buffered_ids.pop(sector, None)
 
 

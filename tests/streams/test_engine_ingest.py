@@ -104,3 +104,30 @@ def test_wrong_sensor_type_for_topic_and_halo_copies() -> None:
     sectors = sorted(o.sector for o in res.observations)
     assert len(sectors) >= 2 and len(set(o.obs_id for o in res.observations)) == 1
     assert sum(1 for o in res.observations if o.attrs.get("halo")) == len(sectors) - 1
+
+
+def test_ingest_many_stamps_each_observation_with_its_reading_position() -> None:
+    from fusion.types import Observation
+    from streams.engine import observation_dict
+
+    st = stage(halo_m=500)
+    plot = {"sensor_id": "C1", "t": T, "bearing_deg": 0.0, "range_m": 100.0,
+            "class": "person", "confidence": 0.9}  # by a cell edge: halo copies too
+    scan = [{"sensor_id": "R1", "t": T, "range_m": 1000.0 + i, "bearing_deg": 10.0 * i}
+            for i in range(3)]
+    results = st.ingest_many([("readings.thermal", plot), ("readings.radar", scan)],
+                             sources=[["readings.thermal", 1, 41], ["readings.radar", 0, 7]])
+    thermal, radar = results
+    assert len({o.sector for o in thermal.observations}) >= 2  # a home and a halo copy
+    assert all(o.src == ["readings.thermal", 1, 41] for o in thermal.observations)
+    assert radar.accepted == 3 and len(radar.observations) >= 3
+    assert all(o.src == ["readings.radar", 0, 7] for o in radar.observations)
+    o = next(o for o in radar.observations if o.attrs.get("halo"))
+    d = json.loads(json.dumps(observation_dict(o)))
+    assert d["src"] == ["readings.radar", 0, 7] and d == o.to_dict()
+    assert Observation.from_dict(d) == o
+    # optional: absent without a source (offline replay), and older records still decode
+    plain = st.ingest("readings.radar", scan).observations[0]
+    assert plain.src is None
+    assert "src" not in observation_dict(plain) and "src" not in plain.to_dict()
+    assert Observation.from_dict(plain.to_dict()).src is None

@@ -169,3 +169,36 @@ def test_producer_codec_setting() -> None:
     assert compression(Settings(kafka_compression="GZIP")) == "gzip"
     with pytest.raises(ValueError, match="kafka_compression"):
         compression(Settings(kafka_compression="brotli"))
+
+
+def test_redelivery_is_recognised_by_source_offset(tmp_path: Path) -> None:
+    """Observations stamped with their reading's position: at or below the highest offset
+    taken from that readings partition is a redelivery, however old (no time horizon)."""
+    ctx, obs = _scenario(tmp_path, reorder_window_s=2.0, bucket_s=0.25, sensor_idle_s=2.0)
+    base = obs[0]
+    stage = FusionStage(ctx, dedup_horizon_s=1.0)
+    sector = base.sector
+
+    def at(t: float, n: int, offset: int | None, part: int = 0) -> object:
+        o = _obs_at(base, "A", t, n)
+        o.src = None if offset is None else ["readings.radar", part, offset]  # type: ignore[attr-defined]
+        return o
+
+    # two plots of one reading (same offset) in one call: both taken
+    assert stage.add(sector, [at(100.0, 0, 5), at(100.0, 1, 5)]) == []
+    for k in range(2, 60):
+        stage.add(sector, [at(100.0 + 0.1 * k, k, 5 + k)])
+    stage.advance(sector)
+    assert stage.released[sector] > 103 and stage.src_offsets[sector] == {"readings.radar:0": 64}
+    assert "A-1" not in stage.recent[sector]  # released beyond the id horizon
+    kept = len(stage.buffers[sector])
+    # the same readings again (a restarted ingest): dropped, not late, nothing buffered
+    assert stage.add(sector, [at(100.0, 1, 5), at(100.0 + 0.1 * 30, 30, 35)]) == []
+    assert stage.redelivered[sector] == stage.duplicates[sector] == 2
+    assert len(stage.buffers[sector]) == kept
+    # without the stamp (offline replay, older records): the event-time rules as before
+    assert [o.obs_id for o in stage.add(sector, [at(100.0, 1, None)])] == ["A-1"]  # type: ignore[attr-defined]
+    # another partition has its own mark; a newer offset of the same one is taken
+    assert stage.add(sector, [at(106.0, 100, 3, part=1), at(106.1, 101, 65)]) == []
+    assert stage.src_offsets[sector] == {"readings.radar:0": 65, "readings.radar:1": 3}
+    assert stage.redelivered[sector] == 2
