@@ -182,13 +182,14 @@ def test_vectorised_recent_groups_equal_the_per_id_loop(tmp_path: Path) -> None:
         assert stage.snapshot(sector)["recent_ids"] == _groups_loop(
             stage.recent[sector], stage.bucket_s
         )
-    # out-of-order times within and across buckets (late arrivals), one id, none
+    # out-of-order times within and across 0.25 s buckets (late arrivals), one id, none
+    stage.bucket_s = 0.25
     stage.recent["x"].update({"a": 5.3, "b": 5.4, "c": 4.9, "d": 5.45, "e": 5.26, "f": 7.0})
     stage.recent["y"].update({"only": 3.0})
     for sector in ("x", "y", "empty"):
         got = stage._recent_groups(sector)
         assert got == _groups_loop(stage.recent.get(sector) or {}, stage.bucket_s)
-    assert stage.bucket_s == 0.25  # runs of one bucket, newest time of each run
+    # runs of one bucket, newest time of each run
     assert stage._recent_groups("x") == [[5.4, "a b"], [4.9, "c"], [5.45, "d e"], [7.0, "f"]]
 
 
