@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from fusion.rules.base import Batch, Context, Hit, Rule
-from fusion.rules.dark_vessel import report_speed
+from fusion.rules.dark_vessel import last_report, report_speed
 
 
 class AisJump(Rule):
@@ -188,9 +188,7 @@ class AisSilence(Rule):
         hits = []
         for i in range(len(batch)):
             u = batch.updates[i]
-            ref = last_ais.get(u.track_id)
-            if isinstance(ref, (int, float)):  # a snapshot of the older state layout
-                ref = last_ais[u.track_id] = [float(ref), math.inf, float(ref)]
+            ref = last_report(last_ais, u.track_id)
             fed = "ais" in batch.kinds[i] and u.status != "coasting"
             if fed:
                 last_ais[u.track_id] = report_speed(ref, u.t, float(speed[i]))

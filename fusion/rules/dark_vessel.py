@@ -47,6 +47,15 @@ def expected_timeout(ref: list[float], cfg: dict[str, Any]) -> float:
     return float(cfg["ais_timeout_s"])
 
 
+def last_report(last_ais: dict[str, Any], track_id: str) -> list[float] | None:
+    """``last_ais[track_id]`` as ``[t, speed, t of the run's start]``; a snapshot of the
+    older state layout (a bare time) is converted in place."""
+    ref = last_ais.get(track_id)
+    if isinstance(ref, (int, float)):
+        ref = last_ais[track_id] = [float(ref), math.inf, float(ref)]
+    return ref
+
+
 def report_speed(prev: list[float] | None, t: float, speed: float) -> list[float]:
     """[t, speed, t of the run's start] after an AIS-fed update at ``t``.
 
@@ -102,9 +111,7 @@ class DarkVessel(Rule):
         """[t, speed] of the track's last AIS report (its own, or its MMSI's), or None."""
         last_ais: dict[str, Any] = self.state["last_ais"]
         mmsi_ais: dict[str, list[float]] = self.state["mmsi_ais"]
-        ref = last_ais.get(u.track_id)
-        if isinstance(ref, (int, float)):  # a snapshot of the older state layout
-            ref = last_ais[u.track_id] = [float(ref), math.inf, float(ref)]
+        ref = last_report(last_ais, u.track_id)
         if fed:
             ref = last_ais[u.track_id] = report_speed(ref, u.t, speed)
         if u.mmsi is not None:
