@@ -82,6 +82,7 @@ def run_one(
     work: Path,
     tracker_cfg: dict[str, Any] | None,
     explain: bool = False,
+    friendly: bool = True,
 ) -> dict[str, Any]:
     """Simulate, replay in-process (as ``borderfusion replay``), score; one result dict.
 
@@ -97,7 +98,7 @@ def run_one(
     if tracker_cfg:
         pipe.fusion = ConfiguredFusion(ctx, tracker_cfg)
     for item in iter_recorded(sdir / "readings.jsonl"):
-        if not isinstance(item, BadLine):
+        if not isinstance(item, BadLine) and (friendly or item.topic != "readings.friendly"):
             pipe.feed(item.topic, item.value)
     result = pipe.finish()
     seconds = time.perf_counter() - t0
@@ -272,6 +273,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also write <name>_explain.md: every false alert and missed event per scenario "
         "with its likely cause (benchmarks/alert_explain.py)",
     )
+    ap.add_argument(
+        "--no-friendly",
+        action="store_true",
+        help="leave out the patrols' blue-force tracking feed (readings.friendly): the "
+        "same scenarios as a deployment without BFT, for a before/after in one tree",
+    )
     args = ap.parse_args(argv)
     seeds = [1] if args.quick else args.seeds
     tracker_cfg = json.loads(args.tracker) if args.tracker else {}
@@ -280,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bf-aq-") as tmp:
         for layout in args.layouts:
             for seed in seeds:
-                run = run_one(seed, layout, args.duration, Path(tmp), tracker_cfg, args.explain)
+                run = run_one(seed, layout, args.duration, Path(tmp), tracker_cfg, args.explain,
+                              not args.no_friendly)
                 o = run["overall"]
                 print(
                     f"{layout:>6} seed {seed}: recall {_f(o['recall'], True)}, precision "

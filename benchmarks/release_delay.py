@@ -3,15 +3,21 @@ floor, no CPU or broker in it): the loadgen mix goes through ``IngestStage`` and
 ``FusionStage`` in arrival order, one batch per ``--batch`` s of wall time, and each
 observation's hold is the arrival time of the batch that released it minus its event time.
 Also the CPU the fusion stage (tracker included) spends per second of load, per rule: a
-smaller bucket means more tracker calls.
+smaller bucket means more tracker calls; and the ingest stage's (validation,
+geo-referencing, sector assignment), which no rule changes.
 
     .venv/bin/python benchmarks/release_delay.py --rate 2000 --seconds 30
+    .venv/bin/python benchmarks/release_delay.py --only 3 --repeat 3 --compare /tmp/bf_before
+        # this tree and DIR alternately (same script and load): CPU after/before
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,12 +27,15 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+# ``--tree DIR`` (used by --compare): the project code from DIR, the load generator from here
+_TREE = sys.argv[sys.argv.index("--tree") + 1] if "--tree" in sys.argv else str(ROOT)
+sys.path.insert(0, _TREE)
 
-from loadgen import Border, Generator, Mix  # noqa: E402
-
+# the project first: loadgen puts its own tree on sys.path when imported
 from streams.engine import Context, FusionStage, IngestStage  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from loadgen import Border, Generator, Mix  # noqa: E402
 
 
 def hold_times(ctx: Context, border: Border, seconds: float, batch_s: float) -> dict[str, float]:
@@ -35,15 +44,18 @@ def hold_times(ctx: Context, border: Border, seconds: float, batch_s: float) -> 
     holds: list[float] = []
     late = 0
     cpu = 0.0
+    ingest_cpu = 0.0
     t0 = 1.0e9
     steps = int(seconds / batch_s)
     for k in range(steps):
         a, b = t0 + k * batch_s, t0 + (k + 1) * batch_s
         records = [(topic, value) for topic, _key, value, *_ in gen.slice(a, b)]
         by_sector: dict[str, list] = defaultdict(list)  # type: ignore[type-arg]
+        c0 = time.process_time()
         for res in ingest.ingest_many(records):
             for o in res.observations:
                 by_sector[o.sector].append(o)
+        ingest_cpu += time.process_time() - c0
         c0 = time.process_time()
         for sector, obs in by_sector.items():
             late += len(fusion.add(sector, obs))
@@ -58,7 +70,8 @@ def hold_times(ctx: Context, border: Border, seconds: float, batch_s: float) -> 
     h = np.asarray(holds)
     return {"released": len(h), "late": late, "p50_ms": round(float(np.percentile(h, 50)) * 1e3, 1),
             "p99_ms": round(float(np.percentile(h, 99)) * 1e3, 1),
-            "cpu_s_per_s": round(cpu / seconds, 3)}
+            "cpu_s_per_s": round(cpu / seconds, 3),
+            "ingest_cpu_s_per_s": round(ingest_cpu / seconds, 3)}
 
 
 def main() -> int:
@@ -70,7 +83,14 @@ def main() -> int:
                    help="run these rows of the table only (0-based), e.g. --only 3")
     p.add_argument("--repeat", type=int, default=1,
                    help="run each row this many times (CPU on a shared box: take the minimum)")
+    p.add_argument("--compare", metavar="DIR",
+                   help="also run the tree DIR (the 'before'), alternating, and print ratios")
+    p.add_argument("--rounds", type=int, default=2, help="alternations with --compare")
+    p.add_argument("--tree", help=argparse.SUPPRESS)
+    p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.compare:
+        return compare(a)
     work = Path(tempfile.mkdtemp(prefix="bf-hold-"))
     border = Border(Mix(rate=a.rate, sectors=16), 2)
     sensors, zones = border.write(work)
@@ -80,16 +100,58 @@ def main() -> int:
             ("sensors idle 2 s, bucket 0.25 s", dict(sensor_idle_s=2.0, bucket_s=0.25)),
             ("sensors idle 0.5 s, bucket 0.25 s", dict(sensor_idle_s=0.5, bucket_s=0.25)),
             ("sensors idle 0.25 s, bucket 0.1 s", dict(sensor_idle_s=0.25, bucket_s=0.1)),
-            ("sensors idle 0.1 s, bucket 0.05 s", dict(sensor_idle_s=0.1, bucket_s=0.05))]
-    print(f"| release rule (rate {a.rate:.0f}/s, batches of {a.batch} s) | hold p50 ms | "
-          "hold p99 ms | late | fusion CPU s per s of load |\n|---|---|---|---|---|")
+            ("sensors idle 0.1 s, bucket 0.05 s", dict(sensor_idle_s=0.1, bucket_s=0.05)),
+            ("sensors idle 0.5 s, bucket 1 s (defaults since round 5)",
+             dict(sensor_idle_s=0.5, bucket_s=1.0))]
+    if not a.json:
+        print(f"| release rule (rate {a.rate:.0f}/s, batches of {a.batch} s) | hold p50 ms | "
+              "hold p99 ms | late | fusion CPU s per s of load | ingest CPU s per s |\n"
+              "|---|---|---|---|---|---|")
+    results = {}
     for i, (name, kw) in enumerate(rows):
         if a.only and i not in a.only:
             continue
         runs = [hold_times(dataclasses.replace(base, **kw), border, a.seconds, a.batch)
                 for _ in range(a.repeat)]
         r = min(runs, key=lambda x: x["cpu_s_per_s"])
-        print(f"| {name} | {r['p50_ms']} | {r['p99_ms']} | {r['late']} | {r['cpu_s_per_s']} |")
+        r["ingest_cpu_s_per_s"] = min(x["ingest_cpu_s_per_s"] for x in runs)
+        results[name] = r
+        if not a.json:
+            print(f"| {name} | {r['p50_ms']} | {r['p99_ms']} | {r['late']} | {r['cpu_s_per_s']} "
+                  f"| {r['ingest_cpu_s_per_s']} |")
+    if a.json:
+        import streams.engine
+
+        print(json.dumps({**results, "_code": streams.engine.__file__}))
+    return 0
+
+
+def compare(a: argparse.Namespace) -> int:
+    """This tree and ``a.compare`` alternately, same script and load; CPU after/before."""
+    args = ["--rate", str(a.rate), "--seconds", str(a.seconds), "--batch", str(a.batch),
+            "--repeat", str(a.repeat), "--json"]
+    if a.only:
+        args += ["--only", *map(str, a.only)]
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    for _ in range(a.rounds):
+        for label, tree in (("before", a.compare), ("after", _TREE)):
+            out = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args,
+                                  "--tree", tree], capture_output=True, text=True, check=True,
+                                 cwd="/").stdout
+            runs[label].append(json.loads(out.strip().splitlines()[-1]))
+    print(f"| release rule (rate {a.rate:.0f}/s, {a.seconds:.0f} s) | fusion CPU s/s before | "
+          "after | after/before | ingest CPU s/s before | after | after/before | late b/a |\n"
+          "|---|---|---|---|---|---|---|---|")
+    for label in runs:  # each tree ran its own code
+        print(f"{label}: {sorted({r.pop('_code') for r in runs[label]})}")
+    for name in runs["before"][0]:
+        row = [name]
+        for key in ("cpu_s_per_s", "ingest_cpu_s_per_s"):
+            b = statistics.median(r[name][key] for r in runs["before"])
+            f = statistics.median(r[name][key] for r in runs["after"])
+            row += [f"{b:.3f}", f"{f:.3f}", f"{f / b:.2f}"]
+        row.append(f"{runs['before'][0][name]['late']}/{runs['after'][0][name]['late']}")
+        print("| " + " | ".join(row) + " |")
     return 0
 
 

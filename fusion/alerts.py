@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from fusion.friendly import drop_own_force
 from fusion.geofence import Zones
 from fusion.rules import Batch, Context, Hit, Rule, RuleConfigError, build_rules
 from fusion.rules.corroboration import Corroboration
@@ -44,6 +45,13 @@ ENGINE_DEFAULTS: dict[str, Any] = {
     # within this distance and time (track fragmentation: one target, several track ids)
     "merge_radius_m": 150.0,
     "merge_window_s": 60.0,
+    # ... unless one of that alert's tracks was updated this recently (0: merge regardless)
+    # and is still within ``merge_live_apart_m`` of the hit: a live track beside the new one
+    # follows another target (the tracker deletes duplicate tracks); one that has moved
+    # away has left the alert's target for another (a track swap), and the new track is
+    # the target's successor (docs/rules.md, "Fifth round")
+    "merge_skip_live_s": 2.0,
+    "merge_live_apart_m": 50.0,
 }
 # rules whose hits are about one track (pair, MMSI and sensor keys are never merged)
 MERGEABLE = ("border_crossing", "approach", "restricted_entry", "dark_vessel", "loitering")
@@ -226,6 +234,7 @@ class AlertEngine:
             for rule in self.rules.values():
                 if rule.enabled and not isinstance(rule, Corroboration | SensorSilence):
                     hits.extend(rule.evaluate(batch, self.ctx))
+            hits = drop_own_force(hits, alive)  # own patrols (blue-force tracking)
             corr = self.rules["corroboration"]
             boosted = (
                 corr.corroborated(batch, self.ctx)  # type: ignore[attr-defined]
@@ -248,9 +257,8 @@ class AlertEngine:
             for u in alive:
                 self.last_pos[u.track_id] = [u.t, u.lat, u.lon]
             self.now = max(self.now, float(batch.t.max()))
-        for u in deleted:
-            changed.extend(self._track_gone(u))
-            self.now = max(self.now, u.t)
+        if deleted:
+            changed.extend(self._tracks_gone(deleted))
         return changed
 
     # ------------------------------------------------------------------ lifecycle
@@ -299,9 +307,15 @@ class AlertEngine:
         alert instead joins a live alert — or one closed only because its track was deleted —
         of the same rule and zone whose last position is within ``merge_radius_m`` and whose
         last hit is within ``merge_window_s``. Two targets that close together share one
-        alert, which is what a coordinator dispatching a patrol wants anyway.
+        alert, which is what a coordinator dispatching a patrol wants anyway -- unless the
+        alert's own track is still updated (``merge_skip_live_s``) and beside the hit
+        (``merge_live_apart_m``): then the new track follows a second target (a boat waiting
+        9 m from a dark boat was folded into its alert and never reported). A live track
+        that has moved away from the hit has swapped onto another target (a walker who
+        left the boat he landed from): the new track is the alert target's successor.
         """
         radius, window = float(self.cfg["merge_radius_m"]), float(self.cfg["merge_window_s"])
+        live_s = float(self.cfg["merge_skip_live_s"])
         if h.rule not in MERGEABLE or radius <= 0 or h.track_ids != [h.track_key]:
             return None
         direction = h.details.get("direction")
@@ -322,8 +336,11 @@ class AlertEngine:
                 continue
             e1, n1 = self.zones.to_en(np.array([a["lat"]]), np.array([a["lon"]]))
             d = float(np.hypot(e1 - e0, n1 - n0)[0])
-            if d <= radius and (best is None or d < best[0]):
-                best = (d, a)
+            if d > radius or (best is not None and d >= best[0]):
+                continue
+            if live_s > 0 and self._carried(a, h, live_s, e0, n0):
+                continue
+            best = (d, a)
         if best is None:
             return None
         a = best[1]
@@ -342,6 +359,22 @@ class AlertEngine:
         self.alias[key] = old_key
         out = self._refresh(old_key, a, h)
         return out if out is not None else self._emit(a, h.t)
+
+    def _carried(
+        self, a: dict[str, Any], h: Hit, within_s: float, e0: np.ndarray, n0: np.ndarray
+    ) -> bool:
+        """Is one of ``a``'s tracks updated within ``within_s`` of the hit and still beside
+        it (``merge_live_apart_m``)? Then it follows a target of its own."""
+        apart = float(self.cfg["merge_live_apart_m"])
+        for tid in a["track_ids"]:
+            last = self.last_pos.get(tid)
+            if last is None or h.t - last[0] > within_s:
+                continue
+            e1, n1 = self.zones.to_en(np.array([last[1]]), np.array([last[2]]))
+            d = float(np.hypot(e1 - e0, n1 - n0)[0])
+            if d <= apart:
+                return True
+        return False
 
     def _open(self, key: str, h: Hit) -> Alert:
         self.suppressed.pop(key, None)
@@ -441,21 +474,35 @@ class AlertEngine:
                 out.append(self._emit(a, h.t))
         return out
 
-    def _track_gone(self, u: TrackUpdate) -> list[Alert]:
+    def _tracks_gone(self, deleted: list[TrackUpdate]) -> list[Alert]:
+        """Resolve the alerts of a wave's deleted tracks and drop their history.
+
+        Once per wave, not per track (~1 400 deletions per second under load, mostly
+        tentative clutter that never had an alert): one pass over the live alerts finds
+        those naming any of the tracks, one over the aliases, one ``forget`` per rule.
+        The alerts are still visited track by track in the wave's order, since a merged
+        alert closes only with its last live fragment (``last_pos`` is dropped as we go).
+        """
+        gone = {u.track_id for u in deleted}
+        hit = [(k, a) for k, a in self.live.items() if not gone.isdisjoint(a["track_ids"])]
         out = []
-        for key, a in list(self.live.items()):
-            if u.track_id in a["track_ids"]:
+        for u in deleted:
+            for key, a in hit:
+                if self.live.get(key) is not a or u.track_id not in a["track_ids"]:
+                    continue
                 others = [t for t in a["track_ids"] if t != u.track_id and t in self.last_pos]
                 if a.get("_merged") and others:
                     continue  # a fragment of the same target still carries the alert
                 a["t_last"] = max(a["t_last"], u.t)
                 a["evidence"]["resolved_because"] = f"track {u.track_id} deleted"
                 out.append(self._close(key, "resolved", u.t))
-        self.last_pos.pop(u.track_id, None)
-        for k in [k for k, v in self.alias.items() if k.split("|")[1] == u.track_id]:
-            del self.alias[k]
+            self.last_pos.pop(u.track_id, None)
+            self.now = max(self.now, u.t)
+        if self.alias:
+            for k in [k for k in self.alias if k.split("|")[1] in gone]:
+                del self.alias[k]
         for rule in self.rules.values():
-            rule.forget({u.track_id})
+            rule.forget(gone)
         return out
 
     # ------------------------------------------------------------------ acks
@@ -528,20 +575,18 @@ class AlertEngine:
         ``deep=False`` shares the engine's own dicts and lists instead of deep-copying
         them: for a caller that serialises the result at once (the alerts agent's
         checkpoint), where the copy cost more than the serialisation."""
-        state = (
-            {
-                "version": SNAPSHOT_VERSION,
-                "now": self.now,
-                "live": self.live,
-                "closed": list(self.closed.values()),
-                "episodes": self.episodes,
-                "suppressed": self.suppressed,
-                "last_emit": self.last_emit,
-                "last_pos": self.last_pos,
-                "alias": self.alias,
-                "rule_state": {name: r.state for name, r in self.rules.items()},
-            }
-        )
+        state = {
+            "version": SNAPSHOT_VERSION,
+            "now": self.now,
+            "live": self.live,
+            "closed": list(self.closed.values()),
+            "episodes": self.episodes,
+            "suppressed": self.suppressed,
+            "last_emit": self.last_emit,
+            "last_pos": self.last_pos,
+            "alias": self.alias,
+            "rule_state": {name: r.state for name, r in self.rules.items()},
+        }
         return copy.deepcopy(state) if deep else state
 
     @classmethod

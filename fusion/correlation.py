@@ -16,6 +16,18 @@ reporting every 3 min was handed between three radar tracks within a minute):
   samples and starts no pairing, and its current pairing holds until it reports again.
 - *Hysteresis.* A pairing that still passes its test is kept; only AIS tracks and sensor
   tracks left unpaired go to the GNN. A better-scoring neighbour does not steal it.
+
+Two more keep a held pairing from outliving the vessel it was made for (measured: two boats
+passing close swapped radar tracks while one class B MMSI was stale; when that vessel
+reported again, its own track was held by the other boat's MMSI, silent since it switched
+AIS off, so the vessel stayed AIS-only or re-paired with the track that had left it):
+
+- *A gap forgets.* Scores from before an AIS track went stale are dropped when it reports
+  again: its pairing is re-judged on what it reports now, not on minutes-old agreement.
+  Until ``min_samples`` new scores are in, the pairing is held (too little to judge).
+- *Fresh evidence beats a stale hold.* A reporting vessel whose full window (``window``
+  scores, all since its report) passes on a track held by a stale MMSI takes that track;
+  the stale MMSI is released (it pairs again once it reports and passes).
 """
 
 from __future__ import annotations
@@ -68,6 +80,7 @@ class AisCorrelator:
         self.assigned: dict[int, int] = {}  # mmsi -> track number
         self.forced: dict[int, int] = {}  # track number -> mmsi (operator)
         self.broken: set[tuple[int, int]] = set()  # (track number, mmsi) (operator)
+        self.stale: set[int] = set()  # MMSIs stale at the last evaluation
         self.last_eval = -np.inf
 
     def force(self, track_num: int, mmsi: int) -> None:
@@ -132,6 +145,8 @@ class AisCorrelator:
             else np.asarray(ais_age, float) <= cfg.max_age_s
         )
         stale = set(ais_mmsi[~fresh].tolist())
+        back = self.stale - stale  # reporting again after a gap: forget the old scores
+        self.stale = stale
         k = min(4, len(trk_num))
         dist, idx = cKDTree(trk_x[:, :2]).query(
             ais_x[:, :2], k=k, distance_upper_bound=cfg.radius_m
@@ -148,6 +163,8 @@ class AisCorrelator:
             if stale
             else {}
         )
+        if back:
+            old = {k: v for k, v in old.items() if k[0] not in back}
         get = old.get
         pairs = zip(ais_mmsi[ai].tolist(), trk_num[ti].tolist(), strict=True)
         for key, v in zip(pairs, d2.tolist(), strict=True):
@@ -175,17 +192,25 @@ class AisCorrelator:
             and m not in forced_mmsi
             and n not in forced_trk
             and (n, m) not in self.broken
-            and (m in stale or (m, n) in passing)
+            and (
+                m in stale
+                or (m, n) in passing
+                or 0 < len(history.get((m, n), ())) < min_samples  # nearby, too new to judge
+            )
         }
+        held = {n: m for m, n in kept.items() if m in stale}  # track -> its stale MMSI
         self.assigned = {m: n for n, m in self.forced.items()}
         self.assigned.update(kept)
         taken_m, taken_n = set(kept), set(kept.values())
         pa, pt, cost = [], [], []
         for (m, n), c in passing.items():
-            if m not in taken_m and n not in taken_n:
-                pa.append(m)
-                pt.append(n)
-                cost.append(c)
+            if m in taken_m:
+                continue
+            if n in taken_n and (n not in held or len(history[(m, n)]) < window):
+                continue  # a held track goes only to a full window of fresh evidence
+            pa.append(m)
+            pt.append(n)
+            cost.append(c)
         if pa:
             m_u, m_loc = np.unique(np.asarray(pa), return_inverse=True)
             n_u, n_loc = np.unique(np.asarray(pt), return_inverse=True)
@@ -197,7 +222,10 @@ class AisCorrelator:
                 n_u.size,
                 miss_cost=1e9,
             )
-            self.assigned.update(dict(zip(m_u[at].tolist(), n_u[ao].tolist(), strict=True)))
+            won = dict(zip(m_u[at].tolist(), n_u[ao].tolist(), strict=True))
+            for n in set(won.values()) & held.keys():
+                del self.assigned[held[n]]  # the stale MMSI lets go of the track
+            self.assigned.update(won)
         return dict(self.assigned)
 
     def to_dict(self) -> dict[str, Any]:
@@ -206,6 +234,7 @@ class AisCorrelator:
             "assigned": sorted([m, n] for m, n in self.assigned.items()),
             "forced": sorted([n, m] for n, m in self.forced.items()),
             "broken": sorted([n, m] for n, m in self.broken),
+            "stale": sorted(self.stale),
             "last_eval": None if not np.isfinite(self.last_eval) else float(self.last_eval),
             "config": vars(self.config).copy(),
         }
@@ -217,5 +246,6 @@ class AisCorrelator:
         c.assigned = {int(m): int(n) for m, n in d["assigned"]}
         c.forced = {int(n): int(m) for n, m in d["forced"]}
         c.broken = {(int(n), int(m)) for n, m in d["broken"]}
+        c.stale = {int(m) for m in d.get("stale", ())}  # (absent in older snapshots)
         c.last_eval = -np.inf if d["last_eval"] is None else float(d["last_eval"])
         return c

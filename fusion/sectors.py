@@ -41,7 +41,7 @@ class Sectorizer:
         if self._geoms is not None:
             for sid, g in zip(self._ids, self._geoms, strict=True):
                 c = g.centroid
-                lat, lon = frame.to_latlon(c.x, c.y)
+                lat, lon = frame.to_latlon_exact(c.x, c.y)  # once per sector: the reference
                 self._origins[sid] = SectorInfo(sid, float(lat), float(lon))
 
     @classmethod
@@ -138,7 +138,8 @@ class Sectorizer:
             return self._origins[sector_id]
         if sector_id.startswith("g") and "_" in sector_id:
             i, j = (int(v) for v in sector_id[1:].split("_"))
-            lat, lon = self.frame.to_latlon((i + 0.5) * self.grid_m, (j + 0.5) * self.grid_m)
+            lat, lon = self.frame.to_latlon_exact((i + 0.5) * self.grid_m,
+                                                  (j + 0.5) * self.grid_m)
             return SectorInfo(sector_id, float(lat), float(lon))
         lat0, lon0 = self.frame.lat0, self.frame.lon0
         return SectorInfo(sector_id, lat0, lon0)

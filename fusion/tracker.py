@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 
 from fusion import classification
 from fusion.association.gating import candidate_pairs
@@ -77,6 +78,12 @@ class TrackerConfig:
     ais_timeout_s: float = 600.0  # AIS track dropped after this silence
     ais_speed_sigma: float = 1.0  # m/s, velocity prior from SOG/COG
     sources_window_s: float = 10.0  # ``sources``: sensors that fed the track this recently
+    # duplicate tracks (``_dedupe``): two updated confirmed tracks whose state difference is
+    # inside this chi-square gate (4 dof) of their summed covariance at ``dup_hold``
+    # consecutive checks (one per ``batch_window_s``), never both fed by one sensor's scan,
+    # are one target: the younger is deleted (0: off)
+    dup_probability: float = 0.99
+    dup_hold: int = 8
     correlation: CorrelationConfig = field(default_factory=CorrelationConfig)
 
     @classmethod
@@ -98,9 +105,9 @@ ENGINE_TRACKER: dict[str, Any] = {"adaptive": False, "tentative_max_misses": 2, 
 
 
 @lru_cache(maxsize=64)
-def chi2_gate(probability: float) -> float:
+def chi2_gate(probability: float, dof: int = 2) -> float:
     """``gating.chi2_gate`` cached: scipy's ``ppf`` costs ~0.1 ms, paid twice per restore."""
-    return _chi2_gate_uncached(probability)
+    return _chi2_gate_uncached(probability, dof)
 
 
 def _config_dict(cfg: TrackerConfig) -> dict[str, Any]:
@@ -145,6 +152,8 @@ class SectorTracker:
         self.time = -math.inf
         self.counter = 0
         self.n_late = 0
+        self.n_duplicates = 0  # tracks deleted by ``_dedupe``
+        self._dup_last = -math.inf  # time of the last duplicate check
         self.late: list[Observation] = []
         self.invalid: list[Observation] = []
         self._pending: set[int] = set()
@@ -198,6 +207,7 @@ class SectorTracker:
                     self._sensor_batch(obs, start, stop)
             self.time = max(self.time, float(obs.t[-1]))
         self._maintain()
+        self._dedupe()
         self._correlate()
         for num in coasting_before ^ self._coasting_nums():
             self._touched.setdefault(num, [])
@@ -238,6 +248,8 @@ class SectorTracker:
             "time": None if not math.isfinite(self.time) else self.time,
             "counter": self.counter,
             "n_late": self.n_late,
+            "n_duplicates": self.n_duplicates,
+            "dup_last": None if not math.isfinite(self._dup_last) else self._dup_last,
             "sensors": [[s, k] for s, k in zip(self.sensors, self.sensor_kinds, strict=True)],
             "tracks": self.tracks.to_dict(),
             "ais": self.ais.to_dict(),
@@ -255,6 +267,9 @@ class SectorTracker:
         tr.time = -math.inf if state["time"] is None else float(state["time"])
         tr.counter = int(state["counter"])
         tr.n_late = int(state["n_late"])
+        tr.n_duplicates = int(state.get("n_duplicates", 0))  # older snapshots: none
+        dl = state.get("dup_last")
+        tr._dup_last = -math.inf if dl is None else float(dl)
         for s, k in state["sensors"]:  # the stores below come with their sensor columns
             tr._sensor_idx[s] = len(tr.sensors)
             tr.sensors.append(s)
@@ -269,7 +284,8 @@ class SectorTracker:
     def _reset_call(self) -> None:
         self._touched: dict[int, list[str]] = {}
         self._ais_touched: set[int] = set()
-        self._deleted: list[TrackUpdate] = []
+        # deletions in order: sensor-track rows (built in ``_emit``) or AIS updates
+        self._deleted: list[_Rows | list[TrackUpdate]] = []
 
     def _parse_id(self, track_id: str) -> int:
         prefix = f"{self.sector}-T"
@@ -335,36 +351,21 @@ class SectorTracker:
         gated_obs = np.zeros(m, bool)
         hit_rows = np.empty(0, np.intp)
         if n:
-            tb = float(meas.t.mean())
+            tb = float(meas.t.sum()) / m  # = meas.t.mean(), without its dispatch (per scan)
             dtk = np.maximum(tb - st.t, 0.0)
             pos_pred = st.x[:, :2] + dtk[:, None] * st.x[:, 2:]
             var = _pos_var_at(st, dtk, cfg.q)
-            r_var = float(np.trace(obs.cov[rows], axis1=1, axis2=2).max())
+            cov = obs.cov[rows]
+            r_var = float((cov[:, 0, 0] + cov[:, 1, 1]).max())  # largest trace
             spread = float(meas.t.max() - meas.t.min()) * float(np.abs(st.x[:, 2:]).max())
             radius = min(
                 math.sqrt(self._gate * (float(var.max()) + r_var)) + spread, cfg.max_gate_radius_m
             )
             ti, oj = candidate_pairs(pos_pred, meas.pos, radius, cfg.max_candidates)
-            xp, pp = ncv_predict(st.x[ti], st.P[ti], meas.t[oj] - st.t[ti], cfg.q * st.qscale[ti])
-            y, h, s = innovations(xp, pp, meas.take(oj))
-            s_inv, det = inv2(s)
-            d2 = mahalanobis2(y, s_inv)
-            g = d2 <= self._gate
-            ti, oj = ti[g], oj[g]
-            xp, pp, y, h, s, d2, det = (a[g] for a in (xp, pp, y, h, s, d2, det))
-            gated_obs[oj] = True
-            if cfg.association == "jpda":
-                hit_rows, best_obs = self._jpda_update(ti, oj, xp, pp, y, h, s, d2, det, meas, n, m)
+            if ti.size:  # nothing near (a clutter-only scan): no pair to test or assign
+                hit_rows, best_obs, gated = self._gate_and_update(meas, ti, oj, m, n)
+                gated_obs[gated] = True
                 assigned_obs[best_obs] = True
-            else:
-                at, ao = self._gnn_two_pass(ti, oj, d2, n, m)
-                # the assigned pairs were already predicted for the gate: reuse those rows
-                key = ti.astype(np.int64) * m + oj
-                order = np.argsort(key, kind="stable")
-                k = order[np.searchsorted(key[order], at.astype(np.int64) * m + ao)]
-                self._apply_update(at, meas.t[ao], xp[k], pp[k], y[k], h[k], s[k])
-                hit_rows, best_obs = at, ao
-                assigned_obs[ao] = True
             if hit_rows.size:
                 st.seen[hit_rows, s_idx] = True
                 st.seen_t[hit_rows, s_idx] = meas.t[best_obs]
@@ -393,6 +394,32 @@ class SectorTracker:
         self._initiate(obs, start + np.flatnonzero(new), s_idx)
         self._confirm_and_prune()
 
+    def _gate_and_update(
+        self, meas: MeasurementBatch, ti: NDArray[np.intp], oj: NDArray[np.intp], m: int, n: int
+    ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+        """Mahalanobis gate of the candidate pairs, assignment and Kalman update; returns
+        the updated track rows, their observations and the observations inside a gate."""
+        cfg, st = self.config, self.tracks
+        xp, pp = ncv_predict(st.x[ti], st.P[ti], meas.t[oj] - st.t[ti], cfg.q * st.qscale[ti])
+        y, h, s = innovations(xp, pp, meas.take(oj))
+        s_inv, det = inv2(s)
+        d2 = mahalanobis2(y, s_inv)
+        g = d2 <= self._gate
+        if not g.all():
+            ti, oj = ti[g], oj[g]
+            xp, pp, y, h, s, d2, det = (a[g] for a in (xp, pp, y, h, s, d2, det))
+        if cfg.association == "jpda":
+            rows, best = self._jpda_update(ti, oj, xp, pp, y, h, s, d2, det, meas, n, m)
+            return rows, best, oj
+        at, ao = self._gnn_two_pass(ti, oj, d2, n, m)
+        if at.size:
+            # the assigned pairs were already predicted for the gate: reuse those rows
+            key = ti.astype(np.int64) * m + oj
+            order = np.argsort(key, kind="stable")
+            k = order[np.searchsorted(key[order], at.astype(np.int64) * m + ao)]
+            self._apply_update(at, meas.t[ao], xp[k], pp[k], y[k], h[k], s[k])
+        return at, ao, oj
+
     def _gnn_two_pass(
         self, ti: NDArray[np.intp], oj: NDArray[np.intp], d2: FloatArray, n: int, m: int
     ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
@@ -403,6 +430,8 @@ class SectorTracker:
         """
         miss = self._gate * (1 + 1e-9)
         conf = self.tracks.status[ti] == CONFIRMED
+        if int(np.count_nonzero(conf)) in (0, conf.size):  # one kind in reach: one pass
+            return gnn_assign(ti, oj, d2, n, m, miss)
         at1, ao1 = gnn_assign(ti[conf], oj[conf], d2[conf], n, m, miss)
         free = np.ones(m, bool)
         free[ao1] = False
@@ -525,12 +554,14 @@ class SectorTracker:
         if not mask.any():
             return
         rows = np.flatnonzero(mask)
-        for u in self._updates(rows, status="deleted"):
-            self._deleted.append(u)
-        for n in self.tracks.num[rows].tolist():
+        # the deletion records are built once per call (``_emit``), from copies taken now
+        st = self.tracks
+        gone = self._rows_of(rows, st.x[rows], st.P[rows], st.t[rows])
+        self._deleted.append(gone)
+        for n in gone.nums:
             self._touched.pop(n, None)
             self.correlator.forced.pop(n, None)
-        self.tracks.keep(~mask)
+        st.keep(~mask)
 
     def _maintain(self) -> None:
         """Time-based deletion: too long without update, or position too uncertain."""
@@ -545,10 +576,110 @@ class SectorTracker:
             if old.any():
                 linked = set(self.correlator.assigned)
                 rows = np.flatnonzero(old)
-                for u in self._ais_updates(rows, status="deleted"):
-                    if int(u.mmsi or -1) not in linked:
-                        self._deleted.append(u)
+                self._deleted.append(
+                    [
+                        u
+                        for u in self._ais_updates(rows, status="deleted")
+                        if int(u.mmsi or -1) not in linked
+                    ]
+                )
                 ais.keep(~old)
+
+    def _dedupe(self) -> None:
+        """Delete the younger of two confirmed tracks that have been one target for a while.
+
+        A track born beside its target's own (a plot outside the gate after a manoeuvre,
+        or a track dragged off another boat) used to live on: one plot per scan, nearest
+        track takes it, and two tracks sharing a target's plots never miss five in a row
+        (measured: two tracks on one boat for 30 s, two on one animal for 340 s, each
+        raising its own alerts). The test is track-to-track: both predicted to the tracker
+        time, their 4-D state difference within the ``dup_probability`` chi-square gate of
+        ``P_i + P_j`` (the cross-covariance is ignored, so the test errs towards "same"),
+        at ``dup_hold`` consecutive checks, each pair each track's nearest in that metric.
+        What keeps two real boats a few metres apart apart: one sensor's scan fed both
+        (their latest plots of a sensor less than half a batch window apart: a scan sees
+        each target once), or two different MMSIs; either resets the count. Coasting
+        tracks take no part (a new track on a target that vanished for a while is the
+        alert engine's fragment merge). The survivor is the one with an MMSI, else the
+        older; it inherits the other's sensors."""
+        cfg, st = self.config, self.tracks
+        if cfg.dup_hold <= 0 or not math.isfinite(self.time):
+            return
+        if self.time - self._dup_last < 0.9 * cfg.batch_window_s:
+            return
+        self._dup_last = self.time
+        rows = np.flatnonzero((st.status == CONFIRMED) & (self.time - st.t <= cfg.coast_after_s))
+        prev_of, prev_n = st.dup_of.copy(), st.dup_n.copy()
+        st.dup_n[:] = 0
+        st.dup_of[:] = -1
+        if rows.size < 2:
+            return
+        x, p = ncv_predict(st.x[rows], st.P[rows], self.time - st.t[rows], cfg.q * st.qscale[rows])
+        gate = chi2_gate(cfg.dup_probability, 4)
+        var = p[:, 0, 0] + p[:, 1, 1]
+        radius = min(math.sqrt(gate * 2.0 * float(var.max())), cfg.max_gate_radius_m)
+        # each track's three nearest others within the widest gate
+        dist, idx = cKDTree(x[:, :2]).query(
+            x[:, :2], k=min(4, rows.size), distance_upper_bound=radius
+        )
+        found = np.isfinite(dist) & (idx != np.arange(rows.size)[:, None])
+        q = np.broadcast_to(np.arange(rows.size)[:, None], idx.shape)[found]
+        nb = idx[found]
+        pair = np.unique(np.minimum(q, nb) * rows.size + np.maximum(q, nb))  # each pair once
+        a, b = pair // rows.size, pair % rows.size
+        if a.size == 0:
+            return
+        d = x[a] - x[b]
+        s = p[a] + p[b]
+        d2 = np.einsum("ki,ki->k", d, np.linalg.solve(s, d[:, :, None])[:, :, 0])
+        ra, rb = rows[a], rows[b]
+        ok = d2 <= gate
+        ma, mb = st.mmsi[ra], st.mmsi[rb]
+        ok &= ~((ma >= 0) & (mb >= 0) & (ma != mb))
+        both = st.seen[ra] & st.seen[rb]
+        if both.shape[1]:
+            non_ais = np.array([k != "ais" for k in self.sensor_kinds], bool)
+            same_scan = np.abs(st.seen_t[ra] - st.seen_t[rb]) < 0.5 * cfg.batch_window_s
+            ok &= ~(both & same_scan & non_ais).any(axis=1)
+        a, b, d2, ra, rb = a[ok], b[ok], d2[ok], ra[ok], rb[ok]
+        if a.size == 0:
+            return
+        # each track's nearest partner; a pair counts when each is the other's nearest
+        ends = np.concatenate([a, b])
+        other = np.concatenate([b, a])
+        order = np.lexsort((np.concatenate([d2, d2]), ends))
+        first = np.r_[True, ends[order][1:] != ends[order][:-1]]
+        best = np.full(rows.size, -1, np.intp)
+        best[ends[order][first]] = other[order][first]
+        mutual = (best[a] == b) & (best[b] == a)
+        ra, rb = ra[mutual], rb[mutual]
+        if ra.size == 0:
+            return
+        cont = (prev_of[ra] == st.num[rb]) & (prev_of[rb] == st.num[ra])
+        n = np.where(cont, prev_n[ra] + 1, 1)
+        st.dup_n[ra] = st.dup_n[rb] = n
+        st.dup_of[ra], st.dup_of[rb] = st.num[rb], st.num[ra]
+        done = n >= cfg.dup_hold
+        if not done.any():
+            return
+        ra, rb = ra[done], rb[done]
+        # survivor: the one with an MMSI, else the older (rows are in creation order: ra < rb)
+        swap = (st.mmsi[rb] >= 0) & (st.mmsi[ra] < 0)
+        keep_r, drop_r = np.where(swap, rb, ra), np.where(swap, ra, rb)
+        st.seen[keep_r] |= st.seen[drop_r]
+        st.seen_t[keep_r] = np.maximum(st.seen_t[keep_r], st.seen_t[drop_r])
+        for k, dr in zip(st.num[keep_r].tolist(), st.num[drop_r].tolist(), strict=True):
+            log.info(
+                "sector %s: track %s deleted as a duplicate of %s",
+                self.sector,
+                self.track_id(dr),
+                self.track_id(k),
+            )
+        self.n_duplicates += int(drop_r.size)
+        self._touch(keep_r, None, None)
+        mask = np.zeros(len(st), bool)
+        mask[drop_r] = True
+        self._delete(mask)
 
     # ------------------------------------------------------------------ AIS
     def _ais_rows(self, obs: ObservationArrays, start: int, stop: int) -> None:
@@ -719,24 +850,51 @@ class SectorTracker:
                 )
                 x, p, t = x.copy(), p.copy(), t.copy()
                 x[coast], p[coast], t[coast] = xc, pc, self.time
+        return self._build([self._rows_of(rows, x, p, t)], statuses)
+
+    def _rows_of(
+        self, rows: NDArray[np.intp], x: FloatArray, p: FloatArray, t: FloatArray
+    ) -> _Rows:
+        """The output columns of track ``rows`` with state ``x``, ``p`` at ``t``: copies,
+        positions converted now (a deletion's, like every other, one conversion per call
+        of ``_delete`` -- the conversion's last bits depend on how many points it gets)."""
+        st = self.tracks
         lat, lon = self.frame.to_latlon(x[:, 0], x[:, 1])
-        cls = classification.labels(st.cls[rows])
+        nums = st.num[rows].tolist()
+        return _Rows(
+            nums=nums,
+            names=[st.names.get(n) for n in nums],
+            obs_ids=[list(self._touched.get(n, [])) for n in nums],
+            x=x,
+            p=p,
+            t=t,
+            lat=lat,
+            lon=lon,
+            cls=st.cls[rows],
+            mmsi=st.mmsi[rows],
+            seen=st.seen[rows],
+            seen_t=st.seen_t[rows],
+            t_upd=st.t[rows],
+        )
+
+    def _build(self, parts: list[_Rows], statuses: list[str]) -> list[TrackUpdate]:
+        """``TrackUpdate``s of ``parts`` (in order), each column converted once for all."""
+        c = parts[0] if len(parts) == 1 else _Rows.concat(parts)
+        cls = classification.labels(c.cls)
         # sources: who fed the track lately (by its last update), not everyone who ever did:
         # a vessel that switches AIS off must lose the AIS station (dark-vessel rule)
-        recent = st.seen[rows] & (
-            st.seen_t[rows] >= (st.t[rows] - self.config.sources_window_s)[:, None]
-        )
+        recent = c.seen & (c.seen_t >= (c.t_upd - self.config.sources_window_s)[:, None])
         # one conversion per column, not per track (same Python floats/ints as float()/int())
-        nums, mmsis = st.num[rows].tolist(), st.mmsi[rows].tolist()
-        ts, lats, lons = t.tolist(), lat.tolist(), lon.tolist()
-        ves, vns, covs = x[:, 2].tolist(), x[:, 3].tolist(), p.tolist()
-        sensors, touched = self.sensors, self._touched
+        mmsis, ts, lats, lons = c.mmsi.tolist(), c.t.tolist(), c.lat.tolist(), c.lon.tolist()
+        ves, vns, covs = c.x[:, 2].tolist(), c.x[:, 3].tolist(), c.p.tolist()
+        sources = _flagged(recent, self.sensors)
+        sector, prefix = self.sector, f"{self.sector}-T"
         out = []
-        for k, flags in enumerate(recent.tolist()):
-            num, mmsi = nums[k], mmsis[k]
+        for k, num in enumerate(c.nums):
+            mmsi = mmsis[k]
             out.append(
                 TrackUpdate(
-                    track_id=self.track_id(num),
+                    track_id=f"{prefix}{num}",
                     t=ts[k],
                     lat=lats[k],
                     lon=lons[k],
@@ -744,12 +902,12 @@ class SectorTracker:
                     vel_n=vns[k],
                     cov=covs[k],
                     status=statuses[k],
-                    sources=[sensors[s] for s, on in enumerate(flags) if on],
-                    sector=self.sector,
+                    sources=sources[k],
+                    sector=sector,
                     mmsi=mmsi if mmsi >= 0 else None,
-                    name=st.names.get(num),
+                    name=c.names[k],
                     classification=cls[k],
-                    obs_ids=list(touched.get(num, [])),
+                    obs_ids=c.obs_ids[k],
                 )
             )
         return out
@@ -785,11 +943,25 @@ class SectorTracker:
             )
         return out
 
+    def _deleted_updates(self) -> list[TrackUpdate]:
+        """The call's deletions, in order; the sensor tracks' built in one pass."""
+        graves = [d for d in self._deleted if isinstance(d, _Rows)]
+        if not graves:
+            return [u for d in self._deleted for u in d]  # type: ignore[union-attr]
+        built = iter(self._build(graves, ["deleted"] * sum(len(g.nums) for g in graves)))
+        out: list[TrackUpdate] = []
+        for d in self._deleted:
+            if isinstance(d, _Rows):
+                out.extend(next(built) for _ in range(len(d.nums)))
+            else:
+                out.extend(d)
+        return out
+
     def _emit(self) -> list[TrackUpdate]:
         st = self.tracks
         nums = np.array(sorted(self._touched), np.int64)
         rows = st.index_of(nums) if nums.size else np.empty(0, np.intp)
-        out = self._deleted + self._updates(rows[rows >= 0])
+        out = self._deleted_updates() + self._updates(rows[rows >= 0])
         if self._ais_touched:
             linked = set(self.correlator.assigned)
             mm = np.array(sorted(self._ais_touched), np.int64)
@@ -800,6 +972,65 @@ class SectorTracker:
                     u.status = "deleted"  # merged into the correlated sensor track
                 out.append(u)
         return out
+
+
+@dataclass
+class _Rows:
+    """Output columns of some sensor-track rows, taken before the rows change or go."""
+
+    nums: list[int]
+    names: list[str | None]
+    obs_ids: list[list[str]]
+    x: FloatArray
+    p: FloatArray
+    t: FloatArray  # the time reported (predicted for coasting tracks)
+    lat: FloatArray
+    lon: FloatArray
+    cls: FloatArray
+    mmsi: NDArray[np.int64]
+    seen: NDArray[np.bool_]
+    seen_t: FloatArray
+    t_upd: FloatArray  # the track's last update (what ``sources`` is measured from)
+
+    @classmethod
+    def concat(cls, parts: list[_Rows]) -> _Rows:
+        """All parts' rows; ``seen`` padded (no contribution) where a sensor came later."""
+        width = max(p.seen.shape[1] for p in parts)
+
+        def pad(a: NDArray[Any], fill: Any) -> NDArray[Any]:
+            extra = width - a.shape[1]
+            return a if not extra else np.hstack([a, np.full((a.shape[0], extra), fill)])
+
+        def cat(name: str) -> NDArray[Any]:
+            return np.concatenate([getattr(p, name) for p in parts])
+
+        return cls(
+            nums=[n for p in parts for n in p.nums],
+            names=[n for p in parts for n in p.names],
+            obs_ids=[o for p in parts for o in p.obs_ids],
+            x=cat("x"),
+            p=cat("p"),
+            t=cat("t"),
+            lat=cat("lat"),
+            lon=cat("lon"),
+            cls=cat("cls"),
+            mmsi=cat("mmsi"),
+            seen=np.concatenate([pad(p.seen, False) for p in parts]),
+            seen_t=np.concatenate([pad(p.seen_t, 0.0) for p in parts]),
+            t_upd=cat("t_upd"),
+        )
+
+
+def _flagged(flags: NDArray[np.bool_], names: list[str]) -> list[list[str]]:
+    """Per row, the ``names`` of its True columns (in column order). From the nonzero
+    entries, not per row and column: a sector's tracker knows ~20 sensors, a track has 1-3."""
+    rows, cols = np.nonzero(flags)
+    flat = [names[s] for s in cols.tolist()]
+    out, start = [], 0
+    for stop in np.cumsum(np.bincount(rows, minlength=flags.shape[0])).tolist():
+        out.append(flat[start:stop])
+        start = stop
+    return out
 
 
 def _well_formed(o: Observation) -> bool:

@@ -77,9 +77,15 @@ class TrackUpdate:
     name: str | None = None
     classification: str | None = None
     obs_ids: list[str] = field(default_factory=list)
+    # the own unit (blue-force tracking, fusion/friendly.py) this sensor track is; absent
+    # (None) for every other track, and then left out of the wire format
+    friendly: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["friendly"] is None:
+            del d["friendly"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrackUpdate:

@@ -37,7 +37,13 @@ TYPE_FIELDS: dict[str, dict[str, float | None]] = {
     },
     "seismic": {"radius_m": 50.0},
     "ais": {},
+    # a blue-force tracking feed (a TAK server relaying own units' positions, CoT): the
+    # devices report their own positions, so lat/lon is only where the feed's receiver or
+    # server stands (shown on the map); it does not place anything, and is left out of
+    # ``centroid`` so adding a feed never moves the sector frame (docs/friendly.md)
+    "friendly": {},
 }
+POSITIONLESS_TYPES = frozenset({"friendly"})
 
 
 class RegistryError(ValueError):
@@ -83,8 +89,10 @@ class SensorRegistry:
     def centroid(self) -> tuple[float, float]:
         if not self._by_id:
             raise RegistryError("the sensor registry is empty")
-        lats = [s.lat for s in self._by_id.values()]
-        lons = [s.lon for s in self._by_id.values()]
+        placed = [s for s in self._by_id.values() if s.type not in POSITIONLESS_TYPES]
+        placed = placed or list(self._by_id.values())
+        lats = [s.lat for s in placed]
+        lons = [s.lon for s in placed]
         return sum(lats) / len(lats), sum(lons) / len(lons)
 
     @classmethod

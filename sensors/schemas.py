@@ -19,6 +19,7 @@ READING_TOPICS: dict[str, str] = {
     "readings.thermal": "thermal",
     "readings.seismic": "seismic",
     "readings.ais": "ais",
+    "readings.friendly": "friendly",  # blue-force tracking: own units' positions
 }
 
 # Event time sanity: older than this or further in the future is refused, since a
@@ -27,6 +28,7 @@ MAX_AGE_S = 30 * 24 * 3600.0
 MAX_FUTURE_S = 300.0
 MAX_WAVEFORM_SAMPLES = 100_000
 MAX_NMEA_LEN = 400
+MAX_COT_LEN = 16_000
 
 
 class ReadingError(ValueError):
@@ -88,6 +90,14 @@ SCHEMAS: dict[str, dict[str, FieldSpec]] = {
         "nmea": FieldSpec(str, required=True, max_len=MAX_NMEA_LEN),
         "station_id": FieldSpec(str, max_len=64),
     },
+    # either unit_id/lat/lon (+ sigma_m) or one CoT event (sensors/friendly.py checks which)
+    "friendly": {
+        "unit_id": FieldSpec(str, max_len=128),
+        "lat": FieldSpec(_NUM, lo=-90.0, hi=90.0),
+        "lon": FieldSpec(_NUM, lo=-180.0, hi=180.0),
+        "sigma_m": FieldSpec(_NUM, lo=0.0, hi=10_000.0),
+        "cot": FieldSpec(str, max_len=MAX_COT_LEN),
+    },
 }
 
 # Optional extras a decoder may attach (ASTERIX sac/sic, edition…): allowed, not checked.
@@ -134,7 +144,7 @@ def _check_field(name: str, value: Any, spec: FieldSpec) -> None:
 
 def validate_reading(kind: str, reading: Any, now: float | None = None,
                      max_age_s: float = MAX_AGE_S) -> dict[str, Any]:
-    """Check one reading of ``kind`` (radar|thermal|seismic|ais); return it or raise.
+    """Check one reading of ``kind`` (radar|thermal|seismic|ais|friendly); return it or raise.
 
     Unknown fields are refused (a typo like ``bearing`` for ``bearing_deg`` must not pass
     as a reading without a bearing). ``now`` bounds the event time (``None``: the wall

@@ -549,7 +549,10 @@ _TRACK_FIELDS = tuple(TrackUpdate.__dataclass_fields__)
 def track_update_dict(u: TrackUpdate) -> dict[str, Any]:
     """``TrackUpdate.to_dict`` without ``dataclasses.asdict``'s recursive deep copy, which
     was 15 % of a busy worker: the dict shares the lists and is serialised right away."""
-    return {name: getattr(u, name) for name in _TRACK_FIELDS}
+    d = {name: getattr(u, name) for name in _TRACK_FIELDS}
+    if d["friendly"] is None:  # optional: absent, as in ``to_dict``
+        del d["friendly"]
+    return d
 
 
 def _seq(event: Any) -> int | None:

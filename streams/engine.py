@@ -246,6 +246,10 @@ class IngestStage:
         elif kind == "seismic":
             for event in self._seismic_events(reading, sensor):
                 result.observations.append(seismic_observation(event, sensor))
+        elif kind == "friendly":
+            from sensors.friendly import friendly_observation
+
+            result.observations.append(friendly_observation(reading, sensor))
         else:
             result.observations.extend(self._ais_observations(reading, sensor.id, result))
 
@@ -359,6 +363,10 @@ class FusionStage:
     not dropped here: the next ``advance`` offers them to the tracker in one call before
     the new buckets, and only what the tracker cannot apply (older than its tracks) is
     returned as late. Further behind, ``add`` returns them as late at once.
+
+    ``friendly`` observations (own units' BFT reports) share the buffer and its ordering
+    but never reach the tracker: each bucket's go to the sector's ``OwnForce`` picture,
+    which then marks the tracker's updates of our own patrols (``fusion/friendly.py``).
     """
 
     def __init__(self, ctx: Context, bucket_s: float | None = None,
@@ -392,13 +400,17 @@ class FusionStage:
         # passes them to ``add``: the checkpoint writes them back as they are instead of
         # rebuilding each with ``Observation.to_dict`` (a deep copy, the top cost at 10k/s)
         self._raw: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        # per sector: own patrols' reported positions and which tracks are theirs
+        # (blue-force tracking, fusion/friendly.py); ``friendly`` observations go there,
+        # never to the tracker
+        self.own: dict[str, Any] = {}
 
     def forget(self) -> None:
         """Drop every sector's in-memory state (after a rebalance): the table is the truth,
         and a sector that comes back must be restored from it, not from a stale copy."""
         for d in (self.trackers, self.buffers, self.newest, self.sensor_newest,
                   self.released, self.recent, self.emitted, self.duplicates,
-                  self.src_offsets, self.redelivered, self._buffered_ids, self._raw):
+                  self.src_offsets, self.redelivered, self._buffered_ids, self._raw, self.own):
             d.clear()
 
     def tracker(self, sector: str) -> Any:
@@ -515,7 +527,16 @@ class FusionStage:
         chunks += [list(c) for _, c in groupby(ready[n_old:],
                                                key=lambda o: math.floor(o.t / self.bucket_s))]
         for chunk in chunks:
-            owned = self._owned(sector, tr.process(chunk))
+            if any(o.kind == "friendly" for o in chunk):
+                self.own_force(sector).report(o for o in chunk if o.kind == "friendly")
+                chunk = [o for o in chunk if o.kind != "friendly"]
+                if not chunk:  # the tracker sees exactly the calls it saw without BFT
+                    continue
+            updates = tr.process(chunk)
+            own = self.own.get(sector)
+            if own is not None:
+                own.mark(updates)
+            owned = self._owned(sector, updates)
             if owned:
                 buckets.append(owned)
             if getattr(tr, "late", None):  # reset by every call: collect per chunk
@@ -532,6 +553,15 @@ class FusionStage:
         horizon = self.released[sector] - self.dedup_horizon_s
         while recent and next(iter(recent.values())) < horizon:
             recent.popitem(last=False)
+
+    def own_force(self, sector: str) -> Any:
+        own = self.own.get(sector)
+        if own is None:
+            from fusion.friendly import OwnForce
+
+            origin = self.ctx.sectorizer.origin(sector)
+            own = self.own[sector] = OwnForce(origin.lat0, origin.lon0)
+        return own
 
     def confirmed_count(self, sector: str) -> int:
         """Confirmed live sensor tracks of the sector (the ``ACTIVE_TRACKS`` gauge)."""
@@ -565,7 +595,7 @@ class FusionStage:
         raws = self._raw.get(sector) or {}
         buffer = [raws.get(o.obs_id) or observation_dict(o)
                   for o in self.buffers.get(sector, [])]
-        return {
+        state = {
             "tracker": self.tracker(sector).snapshot(),
             "buffer": buffer,
             "newest": self.newest.get(sector),
@@ -575,6 +605,9 @@ class FusionStage:
             "emitted": self.emitted.get(sector, 0),
             "src_offsets": dict(self.src_offsets.get(sector) or {}),
         }
+        if sector in self.own:
+            state["own_force"] = self.own[sector].snapshot()
+        return state
 
     def _recent_groups(self, sector: str) -> list[list[Any]]:
         """``recent`` as ``[[t, "id id …"], …]``: one group per run of ids in the same time
@@ -615,6 +648,9 @@ class FusionStage:
         self.src_offsets[sector] = {str(k): int(v) for k, v in
                                     (state.get("src_offsets") or {}).items()}
         self._buffered_ids.pop(sector, None)
+        self.own.pop(sector, None)
+        if state.get("own_force"):
+            self.own_force(sector).restore(state["own_force"])
 
 
 # ---------------------------------------------------------------- alerts

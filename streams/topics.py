@@ -14,7 +14,8 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
-READINGS = ("readings.radar", "readings.thermal", "readings.seismic", "readings.ais")
+READINGS = ("readings.radar", "readings.thermal", "readings.seismic", "readings.ais",
+            "readings.friendly")
 OBSERVATIONS = "observations"
 TRACKS = "tracks"
 ALERTS = "alerts"

@@ -37,9 +37,8 @@ def candidate_pairs(
         return empty, empty.copy()
     k = min(max_candidates, n)
     if n * m <= _DENSE:
-        dist, idx = _dense_query(track_pos, obs_pos, k, radius)
-    else:
-        dist, idx = cKDTree(track_pos).query(obs_pos, k=k, distance_upper_bound=radius)
+        return _dense_pairs(track_pos, obs_pos, k, radius)
+    dist, idx = cKDTree(track_pos).query(obs_pos, k=k, distance_upper_bound=radius)
     dist = dist.reshape(m, k)
     idx = idx.reshape(m, k)
     ok = np.isfinite(dist)
@@ -47,20 +46,25 @@ def candidate_pairs(
     return idx[ok].astype(np.intp), obs_idx.astype(np.intp)
 
 
-def _dense_query(
+def _dense_pairs(
     track_pos: NDArray[np.float64], obs_pos: NDArray[np.float64], k: int, radius: float
-) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
-    """``cKDTree.query`` semantics (k nearest, inf beyond ``radius``) for small inputs.
+) -> tuple[IntArray, IntArray]:
+    """The k-d tree's answer for small inputs, as pairs: per observation its (at most ``k``)
+    nearest tracks within ``radius``, nearest first, ties to the lower track index.
 
-    A streaming call brings a handful of observations to a few dozen tracks; building a
-    tree for that costs more than the m × n distances.
+    A streaming call brings a handful of observations to a few hundred tracks; building a
+    tree for that costs more than the m × n distances, and sorting only the pairs within
+    the radius (a few per observation) costs less than sorting every row.
     """
     d = np.hypot(
         obs_pos[:, None, 0] - track_pos[None, :, 0], obs_pos[:, None, 1] - track_pos[None, :, 1]
     )
-    idx = np.argsort(d, axis=1, kind="stable")[:, :k]
-    dist = np.take_along_axis(d, idx, axis=1)
-    far = dist > radius
-    dist[far] = np.inf
-    idx[far] = track_pos.shape[0]
-    return dist, idx
+    oi, ti = np.nonzero(d <= radius)  # NaN positions never pass
+    if oi.size == 0:
+        empty = np.empty(0, dtype=np.intp)
+        return empty, empty.copy()
+    order = np.lexsort((ti, d[oi, ti], oi))
+    oi, ti = oi[order], ti[order]
+    rank = np.arange(oi.size) - np.searchsorted(oi, oi)  # position within its observation
+    keep = rank < k
+    return ti[keep].astype(np.intp), oi[keep].astype(np.intp)

@@ -174,12 +174,18 @@ class Rule:
         return []
 
     def forget(self, track_ids: set[str]) -> None:
-        """Drop per-track history of deleted tracks (state keyed by track id by default)."""
-        for key in list(self.state):
-            table = self.state[key]
+        """Drop per-track history of deleted tracks (state keyed by track id by default).
+
+        Called per rule once per wave of an alert batch with every track deleted in it
+        (``AlertEngine._tracks_gone``), so it pops the ids rather than building a set of
+        every table's keys.
+        """
+        if not track_ids:
+            return
+        for table in self.state.values():
             if isinstance(table, dict):
-                for tid in track_ids & set(table):
-                    del table[tid]
+                for tid in track_ids:
+                    table.pop(tid, None)
 
     def status_mask(self, batch: Batch) -> NDArray[np.bool_]:
         return np.isin(batch.status, list(self.cfg.get("statuses", ())))

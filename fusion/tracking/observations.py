@@ -95,20 +95,33 @@ class ObservationArrays:
 
 
 def _polar(attrs: dict[str, Any]) -> tuple[float, float, float, float, float, float] | None:
-    keys = (
-        "range_m",
-        "bearing_deg",
-        "sigma_range_m",
-        "sigma_bearing_deg",
-        "sensor_lat",
-        "sensor_lon",
-    )
+    """(range, bearing, σ range, σ bearing, sensor lat, sensor lon), or None if unusable.
+
+    Spelled out rather than looped over the keys: it runs once per radar/thermal plot.
+    """
     try:
-        vals = tuple(float(attrs[k]) for k in keys)
+        vals = (
+            float(attrs["range_m"]),
+            float(attrs["bearing_deg"]),
+            float(attrs["sigma_range_m"]),
+            float(attrs["sigma_bearing_deg"]),
+            float(attrs["sensor_lat"]),
+            float(attrs["sensor_lon"]),
+        )
     except (KeyError, TypeError, ValueError):
         return None
-    ok = all(math.isfinite(v) for v in vals) and vals[2] > 0 and vals[3] > 0
-    return (vals[0], vals[1], vals[2], vals[3], vals[4], vals[5]) if ok else None
+    fin = math.isfinite
+    ok = (
+        fin(vals[0])
+        and fin(vals[1])
+        and fin(vals[2])
+        and fin(vals[3])
+        and fin(vals[4])
+        and fin(vals[5])
+        and vals[2] > 0
+        and vals[3] > 0
+    )
+    return vals if ok else None
 
 
 def from_observations(
@@ -124,10 +137,10 @@ def from_observations(
     m = len(obs)
     lat = np.array([o.lat for o in obs], float)
     lon = np.array([o.lon for o in obs], float)
-    e, n = frame.to_en(lat, lon)
+    e, n, rot = frame.en_and_rotation(lat, lon)  # one to_en shared by both
     pos = np.stack([e, n], -1).reshape(m, 2)
     cov_local = np.array([o.cov_en for o in obs], float).reshape(m, 2, 2)
-    rot = frame.rotation_en(lat, lon).reshape(m, 2, 2)
+    rot = rot.reshape(m, 2, 2)
     cov = rot @ cov_local @ np.swapaxes(rot, 1, 2)
     model = np.full(m, POSITION, np.int8)
     z = pos.copy()
@@ -158,9 +171,9 @@ def from_observations(
         # sensor positions and meridian convergence for all polar rows in one call each
         rows = np.asarray(polar_rows)
         rng, brg, sr, sb, slat, slon = np.asarray(polar_vals, float).T
-        se, sn = frame.to_en(slat, slon)
+        se, sn, rs = frame.en_and_rotation(slat, slon)
         # bearing is from true north at the sensor: turn it into the sector frame
-        rs = frame.rotation_en(slat, slon).reshape(-1, 2, 2)
+        rs = rs.reshape(-1, 2, 2)
         conv = np.arctan2(rs[:, 1, 0], rs[:, 0, 0])
         model[rows] = POLAR
         z[rows, 0] = rng

@@ -36,7 +36,13 @@ _COLUMNS: dict[str, tuple[type, tuple[int, ...]]] = {
     "cls": (np.float64, (N_CLASSES,)),
     "mmsi": (np.int64, ()),
     "last_opp": (np.float64, ()),  # time of the last counted detection opportunity
+    # duplicate-track test (``SectorTracker._dedupe``): consecutive checks in which this
+    # track and track ``dup_of`` were one target's state
+    "dup_n": (np.int32, ()),
+    "dup_of": (np.int64, ()),
 }
+# columns an ``append`` or an older snapshot may leave out, and their fill value
+_OPTIONAL: dict[str, float] = {"dup_n": 0, "dup_of": -1}
 
 
 _ENCODING = "b64le"
@@ -85,6 +91,8 @@ class TrackStore:
     cls: NDArray[np.float64]
     mmsi: NDArray[np.int64]
     last_opp: NDArray[np.float64]
+    dup_n: NDArray[np.int32]
+    dup_of: NDArray[np.int64]
 
     def ensure_sensors(self, n_sensors: int) -> None:
         """Widen ``seen`` when a new sensor appears."""
@@ -94,10 +102,12 @@ class TrackStore:
             self.seen_t = np.hstack([self.seen_t, np.zeros((len(self), extra))])
 
     def append(self, seen: NDArray[np.bool_], **values: ArrayLike) -> None:
-        """Append rows; every column must be given (same length). Contributions are dated
-        at the rows' ``t``."""
+        """Append rows; every column but ``_OPTIONAL``'s must be given (same length).
+        Contributions are dated at the rows' ``t``."""
+        rows = len(np.asarray(values["t"]).reshape(-1))
         for k, (dt, _) in _COLUMNS.items():
-            self.cols[k] = np.concatenate([self.cols[k], np.asarray(values[k], dtype=dt)])
+            v = values[k] if k in values else np.full(rows, _OPTIONAL[k])
+            self.cols[k] = np.concatenate([self.cols[k], np.asarray(v, dtype=dt)])
         self.seen = np.vstack([self.seen, seen])
         t = np.asarray(values["t"], float).reshape(-1, 1)
         self.seen_t = np.vstack([self.seen_t, np.where(seen, t, 0.0)])
@@ -108,8 +118,9 @@ class TrackStore:
             self.cols[k] = self.cols[k][mask]
         self.seen = self.seen[mask]
         self.seen_t = self.seen_t[mask]
-        alive = set(self.cols["num"].tolist())
-        self.names = {k: v for k, v in self.names.items() if k in alive}
+        if self.names:  # most stores name no track (names come from AIS)
+            alive = set(self.cols["num"].tolist())
+            self.names = {k: v for k, v in self.names.items() if k in alive}
 
     def index_of(self, nums: NDArray[np.int64]) -> NDArray[np.intp]:
         """Row indices of track numbers (-1 where absent)."""
@@ -138,6 +149,9 @@ class TrackStore:
         n_sensors = int(d["n_sensors"])
         store = cls(n_sensors)
         for k, (dt, shape) in _COLUMNS.items():
+            if k in _OPTIONAL and k not in d:  # older snapshots: no duplicate-test state
+                store.cols[k] = np.full(len(store.cols["num"]), _OPTIONAL[k], dtype=dt)
+                continue
             v = d.get(k, d["t"] if k == "last_opp" else None)  # older snapshots: no last_opp
             store.cols[k] = _decode(v, dt, (-1, *shape))
         # (rows, sensors) from the row count: reshape(-1, 0) is undefined for a sensorless store

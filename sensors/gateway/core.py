@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sensors.ais.framing import FramingError, frame_line
+from sensors.friendly import friendly_report
 from sensors.gateway.auth import Credential
 from sensors.gateway.forward import Forwarder
 from sensors.gateway.ratelimit import SensorRateConfig, SensorRateLimiter
@@ -31,7 +32,7 @@ from sensors.schemas import MAX_AGE_S, ReadingError, validate_reading
 
 log = logging.getLogger(__name__)
 
-KINDS = ("radar", "thermal", "seismic", "ais")
+KINDS = ("radar", "thermal", "seismic", "ais", "friendly")
 DEADLETTER_TOPIC = "deadletter"
 RAW_LIMIT = 4096
 # readings of one sensor per Kafka record: per-record overhead bounds throughput, and
@@ -140,6 +141,8 @@ class IngestCore:
             )
         if kind == "ais":
             check_nmea(reading["nmea"])
+        elif kind == "friendly":
+            friendly_report(reading)  # a non-friendly CoT type is refused at the edge
         return self.sensor_limiter.take(sensor)
 
     def ingest(

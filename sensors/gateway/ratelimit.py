@@ -27,6 +27,7 @@ NOMINAL_READINGS_PER_S: dict[str, float] = {
     "thermal": 10.0,
     "seismic": 10.0,  # waveform frames (1-10 per second) or events
     "ais": 50.0,
+    "friendly": 20.0,  # a TAK feed: one report per own unit every few seconds
 }
 DEFAULT_MULTIPLE = 3.0
 DEFAULT_BURST_S = 2.0

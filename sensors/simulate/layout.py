@@ -319,4 +319,8 @@ def _sensors(kind: str, frame: LocalFrame) -> list[dict[str, Any]]:
     xa = 3000.0 if has_river else 0.0
     lat, lon = _at(frame, xa, float(border_y(kind, xa)) - 800.0)
     out.append({"id": "A1", "type": "ais", "lat": lat, "lon": lon, "height_m": 30.0})
+    if has_forest:  # patrols work the land border: their TAK feed (blue-force tracking),
+        # listed last so every other sensor keeps its place and its readings
+        lat, lon = _at(frame, 0.0, float(border_y(kind, 0.0)) - 1500.0)
+        out.append({"id": "TAK1", "type": "friendly", "lat": lat, "lon": lon, "height_m": 0.0})
     return out

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import ais, radar, seismic, thermal
+from . import ais, friendly, radar, seismic, thermal
 from .common import SimReading
 from .layout import Layout, build_layout
 from .targets import Target, build_targets
@@ -31,6 +31,7 @@ MODELS: dict[str, Model] = {
     "thermal": thermal.simulate,
     "seismic": seismic.simulate,
     "ais": ais.simulate,
+    "friendly": friendly.simulate,  # blue-force tracking of the patrols
 }
 
 

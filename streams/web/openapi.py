@@ -98,6 +98,11 @@ def document(version: str = "1") -> dict[str, Any]:
             "mmsi": {"type": "integer", "nullable": True},
             "name": {"type": "string", "nullable": True},
             "classification": {"type": "string", "nullable": True},
+            "friendly": {
+                "type": "string",
+                "description": "own unit id (blue-force tracking): this track is our patrol; "
+                "absent for every other track",
+            },
             "trail": {
                 "type": "array",
                 "description": "recent [t, lat, lon] points, oldest first",

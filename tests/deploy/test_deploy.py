@@ -29,6 +29,7 @@ TOPICS = [
     "readings.thermal",
     "readings.seismic",
     "readings.ais",
+    "readings.friendly",
     "observations",
     "tracks",
     "alerts",

@@ -103,15 +103,15 @@ def test_small_input_paths_match_the_tree_and_graph_paths(seed: int) -> None:
     from scipy.spatial import cKDTree
 
     from fusion.association.clustering import _propagate
-    from fusion.association.gating import _dense_query
+    from fusion.association.gating import _dense_pairs
 
     rng = np.random.default_rng(seed)
     tracks, obs = rng.uniform(0, 300, (40, 2)), rng.uniform(0, 300, (12, 2))
-    dist, idx = _dense_query(tracks, obs, 5, 60.0)
+    dt, do = _dense_pairs(tracks, obs, 5, 60.0)
     ref_d, ref_i = cKDTree(tracks).query(obs, k=5, distance_upper_bound=60.0)
-    assert np.array_equal(np.isfinite(dist), np.isfinite(ref_d))
-    ok = np.isfinite(ref_d)
-    assert np.allclose(dist[ok], ref_d[ok]) and np.array_equal(idx[ok], ref_i[ok])
+    ok = np.isfinite(ref_d)  # the tree's pairs, row by row, nearest first
+    assert dt.size > 0
+    assert np.array_equal(dt, ref_i[ok]) and np.array_equal(do, np.nonzero(ok)[0])
     ti, oj = candidate_pairs(tracks, obs, 60.0, 5)
     a = _propagate(ti, oj)
     g = coo_matrix((np.ones(ti.size), (ti, oj + 40)), shape=(52, 52))
@@ -124,3 +124,17 @@ def test_gnn_fast_path_for_disjoint_pairs() -> None:
     ti, oj = np.array([3, 0, 7]), np.array([1, 2, 0])
     at, ao = gnn_assign(ti, oj, np.array([1.0, 2.0, 50.0]), 8, 3, miss_cost=10.0)
     assert sorted(zip(at.tolist(), ao.tolist(), strict=True)) == [(0, 2), (3, 1)]
+
+
+def test_dense_pairs_keep_the_k_nearest_within_the_radius_ties_to_the_lower_index() -> None:
+    """Brute-force gating as the stable sort of every row did: k nearest, ties by index."""
+    from fusion.association.gating import _dense_pairs
+
+    tracks = np.array([[0.0, 10.0], [10.0, 0.0], [0.0, -10.0], [5.0, 0.0], [np.nan, 0.0],
+                       [0.0, 40.0], [500.0, 500.0]])
+    obs = np.array([[0.0, 0.0], [0.0, 40.0], [1000.0, 1000.0]])
+    ti, oj = _dense_pairs(tracks, obs, 3, 30.0)
+    # obs 0: track 3 (5 m), then 0, 1, 2 tie at 10 m -> 0 and 1; obs 1: track 5, then 0 (30 m)
+    assert ti.tolist() == [3, 0, 1, 5, 0] and oj.tolist() == [0, 0, 0, 1, 1]
+    ti, oj = _dense_pairs(tracks, obs, 3, 29.9)
+    assert ti.tolist() == [3, 0, 1, 5]

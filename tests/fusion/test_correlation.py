@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fusion.correlation import AisCorrelator, CorrelationConfig
 from fusion.geodesy import LocalFrame
 from fusion.tracker import SectorTracker, TrackerConfig
 from fusion.types import Observation
@@ -169,3 +170,87 @@ def test_sources_drop_a_sensor_that_stopped_feeding_the_track() -> None:
     now = {u.track_id: u for u in tr.live_tracks()}[a.track_id]
     assert now.sources == ["R1"]
     assert now.mmsi == 111  # the pairing itself stays (the AIS track is only 20 s old)
+
+
+# -- AisCorrelator alone: synthetic states, one evaluation per call -------------------------
+
+
+def _states(pos: list[tuple[float, float]], vel: tuple[float, float] = (3.0, 0.0)):
+    x = np.array([[e, n, *vel] for e, n in pos], float)
+    p = np.repeat(np.eye(4)[None] * 25.0, len(pos), axis=0)  # 5 m / 5 m/s: S = 50 I
+    return x, p
+
+
+def _eval(
+    c: AisCorrelator,
+    ais: dict[int, tuple[float, float]],
+    age: dict[int, float],
+    trk: dict[int, tuple[float, float]],
+) -> dict[int, int]:
+    xa, pa = _states(list(ais.values()))
+    xt, pt = _states(list(trk.values()))
+    return c.evaluate(
+        np.array(list(ais), np.int64),
+        xa,
+        pa,
+        np.array(list(trk), np.int64),
+        xt,
+        pt,
+        np.array([age[m] for m in ais], float),
+    )
+
+
+def test_a_reporting_vessel_takes_its_track_back_from_a_silent_mmsi() -> None:
+    """Two boats' radar tracks swap while one MMSI (2) is silent: the reporting vessel (1)
+    lets go of the track that left it and, on a full window of fresh scores, takes the track
+    the silent MMSI holds (measured: river seed 2, B4/B5)."""
+    c = AisCorrelator(CorrelationConfig())
+    here, there = (0.0, 0.0), (0.0, 400.0)
+    for _ in range(6):
+        got = _eval(c, {1: here, 2: there}, {1: 0.0, 2: 0.0}, {10: here, 20: there})
+    assert got == {1: 10, 2: 20}
+    # swap: track 20 is now where vessel 1 is, track 10 where the silent vessel 2 was
+    states = []
+    for _ in range(8):
+        states.append(_eval(c, {1: here, 2: there}, {1: 0.0, 2: 90.0}, {10: there, 20: here}))
+    assert states[0] == {2: 20}  # 1 released at once (its window fails); 2 still held
+    first = next(i for i, s in enumerate(states) if s.get(1) == 20)
+    assert first == c.config.window - 1  # a held track needs a full window of fresh scores
+    assert states[-1] == {1: 20}  # the silent MMSI let go; it pairs again once it reports
+
+
+def test_a_silent_mmsi_keeps_its_track_against_a_brief_passer_by() -> None:
+    """Fewer than ``window`` fresh scores never take a held track (a vessel passing a
+    class B boat at anchor, whose report is minutes apart)."""
+    c = AisCorrelator(CorrelationConfig())
+    anchor = (0.0, 0.0)
+    for _ in range(6):
+        _eval(c, {2: anchor}, {2: 0.0}, {20: anchor})
+    for _ in range(5):  # vessel 1 passes right over the anchored boat's track for 5 s
+        got = _eval(c, {1: anchor, 2: anchor}, {1: 0.0, 2: 120.0}, {20: anchor})
+        assert got == {2: 20}
+
+
+def test_scores_from_before_a_reporting_gap_are_forgotten() -> None:
+    """After a gap the pairing is judged on what the vessel reports now: three poor fresh
+    scores release it, even though the window still held good ones from before the gap."""
+    c = AisCorrelator(CorrelationConfig())
+    for _ in range(6):
+        _eval(c, {1: (0.0, 0.0)}, {1: 0.0}, {10: (0.0, 0.0)})
+    for _ in range(5):
+        assert _eval(c, {1: (0.0, 0.0)}, {1: 120.0}, {10: (0.0, 0.0)}) == {1: 10}  # held
+    off = (24.5, 0.0)  # d² = 24.5² / 50 = 12 per score: 3 × 12 > χ²(0.99, 12) = 26.2
+    got = [_eval(c, {1: off}, {1: 0.0}, {10: (0.0, 0.0)}) for _ in range(3)]
+    assert got[:2] == [{1: 10}, {1: 10}]  # too few fresh scores to judge: held
+    assert got[2] == {}  # (with the pre-gap scores: [0, 0, 0, 12, 12, 12] = 36 < 43, kept)
+
+
+def test_correlator_snapshot_keeps_the_stale_set() -> None:
+    c = AisCorrelator(CorrelationConfig())
+    for _ in range(6):
+        _eval(c, {1: (0.0, 0.0)}, {1: 0.0}, {10: (0.0, 0.0)})
+    _eval(c, {1: (0.0, 0.0)}, {1: 120.0}, {10: (0.0, 0.0)})
+    d = c.to_dict()
+    assert AisCorrelator.from_dict(d).stale == {1}
+    del d["stale"]  # a snapshot from before this field
+    assert AisCorrelator.from_dict(d).stale == set()

@@ -103,3 +103,61 @@ def test_polar_covariance_carries_through_the_frame() -> None:
         or abs(math.pi - abs(math.atan2(major[0], major[1])) - abs(conv)) < 1e-3
     )
     assert abs(conv) > 1e-3  # the test would be vacuous without convergence
+
+
+def test_fast_inverse_is_within_a_micrometre_of_the_exact_one_over_a_sector() -> None:
+    """``to_latlon``'s fitted polynomial against the exact iteration, ±50 km of the origin
+    (a 20 km sector, its halo and its sensors' reach sit well inside), several latitudes."""
+    from fusion.geodesy import _FIT_HALF_M, _inverse_fit
+
+    rng = np.random.default_rng(11)
+    m_per_deg = math.radians(1.0) * A
+    for lat0, lon0 in [(51.5, 30.55), (0.5, 10.0), (-33.9, 18.4), (64.0, 29.0), (78.2, 15.6)]:
+        frame = LocalFrame(lat0, lon0)
+        fit = _inverse_fit(lat0, lon0)
+        assert fit is not None and fit.sx == _FIT_HALF_M  # the fast path is in use
+        e = np.r_[rng.uniform(-50_000, 50_000, 4000), -50_000, 50_000, 50_000, 0.0, 1.0]
+        n = np.r_[rng.uniform(-50_000, 50_000, 4000), -50_000, 50_000, -50_000, 0.0, 0.0]
+        lat, lon = frame.to_latlon(e, n)
+        ref_lat, ref_lon = frame.to_latlon_exact(e, n)
+        err = np.hypot((lat - ref_lat) * m_per_deg,
+                       (lon - ref_lon) * m_per_deg * np.cos(np.radians(ref_lat)))
+        assert err.max() < 1e-6, (lat0, err.max())
+        # and it still inverts to_en to the exact inverse's own round-trip accuracy
+        e2, n2 = frame.to_en(lat, lon)
+        assert np.max(np.hypot(e2 - e, n2 - n)) < 1e-6
+
+
+def test_fast_inverse_falls_back_to_the_exact_one_outside_its_square_and_near_a_pole() -> None:
+    from fusion.geodesy import _inverse_fit
+
+    frame = LocalFrame(51.5, 30.55)
+    e = np.array([10.0, 80_000.0, np.nan, -120_000.0])
+    n = np.array([20.0, 0.0, 5.0, 30_000.0])
+    lat, lon = frame.to_latlon(e, n)
+    ref_lat, ref_lon = frame.to_latlon_exact(e, n)
+    assert np.array_equal(lat[1:], ref_lat[1:], equal_nan=True)  # bit for bit: same iteration
+    assert np.array_equal(lon[1:], ref_lon[1:], equal_nan=True)
+    assert abs(lat[0] - ref_lat[0]) < 1e-12
+    # shapes as before: scalars give 0-d arrays, broadcasting works
+    la, lo = frame.to_latlon(100.0, 200.0)
+    assert la.shape == () and abs(float(la) - float(frame.to_latlon_exact(100.0, 200.0)[0])) < 1e-12
+    assert frame.to_latlon(np.zeros((2, 3)), 1.0)[0].shape == (2, 3)
+    # near the pole the fit cannot reach a micrometre over 50 km: it shrinks, or is not used
+    polar = _inverse_fit(89.9, 0.0)
+    assert polar is None or polar.sx < 50_000
+    pf = LocalFrame(89.9, 0.0)
+    e = np.linspace(-40_000, 40_000, 9)
+    assert np.allclose(pf.to_en(*pf.to_latlon(e, e))[0], e, atol=1e-6)
+
+
+def test_fast_inverse_keeps_longitudes_wrapped_at_the_antimeridian() -> None:
+    """A square across ±180° cannot be one polynomial: the fit check shrinks or drops it."""
+    rng = np.random.default_rng(5)
+    e, n = rng.uniform(-50_000, 50_000, 2000), rng.uniform(-50_000, 50_000, 2000)
+    for lon0 in (179.9, 180.0, -179.95):
+        frame = LocalFrame(51.5, lon0)
+        lat, lon = frame.to_latlon(e, n)
+        ref_lat, ref_lon = frame.to_latlon_exact(e, n)
+        assert np.all((lon > -180) & (lon <= 180))
+        assert np.abs(lon - ref_lon).max() < 1e-12 and np.abs(lat - ref_lat).max() < 1e-12

@@ -196,3 +196,28 @@ def test_approach_resolves_when_the_target_stops_and_a_new_approach_is_a_new_ale
     first = [a for a in out if a.alert_id == ids[0]]
     assert first[-1].status == "resolved" and first[-1].t_last < T0 + 120
     assert next(a for a in out if a.alert_id == ids[1]).t_first >= T0 + 120
+
+
+def test_second_target_beside_a_live_alert_track_gets_its_own_alert() -> None:
+    """Two intruders 20 m apart, each on its own live track: two alerts. The fragment merge
+    used to fold the second into the first's alert (a boat waiting 9 m from a dark boat was
+    never reported); with ``merge_skip_live_s`` 0 it still does."""
+    a = [upd("A", T0 + k, -2500, -2500 + k) for k in range(30)]
+    b = [upd("B", T0 + 10 + k, -2500, -2480 + k) for k in range(20)]
+    out = feed(_engine("restricted_entry"), a, b)
+    assert len({x.alert_id for x in out}) == 2
+    assert {tuple(x.track_ids) for x in out} == {("A",), ("B",)}
+    old = AlertEngine(scene(), {**only("restricted_entry"), "engine": {"merge_skip_live_s": 0}},
+                      SENSORS)
+    assert len({x.alert_id for x in feed(old, a, b)}) == 1
+
+
+def test_track_that_swapped_away_leaves_its_alert_to_the_new_track() -> None:
+    """The alert's track leaves with another target (a walker off the boat he landed from)
+    and a new track takes up the intruder where it was: the new track joins the alert,
+    although the old track is still live, because it is no longer beside the new one."""
+    a = [upd("A", T0 + k, -2500, -2500 + (0 if k < 10 else 8 * (k - 10))) for k in range(30)]
+    b = [upd("B", T0 + 20 + k, -2500, -2500) for k in range(10)]  # A is 80 m off by then
+    out = feed(_engine("restricted_entry"), a, b)
+    assert len({x.alert_id for x in out}) == 1
+    assert out[-1].track_ids == ["A", "B"]

@@ -294,3 +294,139 @@ def test_snapshot_config_matches_dataclass_asdict() -> None:
     for cfg in (TrackerConfig(), engine_config()):
         snap = SectorTracker("S1", LAT0, LON0, cfg).snapshot()["config"]
         assert snap == asdict(cfg) and list(snap) == list(asdict(cfg))
+
+
+def _boat_scans(scans: int, seed: int = 0, pd: float = 1.0, start: int = 0):
+    """One boat at 2 m/s east, one radar plot per 1 s scan (σ 5 m)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in range(start, start + scans):
+        if rng.random() < pd:
+            e, n = 2.0 * s + rng.normal(0, 5), rng.normal(0, 5)
+            out.append([_obs(s, s, e, n)])
+        else:
+            out.append([])
+    return out
+
+
+def _clone_track(tr: SectorTracker, offset_m: float) -> int:
+    """A second confirmed track on the first one's target (as one born beside it after a
+    missed gate), last fed by the same radar one scan earlier; returns its number."""
+    st = tr.tracks
+    assert len(st) == 1
+    x = st.x.copy()
+    x[0, 1] += offset_m
+    num = tr.counter
+    tr.counter += 1
+    st.append(
+        st.seen.copy(),
+        num=[num], x=x, P=st.P.copy(), t=st.t - 1.0, status=st.status.copy(), hits=[3],
+        opps=[3], misses=[0], qscale=[1.0], cls=st.cls.copy(), mmsi=[-1], last_opp=st.t - 1.0,
+    )
+    return num
+
+
+def test_duplicate_track_on_one_target_is_deleted() -> None:
+    """Two confirmed tracks sharing one boat's plots (neither misses five in a row) are one
+    target: the younger is deleted after ``dup_hold`` checks, the older keeps the boat."""
+    cfg = TrackerConfig(q=0.2, adaptive=False, max_misses=50)  # only the duplicate test deletes
+    tr = SectorTracker("S1", LAT0, LON0, cfg)
+    scans = _boat_scans(40)
+    _run(tr, scans[:10])
+    (first,) = tr.tracks.num.tolist()
+    dup = _clone_track(tr, 12.0)
+    deleted = [u for b in scans[10 : 10 + cfg.dup_hold + 2] for u in tr.process(b)
+               if u.status == "deleted"]
+    assert [u.track_id for u in deleted] == [tr.track_id(dup)]
+    assert tr.tracks.num.tolist() == [first] and tr.n_duplicates == 1
+    _run(tr, scans[10 + cfg.dup_hold + 2 :])
+    assert [u.track_id for u in tr.live_tracks()] == [tr.track_id(first)]
+    # without the test the duplicate lives on beside it
+    off = SectorTracker("S1", LAT0, LON0, TrackerConfig(q=0.2, adaptive=False, max_misses=50,
+                                                        dup_hold=0))
+    _run(off, scans[:10])
+    _clone_track(off, 12.0)
+    _run(off, scans[10:])
+    assert len(off.live_tracks()) == 2
+
+
+def test_duplicate_state_survives_a_checkpoint() -> None:
+    """The count of consecutive duplicate checks is tracker state: a restart in the middle
+    deletes the duplicate at the same scan as a tracker that never stopped."""
+    cfg = TrackerConfig(q=0.2, adaptive=False, max_misses=50)
+    scans = _boat_scans(30)
+    a = SectorTracker("S1", LAT0, LON0, cfg)
+    _run(a, scans[:10])
+    _clone_track(a, 12.0)
+    b = SectorTracker.restore(json.loads(json.dumps(a.snapshot())))
+    ref = _run(a, scans[10:14])
+    b = SectorTracker.restore(json.loads(json.dumps(b.snapshot())))
+    assert _run(b, scans[10:14]) == ref
+    assert int(b.tracks.dup_n.max()) == int(a.tracks.dup_n.max()) == 4
+    assert _run(b, scans[14:]) == _run(a, scans[14:])
+    assert a.n_duplicates == b.n_duplicates == 1
+
+
+def test_two_boats_nine_metres_apart_keep_their_tracks() -> None:
+    """A rendezvous: two boats 9 m apart, each seen by the radar in the same scans (Pd 0.92).
+    Their tracks pass the state test (same place, same velocity) but one scan fed both, so
+    they are two targets: neither is deleted, with the boats at rest or one drifting off."""
+    for drift in (0.0, 0.5):
+        rng = np.random.default_rng(3)
+        cfg = TrackerConfig(q=0.2, adaptive=False)
+        tr = SectorTracker("S1", LAT0, LON0, cfg)
+        k = 0
+        for s in range(120):
+            batch = []
+            for e0, n0, ve in ((0.0, 0.0, 0.0), (0.0, 9.0, drift)):
+                if s < 3 or rng.random() < 0.92:
+                    batch.append(_obs(k, s, e0 + ve * s + rng.normal(0, 2), n0 + rng.normal(0, 2)))
+                    k += 1
+            tr.process(batch)
+        assert tr.n_duplicates == 0
+        assert len(tr.live_tracks()) == 2
+
+
+def test_old_snapshot_without_duplicate_state_restores() -> None:
+    """Checkpoints written before the duplicate test have no ``dup_n``/``dup_of`` columns."""
+    tr = SectorTracker("S1", LAT0, LON0)
+    _run(tr, _scene(seed=2, scans=8))
+    state = json.loads(json.dumps(tr.snapshot()))
+    for key in ("dup_n", "dup_of"):
+        del state["tracks"][key]
+    del state["n_duplicates"], state["dup_last"]
+    old = SectorTracker.restore(state)
+    assert old.tracks.dup_of.tolist() == [-1] * len(tr.tracks)
+    assert len(old.tracks) == len(tr.tracks) > 0
+
+
+def test_deletions_of_a_call_keep_their_order_and_state() -> None:
+    """Deletion records are built once per call from copies taken at deletion: each keeps
+    the state it was deleted with, in deletion order, before the call's other updates,
+    also when a sensor first heard later in the same call widens the track columns."""
+    cfg = TrackerConfig(confirm_m=4, confirm_n=0, tentative_max_misses=1, adaptive=False)
+    tr = SectorTracker("S1", LAT0, LON0, cfg)
+    tr.process([_obs(0, 0.0, 0.0, 0.0), _obs(1, 0.0, 900.0, 0.0)])  # two tentative tracks
+    tr.process([_obs(2, 1.0, 1.0, 0.0, sensor="R9"), _obs(3, 1.0, 2900.0, 0.0, sensor="R9")])
+    before = {u.track_id: u for u in tr.live_tracks(include_tentative=True)}
+    assert set(before) == {"S1-T0", "S1-T1", "S1-T2"} and before["S1-T0"].sources == ["R1", "R9"]
+    r = int(tr.tracks.index_of(np.array([1]))[0])  # T1 as stored (not predicted)
+    ref_t, ref_p = float(tr.tracks.t[r]), tr.tracks.P[r].tolist()
+    ref_lat, ref_lon = (float(v) for v in FRAME.to_latlon(*tr.tracks.x[r, :2]))
+    # one call: R1 misses T1 (deleted), a thermal camera appears, R1's next scan misses T0
+    out = tr.process(
+        [
+            _obs(4, 2.0, 1.0, 0.0),  # T0 (R1 seen) hit; T1 missed → deleted
+            _obs(5, 2.2, 5000.0, 5000.0, sensor="C7", kind="thermal"),  # new sensor column
+            _obs(6, 3.5, 4000.0, -4000.0),  # R1 again: T0 missed → deleted
+        ]
+    )
+    deleted = [u for u in out if u.status == "deleted"]
+    assert [u.track_id for u in deleted] == ["S1-T1", "S1-T0"]
+    assert out[:2] == deleted  # deletions first, in the order they happened
+    t1, t0 = deleted
+    assert (t1.t, t1.cov, t1.sources, t1.obs_ids) == (ref_t, ref_p, ["R1"], [])
+    assert abs(t1.lat - ref_lat) < 1e-12 and abs(t1.lon - ref_lon) < 1e-12
+    # T0 was updated by o4 in this call before it was deleted: that state, o4 with it
+    assert t0.t == 2.0 and t0.sources == ["R1", "R9"] and t0.obs_ids == ["o4"]
+    assert "C7" in tr.sensors and len(tr.sensors) == tr.tracks.seen.shape[1]

@@ -26,6 +26,7 @@ ALLOWED = {
     "thermal": {"heading_deg", "fov_deg", "max_range_m", "sigma_bearing_deg"},
     "seismic": {"radius_m"},
     "ais": set(),
+    "friendly": set(),  # the patrols' TAK feed (blue-force tracking)
 }
 COMMON = {"id", "type", "lat", "lon", "height_m"}
 
@@ -79,7 +80,7 @@ def test_sensors_yaml_has_only_contract_fields(scen_dir: Path) -> None:
     for s in doc["sensors"]:
         assert set(s) == COMMON | ALLOWED[s["type"]], s["id"]
         types[s["type"]] += 1
-    assert set(types) == {"radar", "thermal", "seismic", "ais"}
+    assert set(types) == {"radar", "thermal", "seismic", "ais", "friendly"}
     registry = SensorRegistry.from_dict(doc)  # the project's own loader accepts it
     assert len(registry) == len(doc["sensors"])
     lat, lon = registry.centroid()
@@ -154,6 +155,8 @@ def test_readings_are_sorted_and_valid(scen_dir: Path) -> None:
             assert ("range_m" in v) != ("depression_deg" in v) and "object_id" in v
         elif kind == "seismic":
             assert set(v) == {"sensor_id", "t", "kind", "energy", "duration_s", "confidence"}
+        elif kind == "friendly":
+            assert set(v) == {"sensor_id", "t", "cot"} and "type='a-f-G-U-C" in v["cot"]
         else:
             assert set(v) == {"sensor_id", "station_id", "t", "nmea"}
     assert set(topics) == set(READING_TOPICS)

@@ -4,9 +4,10 @@ A regression guard for the pipeline as a whole (tracker + rules + lifecycle + sc
 single-scenario slice of ``benchmarks/alert_quality.py``. The floors are what the engine
 achieves today with its tracker settings (``fusion.tracker.ENGINE_TRACKER``; docs/rules.md,
 "Alert quality"): crossings 9/9 found, 10 of 10 alerts true (10 of 12 before the AIS
-correlation fixes of issue 5, docs/fusion.md); dark vessels 3/4, 3 of 3 (3 of 4 before
-round 4). The issue's targets (recall ≥ 95 %, precision ≥ 90 %) are not met yet for both rules and are
-pinned as a strict xfail, so the day they hold this file has to be updated (an XPASS fails).
+correlation fixes of issue 5, docs/fusion.md); dark vessels 4/4, 4 of 4 (3/4 before the
+fragment merge stopped folding a second dark boat into its neighbour's alert, docs/rules.md
+"Fifth round"; 3 of 4 alerts true before round 4). The issue's targets (recall ≥ 95 %,
+precision ≥ 90 %) hold for both rules on this scenario (not yet over the full set).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def test_crossing_and_dark_vessel_floors(scored: dict[str, Any]) -> None:
     # 0.7 s with the crossing rule's σ margin (5.7 s with a fixed 10 m margin at q = 0.2;
     # docs/fusion.md, "Crossing margin"); the issue's 5 s target is over the full set
     assert bc["tta_median_s"] <= 5.0
-    assert dv["recall"] >= 0.75 and dv["precision"] >= 0.75
+    assert dv["recall"] >= 0.95 and dv["precision"] >= 0.9
 
 
 def test_approach_warns_before_every_crossing_with_few_false_alerts(
@@ -48,14 +49,14 @@ def test_approach_warns_before_every_crossing_with_few_false_alerts(
     # round 4 (docs/rules.md "Fourth round"): 9/9 crossings warned, 11 of 11 approach alerts
     # true, one false alert of any rule in 0.5 sector-hours (restricted zone: a patrol).
     # Before it: 4/9 warned, 4 of 12 approach alerts false, 8 false alerts in all.
+    # With blue-force tracking (docs/friendly.md) the patrol is known: no false alert.
     abc = scored["_all"]["approach_before_crossing"]
     assert abc["crossings"] == 9 and abc["warned"] == 9
     assert scored["approach"]["precision"] >= 0.9
     sector_hours = scored["_all"]["hours"] * scored["_all"]["sectors"]
-    assert scored["_all"]["overall"]["false_per_sector_hour"] * sector_hours <= 1.5
+    assert scored["_all"]["overall"]["false_per_sector_hour"] * sector_hours <= 0.5
 
 
-@pytest.mark.xfail(strict=True, reason="issue 5 targets not met yet: see docs/rules.md")
 def test_crossing_and_dark_vessel_targets(scored: dict[str, Any]) -> None:
     for rule in ("border_crossing", "dark_vessel"):
         r = scored[rule]

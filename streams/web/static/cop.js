@@ -177,7 +177,9 @@ function drawSensors() {
   }
 }
 
-function trackColor(t) { return CLASS_COLOR[t.classification] || CLASS_COLOR.unknown; }
+// an own patrol (blue-force tracking: the track carries its unit id in `friendly`)
+const FRIENDLY_COLOR = '#3a5bff';
+function trackColor(t) { return t.friendly ? FRIENDLY_COLOR : CLASS_COLOR[t.classification] || CLASS_COLOR.unknown; }
 
 function drawTrails() {
   const g = $('l-trails');
@@ -210,7 +212,7 @@ function drawTracks() {
     el('circle', {r: hl.has(t.track_id) ? 7 : 5, fill: col, stroke: ais ? '#e8eef3' : dark ? '#ff453a' : '#05080b',
       'stroke-width': ais || dark ? 2 : 1.2, 'stroke-dasharray': dark ? '2.5 1.5' : ''}, grp);
     const title = el('title', {}, grp);
-    title.textContent = `${t.track_id} ${t.classification || 'unclassified'} ${ais ? 'MMSI ' + t.mmsi : '(no AIS)'} ${(sp * 3.6).toFixed(0)} km/h — ${(t.sources || []).join(', ')}`;
+    title.textContent = `${t.track_id}${t.friendly ? ' own unit ' + t.friendly : ''} ${t.classification || 'unclassified'} ${ais ? 'MMSI ' + t.mmsi : '(no AIS)'} ${(sp * 3.6).toFixed(0)} km/h — ${(t.sources || []).join(', ')}`;
     if (ais && V.k > 0.05) {
       const l = el('text', {x: 9, y: -6, class: 'trk-lbl'}, grp);
       l.textContent = t.name || String(t.mmsi);
