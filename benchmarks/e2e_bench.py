@@ -391,6 +391,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ("batch_within", "BATCH_WITHIN_S"),
             ("compression", "KAFKA_COMPRESSION"),
             ("sensor_idle", "FUSION_SENSOR_IDLE_S"),
+            ("fetch_wait", "KAFKA_FETCH_MAX_WAIT_S"),
         ):
             if getattr(args, flag, None) is not None:
                 env[f"BORDERFUSION_{name}"] = str(getattr(args, flag))
@@ -783,6 +784,11 @@ def parser() -> argparse.ArgumentParser:
         "--sensor-idle",
         type=float,
         help="BORDERFUSION_FUSION_SENSOR_IDLE_S of the workers (0: reorder window only)",
+    )
+    p.add_argument(
+        "--fetch-wait",
+        type=float,
+        help="BORDERFUSION_KAFKA_FETCH_MAX_WAIT_S of the workers (consumer fetch wait)",
     )
     p.add_argument("--drain-timeout", type=float, default=120.0)
     p.add_argument(

@@ -9,8 +9,14 @@ tracks by ``correlation.AisCorrelator``. Every step runs on all tracks of the se
 
 Time: each track carries its own last-update time and is predicted per (track, observation)
 pair to the observation's own time, so a rotating radar's plots need no common scan time.
-Observations older than the tracker's current time are never applied: they are returned in
-``late`` for the caller to dead-letter.
+Out-of-sequence observations (older than the tracker's time, e.g. a readings topic that lags
+another by a few hundred ms) are handled per track, "discard if superseded": one not older
+than the tracks it could update is applied as usual (those tracks are predicted forward to
+it); one inside the gate of a track already updated past its time is *absorbed* (counted in
+``absorbed``: it credits the sensor as a source of that track, never moves its state, never
+starts a track); only one older than the tracker time by more than ``oosm_max_lag_s`` is
+returned in ``late`` for the caller to dead-letter. In-order input never takes this path,
+so a time-ordered replay is unaffected.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from fusion.correlation import AisCorrelator, CorrelationConfig
 from fusion.filters.adaptive import adapt_q_scale
 from fusion.filters.kalman import inv2, kalman_update, mahalanobis2
 from fusion.filters.measurement import MeasurementBatch, innovations
-from fusion.filters.motion import ncv_predict
+from fusion.filters.motion import ncv_predict, ncv_process_noise
 from fusion.geodesy import LocalFrame
 from fusion.tracking.observations import ObservationArrays, from_observations
 from fusion.tracking.store import CONFIRMED, N_CLASSES, TENTATIVE, TrackStore
@@ -84,6 +90,9 @@ class TrackerConfig:
     # are one target: the younger is deleted (0: off)
     dup_probability: float = 0.99
     dup_hold: int = 8
+    # out-of-sequence observations (module doc): older than the tracker time by more than
+    # this they are ``late`` (tracks may have been confirmed or deleted since)
+    oosm_max_lag_s: float = 5.0
     correlation: CorrelationConfig = field(default_factory=CorrelationConfig)
 
     @classmethod
@@ -148,13 +157,17 @@ class SectorTracker:
         self.correlator = AisCorrelator(self.config.correlation)
         self.sensors: list[str] = []
         self.sensor_kinds: list[str] = []
+        self._non_ais = np.zeros(0, bool)  # per sensor column: not an AIS station
         self._sensor_idx: dict[str, int] = {}
         self.time = -math.inf
         self.counter = 0
         self.n_late = 0
+        self.n_absorbed = 0  # out-of-sequence observations superseded by a newer update
         self.n_duplicates = 0  # tracks deleted by ``_dedupe``
         self._dup_last = -math.inf  # time of the last duplicate check
+        self._maintain_last = -math.inf  # time of the last ``_maintain``
         self.late: list[Observation] = []
+        self.absorbed: list[str] = []  # ids absorbed by the last call
         self.invalid: list[Observation] = []
         self._pending: set[int] = set()
         self._gate = chi2_gate(self.config.gate_probability)
@@ -169,37 +182,59 @@ class SectorTracker:
         return f"{self.sector}-AIS{mmsi}"
 
     def process(self, observations: Sequence[Observation]) -> list[TrackUpdate]:
-        """Apply observations (event-time order); return one update per track touched.
+        """Apply observations (any order); return one update per track touched.
 
-        Observations older than the tracker's time land in ``self.late`` (reset each call),
-        malformed ones in ``self.invalid``; neither changes any track.
+        Out-of-sequence observations are applied or absorbed per track (module doc); those
+        more than ``oosm_max_lag_s`` older than the tracker's time land in ``self.late``,
+        malformed ones in ``self.invalid`` (both reset each call); neither changes any track.
         """
         self.late, self.invalid = [], []
         ordered = sorted(observations, key=lambda o: o.t)  # stable: keeps given order on ties
         valid: list[Observation] = []
+        behind: list[Observation] = []
+        oldest = self.time - self.config.oosm_max_lag_s
         for o in ordered:
             if not _well_formed(o):
                 self.invalid.append(o)
-            elif o.t < self.time:
-                self.late.append(o)
-            else:
+            elif o.t >= self.time:
                 valid.append(o)
+            elif o.t >= oldest:
+                behind.append(o)
+            else:
+                self.late.append(o)
         if self.late:
             self.n_late += len(self.late)
             log.info("sector %s: %d late observations", self.sector, len(self.late))
-        arrays = from_observations(valid, self.frame, self.config.polar_update == "ekf")
-        return self.process_arrays(arrays) if valid else self.process_arrays(None)
+        ekf = self.config.polar_update == "ekf"
+        arrays = from_observations(valid, self.frame, ekf) if valid else None
+        old = from_observations(behind, self.frame, ekf) if behind else None
+        return self.process_arrays(arrays, behind=old)
 
-    def process_arrays(self, obs: ObservationArrays | None, emit: bool = True) -> list[TrackUpdate]:
-        """The array-level core of ``process`` (observations already valid, sorted, in frame).
+    def process_arrays(
+        self,
+        obs: ObservationArrays | None,
+        emit: bool = True,
+        behind: ObservationArrays | None = None,
+    ) -> list[TrackUpdate]:
+        """The array-level core of ``process`` (observations already valid, sorted, in frame;
+        ``behind``: those older than the tracker time, applied first, per track).
 
         ``emit=False`` skips building ``TrackUpdate`` objects (the benchmark reads arrays).
         """
         self._reset_call()
         coasting_before = self._coasting_nums()
+        if behind is not None and len(behind):
+            for start, stop in self._segments(behind):
+                if behind.mmsi[start] >= 0:
+                    self._ais_rows(behind, start, stop)
+                else:
+                    self._sensor_batch(behind, start, stop, out_of_sequence=True)
+            if self.absorbed:
+                self.n_absorbed += len(self.absorbed)
+                log.debug("sector %s: %d superseded observations", self.sector, len(self.absorbed))
         if obs is not None and len(obs):
             if obs.t[0] < self.time:
-                raise ValueError("observations older than the tracker time; use process()")
+                raise ValueError("observations older than the tracker time: pass as behind")
             for start, stop in self._segments(obs):
                 if obs.mmsi[start] >= 0:
                     self._ais_rows(obs, start, stop)
@@ -248,8 +283,12 @@ class SectorTracker:
             "time": None if not math.isfinite(self.time) else self.time,
             "counter": self.counter,
             "n_late": self.n_late,
+            "n_absorbed": self.n_absorbed,
             "n_duplicates": self.n_duplicates,
             "dup_last": None if not math.isfinite(self._dup_last) else self._dup_last,
+            "maintain_last": (
+                None if not math.isfinite(self._maintain_last) else self._maintain_last
+            ),
             "sensors": [[s, k] for s, k in zip(self.sensors, self.sensor_kinds, strict=True)],
             "tracks": self.tracks.to_dict(),
             "ais": self.ais.to_dict(),
@@ -268,12 +307,16 @@ class SectorTracker:
         tr.counter = int(state["counter"])
         tr.n_late = int(state["n_late"])
         tr.n_duplicates = int(state.get("n_duplicates", 0))  # older snapshots: none
+        tr.n_absorbed = int(state.get("n_absorbed", 0))
         dl = state.get("dup_last")
         tr._dup_last = -math.inf if dl is None else float(dl)
+        ml = state.get("maintain_last")  # older snapshots: maintained on every call
+        tr._maintain_last = -math.inf if ml is None else float(ml)
         for s, k in state["sensors"]:  # the stores below come with their sensor columns
             tr._sensor_idx[s] = len(tr.sensors)
             tr.sensors.append(s)
             tr.sensor_kinds.append(k)
+        tr._non_ais = np.array([k != "ais" for k in tr.sensor_kinds], bool)
         tr.tracks = TrackStore.from_dict(state["tracks"])
         tr.ais = TrackStore.from_dict(state["ais"])
         tr.correlator = AisCorrelator.from_dict(state["correlator"])
@@ -284,6 +327,7 @@ class SectorTracker:
     def _reset_call(self) -> None:
         self._touched: dict[int, list[str]] = {}
         self._ais_touched: set[int] = set()
+        self.absorbed = []
         # deletions in order: sensor-track rows (built in ``_emit``) or AIS updates
         self._deleted: list[_Rows | list[TrackUpdate]] = []
 
@@ -299,6 +343,7 @@ class SectorTracker:
             idx = self._sensor_idx[sensor_id] = len(self.sensors)
             self.sensors.append(sensor_id)
             self.sensor_kinds.append(kind)
+            self._non_ais = np.append(self._non_ais, kind != "ais")
             self.tracks.ensure_sensors(len(self.sensors))
             self.ais.ensure_sensors(len(self.sensors))
         return idx
@@ -340,8 +385,13 @@ class SectorTracker:
         for n, j in zip(nums, obs_rows.tolist(), strict=True):
             self._touched.setdefault(n, []).append(obs.obs_id[j])
 
-    def _sensor_batch(self, obs: ObservationArrays, start: int, stop: int) -> None:
-        """One scan of one sensor: gate, assign, update, count opportunities, initiate."""
+    def _sensor_batch(
+        self, obs: ObservationArrays, start: int, stop: int, out_of_sequence: bool = False
+    ) -> None:
+        """One scan of one sensor: gate, assign, update, count opportunities, initiate.
+
+        ``out_of_sequence``: the scan is older than the tracker time; pairs with tracks
+        updated past an observation's time are only tested for absorption (``_absorb``)."""
         cfg, st = self.config, self.tracks
         s_idx = self._sensor(obs.sensor[start], obs.kind[start])
         rows = slice(start, stop)
@@ -349,12 +399,19 @@ class SectorTracker:
         m, n = len(meas), len(st)
         assigned_obs = np.zeros(m, bool)
         gated_obs = np.zeros(m, bool)
+        absorbed_obs = np.zeros(m, bool)
         hit_rows = np.empty(0, np.intp)
         if n:
             tb = float(meas.t.sum()) / m  # = meas.t.mean(), without its dispatch (per scan)
-            dtk = np.maximum(tb - st.t, 0.0)
+            if out_of_sequence:  # tracks newer than the scan: back along their velocity
+                dtk = tb - st.t
+                adt = np.abs(dtk)
+                cross = np.abs(st.P[:, 0, 2] + st.P[:, 1, 3])
+                var = _pos_var_at(st, adt, cfg.q) + 4.0 * adt * cross  # either direction
+            else:
+                dtk = np.maximum(tb - st.t, 0.0)
+                var = _pos_var_at(st, dtk, cfg.q)
             pos_pred = st.x[:, :2] + dtk[:, None] * st.x[:, 2:]
-            var = _pos_var_at(st, dtk, cfg.q)
             cov = obs.cov[rows]
             r_var = float((cov[:, 0, 0] + cov[:, 1, 1]).max())  # largest trace
             spread = float(meas.t.max() - meas.t.min()) * float(np.abs(st.x[:, 2:]).max())
@@ -362,6 +419,15 @@ class SectorTracker:
                 math.sqrt(self._gate * (float(var.max()) + r_var)) + spread, cfg.max_gate_radius_m
             )
             ti, oj = candidate_pairs(pos_pred, meas.pos, radius, cfg.max_candidates)
+            absorbing = np.empty(0, np.intp)
+            if out_of_sequence and ti.size:
+                ahead = st.t[ti] > meas.t[oj]
+                if ahead.any():
+                    absorbing = self._absorb(meas, ti[ahead], oj[ahead], absorbed_obs, s_idx)
+                    for j in np.flatnonzero(absorbed_obs).tolist():
+                        self.absorbed.append(obs.obs_id[start + j])
+                    keep = ~ahead & ~absorbed_obs[oj]
+                    ti, oj = ti[keep], oj[keep]
             if ti.size:  # nothing near (a clutter-only scan): no pair to test or assign
                 hit_rows, best_obs, gated = self._gate_and_update(meas, ti, oj, m, n)
                 gated_obs[gated] = True
@@ -382,6 +448,7 @@ class SectorTracker:
             hit[hit_rows] = True
             fresh = (tb - st.last_opp) >= 0.9 * cfg.batch_window_s
             opp = st.seen[:, s_idx] & fresh
+            opp[absorbing] = False  # seen, but by an observation that came too late
             st.opps[opp] += 1
             st.last_opp[opp] = tb
             missed = opp & ~hit
@@ -390,9 +457,40 @@ class SectorTracker:
             if cfg.adaptive:  # a confirmed track that missed may be turning: widen its gate
                 grow = missed & (st.status == CONFIRMED)
                 st.qscale[grow] = np.minimum(st.qscale[grow] * 10.0, 1000.0)
-        new = ~assigned_obs & (~gated_obs if cfg.init_exclude_gated else True)
+        new = ~assigned_obs & ~absorbed_obs & (~gated_obs if cfg.init_exclude_gated else True)
         self._initiate(obs, start + np.flatnonzero(new), s_idx)
         self._confirm_and_prune()
+
+    def _absorb(
+        self,
+        meas: MeasurementBatch,
+        ti: NDArray[np.intp],
+        oj: NDArray[np.intp],
+        absorbed: NDArray[np.bool_],
+        s_idx: int,
+    ) -> NDArray[np.intp]:
+        """Out-of-sequence pairs whose track was updated after the observation: an
+        observation inside such a track's gate (track retrodicted to its time, process noise
+        of the gap added) is superseded: marked in ``absorbed``, its nearest such track
+        credited with the sensor (``seen``; its state is not touched). Returns those rows."""
+        cfg, st = self.config, self.tracks
+        dt = meas.t[oj] - st.t[ti]  # < 0
+        xp, pp = ncv_predict(st.x[ti], st.P[ti], dt, 0.0)
+        pp += ncv_process_noise(-dt, cfg.q * st.qscale[ti])
+        y, _, s = innovations(xp, pp, meas.take(oj))
+        s_inv, _ = inv2(s)
+        d2 = mahalanobis2(y, s_inv)
+        g = d2 <= self._gate
+        if not g.any():
+            return np.empty(0, np.intp)
+        ti, oj, d2 = ti[g], oj[g], d2[g]
+        order = np.lexsort((d2, oj))  # per observation, nearest track first
+        first = np.r_[True, oj[order][1:] != oj[order][:-1]]
+        rows, js = ti[order][first], oj[order][first]
+        absorbed[js] = True
+        st.seen[rows, s_idx] = True
+        np.maximum.at(st.seen_t[:, s_idx], rows, meas.t[js])  # a track may absorb several
+        return rows
 
     def _gate_and_update(
         self, meas: MeasurementBatch, ti: NDArray[np.intp], oj: NDArray[np.intp], m: int, n: int
@@ -564,14 +662,25 @@ class SectorTracker:
         st.keep(~mask)
 
     def _maintain(self) -> None:
-        """Time-based deletion: too long without update, or position too uncertain."""
+        """Time-based deletion: too long without update, or position too uncertain.
+
+        Once per ``batch_window_s`` of the event-time grid (the first call in each window):
+        with 1 s buckets that is every call, as before; small buckets do not pay it per call
+        (a deletion is at most one window later, the same as with 1 s buckets)."""
         cfg, st = self.config, self.tracks
-        if len(st) and math.isfinite(self.time):
+        if not math.isfinite(self.time):
+            return
+        w = cfg.batch_window_s
+        last = self._maintain_last
+        if w > 0 and math.isfinite(last) and math.floor(self.time / w) == math.floor(last / w):
+            return
+        self._maintain_last = self.time
+        if len(st):
             dt = self.time - st.t
             var = _pos_var_at(st, dt, cfg.q)
             self._delete((dt > cfg.max_coast_s) | (var > 2.0 * cfg.max_pos_std_m**2))
         ais = self.ais
-        if len(ais) and math.isfinite(self.time):
+        if len(ais):
             old = self.time - ais.t > cfg.ais_timeout_s
             if old.any():
                 linked = set(self.correlator.assigned)
@@ -638,7 +747,7 @@ class SectorTracker:
         ok &= ~((ma >= 0) & (mb >= 0) & (ma != mb))
         both = st.seen[ra] & st.seen[rb]
         if both.shape[1]:
-            non_ais = np.array([k != "ais" for k in self.sensor_kinds], bool)
+            non_ais = self._non_ais
             same_scan = np.abs(st.seen_t[ra] - st.seen_t[rb]) < 0.5 * cfg.batch_window_s
             ok &= ~(both & same_scan & non_ais).any(axis=1)
         a, b, d2, ra, rb = a[ok], b[ok], d2[ok], ra[ok], rb[ok]
@@ -723,6 +832,10 @@ class SectorTracker:
                     ais.cols[k] = ais.cols[k][order]
                 ais.seen = ais.seen[order]
                 ais.seen_t = ais.seen_t[order]
+            elif ais.t[i] > obs.t[j]:  # out of sequence, superseded: the station only
+                ais.seen[i, s_idx] = True
+                ais.seen_t[i, s_idx] = max(ais.seen_t[i, s_idx], obs.t[j])
+                self.absorbed.append(obs.obs_id[j])
             else:
                 at = np.array([i])
                 xp, pp = ncv_predict(ais.x[at], ais.P[at], obs.t[j] - ais.t[at], cfg.q)
@@ -759,6 +872,10 @@ class SectorTracker:
         if r[0] < 0:
             return
         st = self.tracks
+        if st.t[r[0]] > meas.t[0]:  # out of sequence, superseded: keep the AIS source only
+            st.seen[r[0], s_idx] = True
+            st.seen_t[r[0], s_idx] = max(st.seen_t[r[0], s_idx], obs.t[j])
+            return
         xp, pp = ncv_predict(st.x[r], st.P[r], meas.t - st.t[r], cfg.q * st.qscale[r])
         y, h, s = innovations(xp, pp, meas)
         s_inv, _ = inv2(s)
@@ -779,7 +896,7 @@ class SectorTracker:
             return
         self.correlator.last_eval = self.time
         st, ais = self.tracks, self.ais
-        non_ais = np.array([k != "ais" for k in self.sensor_kinds], bool)
+        non_ais = self._non_ais
         elig = (st.status == CONFIRMED) & (
             st.seen[:, non_ais].any(axis=1) if non_ais.size else np.zeros(len(st), bool)
         )

@@ -301,9 +301,11 @@ def register(handle: AppHandle) -> None:
 
         async def publish(sector: str, flush: bool) -> None:
             t0 = time.perf_counter()
-            seq0 = fusion.emitted[sector]
+            seq0, absorbed0 = fusion.emitted[sector], fusion.absorbed[sector]
             buckets, late = fusion.advance(sector, flush=flush)
             M.FUSION_LATENCY.labels(sector).observe(time.perf_counter() - t0)
+            if fusion.absorbed[sector] > absorbed0:
+                M.OBSERVATIONS_ABSORBED.labels(sector).inc(fusion.absorbed[sector] - absorbed0)
             dirty.add(sector)
             for i, updates in enumerate(buckets, start=1):  # one record per time bucket
                 counts["track_updates"] += len(updates)
@@ -379,14 +381,17 @@ def register(handle: AppHandle) -> None:
                     if fusion_ckpt.due():
                         await fusion_ckpt.checkpoint()
 
-        @app.timer(interval=1.0)
+        quiet_s = s.fusion_quiet_flush_s or s.reorder_window_s
+
+        @app.timer(interval=min(1.0, max(0.02, quiet_s / 2)))
         async def flush_idle_sectors() -> None:
             """Release buffered observations of sectors whose input went quiet (wall clock):
-            the watermark only moves with new data, so the tail of a burst would wait."""
+            the watermark only moves with new data, so the tail of a burst would wait. What
+            arrives after such a release is placed by the tracker per track (out of sequence)."""
             now = time.time()
             async with fusion_ckpt.lock:
                 for sector in list(fusion.buffers):
-                    quiet = now - seen_at.get(sector, now) > s.reorder_window_s
+                    quiet = now - seen_at.get(sector, now) > quiet_s
                     if fusion.buffers[sector] and quiet:
                         try:
                             await publish(sector, flush=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 import faust
 
+from streams import kafka_client
 from streams import topics as T
 from streams.settings import Settings
 
@@ -80,7 +81,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = ROLES) -> AppHandle:
     pipeline = set(roles) & {"ingest", "fusion", "alerts"}
     faust_id = (settings.app_id if pipeline
                 else f"{settings.app_id}-{'-'.join(sorted(roles))}-workers")
-    app = faust.App(
+    app = kafka_client.app_class(settings.kafka_fetch_max_wait_s)(
         faust_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=_credentials(settings),

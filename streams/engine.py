@@ -24,6 +24,7 @@ import yaml
 
 from fusion.sectors import Sectorizer
 from fusion.types import Alert, Observation, TrackUpdate
+from sensors.friendly import friendly_observation
 from sensors.georef import (
     ais_observation,
     polar_observations,
@@ -247,8 +248,6 @@ class IngestStage:
             for event in self._seismic_events(reading, sensor):
                 result.observations.append(seismic_observation(event, sensor))
         elif kind == "friendly":
-            from sensors.friendly import friendly_observation
-
             result.observations.append(friendly_observation(reading, sensor))
         else:
             result.observations.extend(self._ais_observations(reading, sensor.id, result))
@@ -361,8 +360,9 @@ class FusionStage:
 
     Late observations (behind the released watermark by at most ``late_tolerance_s``) are
     not dropped here: the next ``advance`` offers them to the tracker in one call before
-    the new buckets, and only what the tracker cannot apply (older than its tracks) is
-    returned as late. Further behind, ``add`` returns them as late at once.
+    the new buckets; the tracker applies them per track or absorbs those a newer update
+    superseded (counted in ``absorbed``), and only what it cannot place at all is returned
+    as late. Further behind, ``add`` returns them as late at once.
 
     ``friendly`` observations (own units' BFT reports) share the buffer and its ordering
     but never reach the tracker: each bucket's go to the sector's ``OwnForce`` picture,
@@ -395,6 +395,8 @@ class FusionStage:
         # observations' ``src``); an observation at or below it is a re-ingested reading
         self.src_offsets: dict[str, dict[str, int]] = defaultdict(dict)
         self.redelivered: dict[str, int] = defaultdict(int)  # the part of duplicates by src
+        # out-of-sequence observations the tracker found superseded (neither fused nor late)
+        self.absorbed: dict[str, int] = defaultdict(int)
         self._buffered_ids: dict[str, set[str]] = {}
         # the JSON objects buffered observations arrived as (obs_id -> dict), when the driver
         # passes them to ``add``: the checkpoint writes them back as they are instead of
@@ -410,7 +412,8 @@ class FusionStage:
         and a sector that comes back must be restored from it, not from a stale copy."""
         for d in (self.trackers, self.buffers, self.newest, self.sensor_newest,
                   self.released, self.recent, self.emitted, self.duplicates,
-                  self.src_offsets, self.redelivered, self._buffered_ids, self._raw, self.own):
+                  self.src_offsets, self.redelivered, self.absorbed, self._buffered_ids,
+                  self._raw, self.own):
             d.clear()
 
     def tracker(self, sector: str) -> Any:
@@ -527,9 +530,13 @@ class FusionStage:
         chunks += [list(c) for _, c in groupby(ready[n_old:],
                                                key=lambda o: math.floor(o.t / self.bucket_s))]
         for chunk in chunks:
-            if any(o.kind == "friendly" for o in chunk):
-                self.own_force(sector).report(o for o in chunk if o.kind == "friendly")
-                chunk = [o for o in chunk if o.kind != "friendly"]
+            friendly: list[Observation] = []
+            rest: list[Observation] = []
+            for o in chunk:  # one pass splits own units' reports from the rest
+                (friendly if o.kind == "friendly" else rest).append(o)
+            if friendly:
+                self.own_force(sector).report(friendly)
+                chunk = rest
                 if not chunk:  # the tracker sees exactly the calls it saw without BFT
                     continue
             updates = tr.process(chunk)
@@ -542,6 +549,7 @@ class FusionStage:
             if getattr(tr, "late", None):  # reset by every call: collect per chunk
                 late.extend(tr.late)
                 tr.late = []
+            self.absorbed[sector] += len(getattr(tr, "absorbed", ()))
         self.emitted[sector] += len(buckets)
         return buckets, late
 

@@ -43,6 +43,11 @@ DEADLETTERS = Counter(
     "Records sent to the deadletter topic, by source and reason.",
     ["source", "reason"],
 )
+OBSERVATIONS_ABSORBED = Counter(
+    "borderfusion_observations_absorbed_total",
+    "Out-of-sequence observations a track had already moved past (counted, not applied).",
+    ["sector"],
+)
 ACTIVE_TRACKS = Gauge("borderfusion_active_tracks", "Confirmed tracks held per sector.", ["sector"])
 FUSION_LATENCY = Histogram(
     "borderfusion_fusion_latency_seconds",

@@ -73,6 +73,7 @@ def replay_via_kafka(
         # live one: release on the window alone (the in-process run, in order, releases the
         # same buckets either way), not when the sensors heard from recently have passed
         "BORDERFUSION_FUSION_SENSOR_IDLE_S": "0",
+        "BORDERFUSION_FUSION_QUIET_FLUSH_S": "0",
         "BORDERFUSION_BROKER_SESSION_TIMEOUT_S": "6",
         "BORDERFUSION_WEB_PORT": str(free_port()),  # never clash with a live worker's port
     }

@@ -50,25 +50,32 @@ class Settings:
     # values live here only)
     reorder_window_s: float = 2.0
     # fusion time bucket: the tracker takes whole buckets of this many seconds of event time
-    # (1 s: fewer tracker calls and checkpoints per reading than 0.25 s — 12 % less worker
-    # CPU per observation and lower sensor→alert latency under load, same alert quality;
-    # docs/performance.md "Round 5")
-    fusion_bucket_s: float = 1.0
+    # (0.25 s: hold p50 950 -> 150 ms at ~5-10 % more fusion + alert CPU than 1 s; 0.1 s
+    # reaches 50 ms but costs ~50 %, mostly the alert engine's per-call cost; same alert
+    # quality; docs/performance.md "Round 7")
+    fusion_bucket_s: float = 0.25
     # release a time bucket once every sensor heard from in the sector within this many
     # seconds has passed it (each sensor's readings arrive in order), instead of waiting
-    # the reorder window (0: window only)
-    fusion_sensor_idle_s: float = 0.5
+    # the reorder window (0: window only). Short, since the tracker handles what comes
+    # after the release per track (out-of-sequence: applied or absorbed, not dead-lettered)
+    fusion_sensor_idle_s: float = 0.05
     # a late observation up to this far behind the released watermark is offered to the
     # tracker (which applies what its tracks' times allow); further behind: dead letter
     fusion_late_tolerance_s: float = 2.0
+    # release everything a sector holds once its input has been quiet this long (wall
+    # clock), so the tail of a burst does not wait for the next reading (0: wait the
+    # reorder window; the via-Kafka replay uses 0 so its buckets match the in-process run)
+    fusion_quiet_flush_s: float = 0.1
     # readings older than this are refused (0: accept any age, e.g. for a replay namespace)
     max_reading_age_s: float = 30 * 24 * 3600.0
     halo_m: float = 500.0
     sector_grid_m: float = 20_000.0
     batch_size: int = 500
-    # take_events timeout per hop (ingest, fusion, alerts): a batch waits at most this long
-    # (0.2 s: fuller batches; smaller values multiply per-batch costs, docs/performance.md)
-    batch_within_s: float = 0.2
+    # take_events timeout per hop (ingest, fusion, alerts): a batch waits at most this long.
+    # Under backlog batches fill at once whatever the value; when the worker keeps up every
+    # hop waits half of it on average (0.02 s vs 0.2 s at 2 000/s: ingest hop p50 402 -> 229
+    # ms, sensor -> alert p50 1.44 -> 1.16 s, +5 % worker CPU; docs/performance.md "Round 7")
+    batch_within_s: float = 0.02
     # Kafka client security, passed to every Kafka connection
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str | None = None
@@ -78,6 +85,10 @@ class Settings:
     # producer compression of every topic: lz4 (~3x less CPU than gzip, docs/performance.md),
     # gzip, snappy, zstd or none
     kafka_compression: str = "lz4"
+    # longest a worker's consumer fetch waits at the broker for data (Faust's own 1.5 s
+    # becomes latency on brokers that hold a fetch when data lands on another partition;
+    # Kafka answers at once either way: streams/kafka_client.py)
+    kafka_fetch_max_wait_s: float = 0.05
     # consumer-group timing; short values make the first join fast on a single box
     broker_session_timeout_s: float = 10.0
     broker_heartbeat_interval_s: float = 1.0

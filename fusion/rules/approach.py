@@ -29,6 +29,12 @@ track's own position uncertainty (``σ`` along the border normal, from its covar
   minutes; at 90 s a walker was warned 121 s ahead and the alert stayed open past the
   scorer's 120 s, at 75 s 95–100 s ahead).
 
+An alert opens only once the approach has held on ``confirm_updates`` (2) consecutive
+updates of the track: a track is tested on every update, and one plot that pulls the
+filtered position 2–3 σ toward the line for a single update (a settling track's first
+seconds, a plot from another target or from clutter) is not borne out by the next plot,
+while a real approach is. An open alert is refreshed on every update that holds.
+
 Approaches to a checkpoint (the nearest border point within ``checkpoint_m`` of one) are
 legal traffic and never alert. Tracks classified as one of ``exclude_classes`` (animals)
 never alert. The alert resolves once the track has not approached for ``clear_s``
@@ -62,6 +68,7 @@ class Approach(Rule):
         "min_course_cos": 0.5,  # ... must close at least this × its net displacement ...
         "course_near_m": 50.0,  # ... unless the track is this near the line
         "clear_s": 30.0,  # no approach for this long resolves the alert (null: never)
+        "confirm_updates": 2,  # consecutive updates the approach must hold to open an alert
         "directions": ["inbound", "outbound"],  # inbound = from the far side toward us
         "statuses": ["confirmed"],
         "exclude_classes": ["animal"],
@@ -70,8 +77,9 @@ class Approach(Rule):
     def __init__(self, cfg: dict[str, Any] | None = None):
         super().__init__(cfg)
         # track -> [[t, signed distance, e, n, sigma along the normal], ...] over window_s;
-        # track -> {zone: [t of the last approach hit, lat, lon]} while an alert may be open
-        self.state = {"dist": {}, "last": {}, "course": {}}
+        # track -> {zone: [t of the last approach hit, lat, lon]} while an alert may be open;
+        # track -> consecutive updates on which the approach held (while it holds)
+        self.state = {"dist": {}, "last": {}, "course": {}, "held": {}}
 
     def _spans(self) -> list[float]:
         lo, hi = float(self.cfg["min_window_s"]), float(self.cfg["window_s"])
@@ -239,10 +247,14 @@ class Approach(Rule):
             measured_ttb = np.where(rate > 0, np.abs(d) / rate, np.inf)
             mask = candidate & (measured_ttb <= self.cfg["threshold_s"])
         last: dict[str, dict[str, list[float]]] = self.state.setdefault("last", {})
+        held = self._held(batch, mask)
+        need = int(self.cfg["confirm_updates"] or 1)
         hits = []
         for i in np.flatnonzero(mask).tolist():
             u = batch.updates[i]
             border = ctx.zones.borders[int(p.border[i])]
+            if held[u.track_id] < need and border.id not in last.get(u.track_id, {}):
+                continue  # not yet borne out by a second update, and no alert open
             ttb = float(measured_ttb[i])
             head = (
                 f"{ctx.subject(u, bool(batch.water[i]))} is {abs(d[i]):.0f} m from the "
@@ -266,6 +278,21 @@ class Approach(Rule):
             last.setdefault(u.track_id, {})[border.id] = [float(u.t), u.lat, u.lon]
         hits.extend(self._cleared(batch, ctx, mask))
         return hits
+
+    def _held(self, batch: Batch, mask: np.ndarray) -> dict[str, int]:
+        """Count, per track, the consecutive updates on which the approach held.
+
+        A track updated in this batch without an approach starts again from 0; tracks not
+        in the batch keep their count (consecutive in the track's own updates)."""
+        held: dict[str, int] = self.state.setdefault("held", {})
+        on = [batch.ids[i] for i in np.flatnonzero(mask).tolist()]
+        if held:
+            off = set(batch.ids).difference(on)
+            for tid in [t for t in held if t in off]:
+                del held[tid]
+        for tid in on:
+            held[tid] = held.get(tid, 0) + 1
+        return held
 
     def _cleared(self, batch: Batch, ctx: Context, mask: np.ndarray) -> list[Hit]:
         """Resolve hits for tracks that have not approached their border for ``clear_s``."""

@@ -18,6 +18,14 @@ track moves deeper into that side (at ``early_speed_mps`` or more): a target wai
 line keeps the full hysteresis. Measured on the full simulated set (docs/fusion.md, "Crossing
 margin"): time-to-alert median 6.1 → 4.4 s, fewer false crossings.
 
+A young track — fewer than ``young_updates`` measured updates, before its NCV estimate has
+settled — crosses only on ``confirm_updates`` consecutive firm *measured* updates over the
+line (a coasted update is a prediction, not a plot). On the simulated set over half of the
+false crossings came from tracks under 15 updates old — a clutter plot joined to a fresh
+track, or a new track drifting 2–3 σ across the line and back while its velocity settled —
+and one plot over the line was all they had (docs/rules.md, "Sixth round"). A settled
+track still crosses on its first firm update.
+
 Sides are taken only from updates whose status is in ``statuses`` (confirmed, coasting): a
 tentative track is often a clutter plot or a lone seismic event that the next plot hundreds
 of metres away, across the line, then "confirms" — that jump is no crossing. A target that
@@ -52,11 +60,19 @@ class BorderCrossing(Rule):
         "min_margin_m": 5.0,
         "max_margin_m": 12.0,
         "early_speed_mps": 0.3,
+        # a young track (fewer than ``young_updates`` measured updates: its estimate has not
+        # settled) crosses only after ``confirm_updates`` consecutive firm measured (not
+        # coasted) updates on the new side; 1, or young_updates 0: the first firm one counts
+        "confirm_updates": 2,
+        "young_updates": 20,
     }
 
     def __init__(self, cfg: dict[str, Any] | None = None):
         super().__init__(cfg)
-        self.state = {"side": {}}  # track -> [side (+1 ours / -1 far), t, lat, lon]
+        # side: track -> [side (+1 ours / -1 far), t, lat, lon] of its last firm update;
+        # seen: track -> measured (not coasted) updates so far; pending: track -> firm updates
+        # on the new side of a young track, not yet enough to count
+        self.state = {"side": {}, "seen": {}, "pending": {}}
 
     def evaluate(self, batch: Batch, ctx: Context) -> list[Hit]:
         if not ctx.zones.borders or len(batch) == 0:
@@ -68,14 +84,37 @@ class BorderCrossing(Rule):
             firm = np.where(d >= margin, 1, np.where(d <= -margin, -1, 0))
             over = np.abs(d) >= flip_margin  # firm enough to count as the other side
         allowed = self.status_mask(batch)
+        need = int(self.cfg["confirm_updates"])
+        young = int(self.cfg["young_updates"])
+        seen: dict[str, int] = self.state.setdefault("seen", {})
+        pending: dict[str, int] = self.state.setdefault("pending", {})
         flipped: list[int] = []
-        for i in np.flatnonzero((firm != 0) & allowed).tolist():
+        rows = np.flatnonzero(allowed if need > 1 else (firm != 0) & allowed)
+        plot = batch.status != "coasting"  # a coasted update is a prediction, no evidence
+        for i in rows.tolist():
             tid = batch.ids[i]
+            if need > 1 and young > 0 and plot[i]:
+                seen[tid] = seen.get(tid, 0) + 1
+            if firm[i] == 0:  # in the band at the line: a pending confirmation starts over
+                if pending:
+                    pending.pop(tid, None)
+                continue
             prev = sides.get(tid)
             if prev is not None and int(prev[0]) != int(firm[i]):
-                if over[i]:
+                if not over[i]:
+                    pending.pop(tid, None)
+                elif need <= 1 or seen.get(tid, 0) >= young:
                     flipped.append(i)
+                elif plot[i]:
+                    k = pending.get(tid, 0) + 1
+                    if k >= need:
+                        pending.pop(tid, None)
+                        flipped.append(i)
+                    else:
+                        pending[tid] = k
                 continue  # the stored point is updated after the crossing query
+            if pending:
+                pending.pop(tid, None)
             sides[tid] = [int(firm[i]), float(batch.t[i]), float(batch.lat[i]), float(batch.lon[i])]
         if not flipped:
             return []

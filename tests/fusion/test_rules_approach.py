@@ -173,3 +173,31 @@ def test_fast_rate_decides_exactly_as_the_full_fit() -> None:
         else:
             assert not (np.isfinite(fast) and dist / fast <= thr)
     assert alerting > 50  # the comparison covered alerting histories, not only rejections
+
+
+def test_one_update_pull_toward_the_line_is_no_approach() -> None:
+    """river seeds 3 and 4, B1 (legit boats 30 m off the line): a young track's filtered
+    position was pulled 2–3 σ toward the line for one update (settling, a plot from another
+    target) — a "closing" of several m/s over the 10 s span — and the next update showed
+    none. That opened an alert; it must hold on two updates in a row (``confirm_updates``)."""
+    pts = [(3500.0, -60.0 + _wobble(k), 0.0, 0.0) for k in range(8)]
+    # swung 35 m toward the line over three updates; the filter's velocity closes on the
+    # third only, and the next update is back out
+    pts += [(3500.0, -50.0, 0.0, -0.5), (3500.0, -38.0, 0.0, -0.5), (3500.0, -25.0, 0.0, 3.0)]
+    pts += [(3500.0, -45.0, 0.0, -2.0)]
+    pts += [(3500.0, -60.0 + _wobble(k), 0.0, 0.0) for k in range(30)]
+    assert feed(_engine(), _track("B1", pts, 3.0)) == []
+    # the control: opened on that one update when one is enough
+    once = feed(_engine(confirm_updates=1), _track("B1", pts, 3.0))
+    assert [a.rule for a in once][:1] == ["approach"]
+    assert once[0].t_first == T0 + 10
+
+
+def test_steady_approach_opens_on_its_second_qualifying_update() -> None:
+    """A walker closing steadily is warned one update later than on the first qualifying
+    update, and the open alert is then refreshed on every update (no further delay)."""
+    pts = [(-1500.0, 150.0 - 1.5 * k + _wobble(k), 0.0, -1.5) for k in range(90)]
+    first = feed(_engine(confirm_updates=1), _track("P1", pts, 6.0))[0]
+    second = feed(_engine(), _track("P1", pts, 6.0))[0]
+    assert second.t_first == first.t_first + 1.0
+    assert second.evidence["details"]["direction"] == "inbound"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fusion.alerts import AlertEngine
-from tests.fusion.test_rules_scene import SENSORS, feed, ll, only, scene, walk
+from tests.fusion.test_rules_scene import SENSORS, T0, feed, ll, only, scene, upd, walk
 
 
 def _engine(*names: str, **kw) -> AlertEngine:
@@ -47,7 +47,8 @@ def test_outbound_filtered_by_config() -> None:
 
 
 def test_approach_fires_under_threshold_only_when_heading_for_border() -> None:
-    eng = _engine("approach", approach={"threshold_s": 60})
+    # confirm_updates 1: the threshold alone (the two-update confirmation: test_rules_approach)
+    eng = _engine("approach", approach={"threshold_s": 60, "confirm_updates": 1})
     # 1000 m out on the far side at 5 m/s south: 200 s to go, under 60 s from k=28 (t=140 s)
     out = feed(eng, walk("IN", (-1500, 1000), (0, -5), 34, dt=5.0))
     assert {a.rule for a in out} == {"approach"}
@@ -107,9 +108,65 @@ def test_track_first_seen_near_the_line_still_reports_its_crossing() -> None:
     """A track handed over from the neighbour sector 6.5 m before the line (σ 5 m)."""
     ups = walk("H", (-1000, 6.5), (0, -1), 30, dt=1.0)
     out = feed(_engine("border_crossing"), ups)
+    # a young track (12 updates): the second firm plot over the line, 1 s after the first
     assert [(a.t_first - ups[0].t, a.evidence["details"]["direction"]) for a in out][:1] == [
-        (12.0, "inbound")
+        (13.0, "inbound")
     ]
+    first = feed(_engine("border_crossing", border_crossing={"confirm_updates": 1}), ups)
+    assert [a.t_first - ups[0].t for a in first][:1] == [12.0]
     # with the fixed 10 m margin it never had a firm side before the line: no crossing
     fixed = _engine("border_crossing", border_crossing={"sigma_margin": 0.0})
     assert feed(fixed, walk("H", (-1000, 6.5), (0, -1), 30, dt=1.0)) == []
+
+
+# a young track (fewer than 30 measured updates here) needs a second plot over the line
+THIN = {"confirm_updates": 2, "young_updates": 30}
+FIRST = {"confirm_updates": 1}  # the first firm plot over the line counts
+
+
+def _path(tid: str, ns: list[float], t0: float = T0, statuses: list[str] | None = None) -> list:
+    """One update a second at east -1000, north ``ns`` (our side is south, n < 0)."""
+    st = statuses or ["confirmed"] * len(ns)
+    return [
+        upd(tid, t0 + k, -1000, n, status=s) for k, (n, s) in enumerate(zip(ns, st, strict=True))
+    ]
+
+
+def _crossings(cfg: dict, *tracks: list) -> list[tuple[float, str]]:
+    out = feed(_engine("border_crossing", border_crossing=cfg), *tracks)
+    firsts = {a.alert_id: a for a in reversed(out)}
+    return sorted((a.t_first - T0, a.evidence["details"]["direction"]) for a in firsts.values())
+
+
+def test_one_plot_over_the_line_on_a_young_track_is_no_crossing() -> None:
+    """A clutter plot 60 m over the line joins a 5-update track for one scan, then it is back."""
+    ns = [-60.0] * 5 + [60.0] + [-60.0] * 5
+    assert _crossings(THIN, _path("C", ns)) == []
+    # the same plot on the first-plot rule: out and back, two false crossings
+    assert _crossings(FIRST, _path("C", ns)) == [(5.0, "outbound"), (6.0, "inbound")]
+
+
+def test_settled_track_crosses_on_its_first_firm_update() -> None:
+    """After young_updates measured updates one firm plot over the line is enough again."""
+    ns = [-60.0] * 40 + [60.0, 62.0]
+    assert _crossings(THIN, _path("M", ns)) == [(40.0, "outbound")]
+
+
+def test_young_track_crossing_waits_for_a_second_plot_on_the_line() -> None:
+    ns = [40.0, 30.0, 20.0, 5.0, -5.0, 4.0, -6.0, -12.0, -20.0, -30.0]
+    assert _crossings(FIRST, _path("Y", ns)) == [(7.0, "inbound")]
+    out = feed(_engine("border_crossing", border_crossing=THIN), _path("Y", ns))
+    assert [(a.t_first - T0, a.evidence["details"]["direction"]) for a in out] == [(8.0, "inbound")]
+    # still placed where the step from the last firm point meets the border
+    _, n = scene().to_en(out[0].lat, out[0].lon)
+    _, n_line = scene().to_en(*ll(-1000, 0))
+    assert abs(n[0] - n_line[0]) < 1.0
+
+
+def test_coasted_updates_do_not_confirm_a_thin_crossing() -> None:
+    ns = [-60.0] * 5 + [60.0, 70.0, 80.0, 90.0]
+    st = ["confirmed"] * 6 + ["coasting", "coasting", "confirmed"]
+    assert _crossings(THIN, _path("K", ns, statuses=st)) == [(8.0, "outbound")]
+    # a plot back at the line in between starts the confirmation over
+    ns2 = [-60.0] * 5 + [60.0, 2.0, 60.0]
+    assert _crossings(THIN, _path("K2", ns2)) == []

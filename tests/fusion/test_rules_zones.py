@@ -54,3 +54,41 @@ def test_loitering_not_for_transit_or_far_from_border() -> None:
     transit = walk("TR", (-5000, -150), (3, 0), 80)  # 3 m/s along the strip: 360 m per 120 s
     far = walk("FAR", (-1000, -1500), (0, 0), 80)  # stationary, 1.5 km from the border
     assert feed(eng, transit, far) == []
+
+
+def _leaving_walker() -> list:
+    """A walker 150 m south of the border heading south at 0.8 m/s (120 m in 150 s), with
+    a ±35 m square wave of position noise (period 20 s): 150 s apart, the samples' noise
+    is opposite, so end samples read 50 m where the walker moved 120 m."""
+    ups = walk("W1", (-1000, -150), (0, -0.8), 41)
+    for k, u in enumerate(ups):
+        noise = -35.0 if k % 4 in (0, 1) else 35.0
+        u.lat, u.lon = ll(-1000, -150 - 0.8 * 5.0 * k + noise)
+    return ups
+
+
+def test_loitering_net_displacement_is_fitted_not_two_noisy_ends() -> None:
+    """The fit sees 0.8 m/s × 150 s; two noisy end samples 150 s apart are ~50 m apart."""
+    ends = only("loitering", loitering={"fit_displacement": False})
+    assert any(
+        a.rule == "loitering" for a in feed(AlertEngine(scene(), ends, SENSORS), _leaving_walker())
+    )
+    fitted = only("loitering")
+    assert feed(AlertEngine(scene(), fitted, SENSORS), _leaving_walker()) == []
+
+
+def test_loitering_fit_still_sees_pacing() -> None:
+    """Pacing ±40 m for 200 s: the fitted velocity is ~0, so it is loitering."""
+    ups = walk("L1", (-1000, -150), (0, 0), 41)
+    for k, u in enumerate(ups):
+        u.lat, u.lon = ll(-1000 + (40 if (k // 4) % 2 else -40), -150)
+    out = feed(AlertEngine(scene(), only("loitering"), SENSORS), ups)
+    assert out and out[0].evidence["details"]["displacement_m"] <= 80
+
+
+def test_loitering_not_for_animals() -> None:
+    still = walk("N1", (-1000, -150), (0, 0), 41, classification="animal")
+    assert feed(AlertEngine(scene(), only("loitering"), SENSORS), still) == []
+    unknown = walk("U1", (-1000, -150), (0, 0), 41)  # the same, unclassified: loiters
+    out = feed(AlertEngine(scene(), only("loitering"), SENSORS), unknown)
+    assert out and out[0].rule == "loitering"

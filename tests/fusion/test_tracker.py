@@ -71,14 +71,111 @@ def test_snapshot_restore_continues_identically() -> None:
     assert second.snapshot() == whole.snapshot()
 
 
-def test_late_observations_are_returned_not_applied() -> None:
+def test_superseded_observations_are_absorbed_not_applied() -> None:
+    """Out of sequence inside the gate of a track updated after it: absorbed (neither
+    applied nor late); older than the tracker time by more than ``oosm_max_lag_s``: late."""
     tr = SectorTracker("S1", LAT0, LON0)
     tr.process([_obs(0, 10.0, 0, 0), _obs(1, 11.0, 1, 1)])
     before = tr.snapshot()
     out = tr.process([_obs(2, 5.0, 0, 0), _obs(3, 10.5, 0, 0)])
-    assert out == [] and [o.obs_id for o in tr.late] == ["o2", "o3"] and tr.n_late == 2
+    assert out == [] and [o.obs_id for o in tr.late] == ["o2"] and tr.n_late == 1
+    assert tr.absorbed == ["o3"] and tr.n_absorbed == 1
     after = tr.snapshot()
-    assert after["tracks"] == before["tracks"]
+    assert after["tracks"] == before["tracks"] and after["counter"] == before["counter"]
+
+
+def _two_targets() -> SectorTracker:
+    """Target A at (0, 0) seen up to t=3, target B at (1000, 0) up to t=1: tracker time 3."""
+    tr = SectorTracker("S1", LAT0, LON0, TrackerConfig(confirm_m=2, confirm_n=3))
+    k = 0
+    for t in range(4):
+        batch = [_obs(k, t, 0.0, 0.0)]
+        if t <= 1:
+            batch.append(_obs(k + 1, t + 0.1, 1000.0, 0.0))
+        tr.process(batch)
+        k += 2
+    assert tr.time == 3.0 and len(tr.tracks) == 2
+    return tr
+
+
+def test_out_of_sequence_observation_updates_a_track_it_is_not_older_than() -> None:
+    tr = _two_targets()
+    b = int(np.flatnonzero(tr.tracks.x[:, 0] > 500)[0])
+    num = int(tr.tracks.num[b])
+    out = tr.process([_obs(99, 2.1, 1001.0, 0.0)])  # behind the tracker, ahead of track B
+    assert tr.late == [] and tr.absorbed == []
+    mine = [u for u in out if u.track_id == tr.track_id(num)]
+    assert mine and mine[0].obs_ids == ["o99"] and mine[0].t == 2.1
+    assert float(tr.tracks.t[tr.tracks.index_of(np.array([num]))][0]) == 2.1
+    assert tr.time == 3.0  # the tracker time does not move back
+    assert len(tr.tracks) == 2  # no new track
+
+
+def test_out_of_sequence_observation_far_from_every_track_starts_one() -> None:
+    tr = _two_targets()
+    out = tr.process([_obs(99, 2.5, 3000.0, 3000.0)])
+    assert tr.late == [] and tr.absorbed == []
+    assert [u.obs_ids for u in out if u.status == "tentative"] == [["o99"]]
+    assert len(tr.tracks) == 3 and float(tr.tracks.t[-1]) == 2.5
+
+
+def test_superseded_observation_credits_its_sensor_without_a_miss() -> None:
+    """A camera whose readings arrive after the radar's: its plot is absorbed, yet the
+    track still lists the camera among its sources, and nothing counts as a miss."""
+    tr = _two_targets()
+    a = int(np.flatnonzero(tr.tracks.x[:, 0] < 500)[0])
+    num = int(tr.tracks.num[a])
+    misses, opps = int(tr.tracks.misses[a]), int(tr.tracks.opps[a])
+    tr.process([_obs(99, 2.9, 0.5, 0.0, sensor="C1", kind="thermal")])
+    assert tr.absorbed == ["o99"] and tr.late == []
+    row = tr.tracks.index_of(np.array([num]))[0]
+    assert int(tr.tracks.misses[row]) == misses and int(tr.tracks.opps[row]) == opps
+    out = tr.process([_obs(100, 4.0, 0.0, 0.0)])
+    mine = [u for u in out if u.track_id == tr.track_id(num)]
+    assert mine and sorted(mine[0].sources) == ["C1", "R1"]
+
+
+def test_late_ais_report_on_a_newer_track_keeps_the_station_as_source() -> None:
+    """A vessel's AIS report arriving after the radar's newer plot: its paired sensor track
+    is not moved, but still lists the AIS station (else a lagging AIS topic would make a
+    reporting vessel look dark once its last applied report leaves ``sources_window_s``)."""
+    tr = SectorTracker("S1", LAT0, LON0, TrackerConfig(confirm_m=2, confirm_n=3))
+    mmsi = 211000001
+    tr.process([_obs(0, 0.0, 0.0, 0.0)])
+    tr.process([_obs(1, 0.5, 0.0, 0.0, 10.0, "AIS1", "ais", mmsi=mmsi)])
+    k = 2
+    for t in range(1, 21):
+        tr.process([_obs(k, float(t), 0.0, 0.0)])
+        k += 1
+        if t == 2:
+            tr.override_correlation(tr.live_tracks()[0].track_id, mmsi)
+    num = int(tr.tracks.num[0])
+    before = (tr.tracks.x.copy(), float(tr.tracks.t[0]))
+    tr.process([_obs(k, 19.5, 0.0, 0.0, 10.0, "AIS1", "ais", mmsi=mmsi)])  # behind t=20
+    assert tr.late == [] and float(tr.tracks.t[0]) == before[1] == 20.0
+    assert np.array_equal(tr.tracks.x, before[0])
+    out = tr.process([_obs(k + 1, 21.0, 0.0, 0.0)])
+    mine = [u for u in out if u.track_id == tr.track_id(num)]
+    assert mine and mine[0].mmsi == mmsi and "AIS1" in mine[0].sources
+
+
+def test_time_based_deletion_with_many_small_calls() -> None:
+    """``_maintain`` runs once per ``batch_window_s`` of the event-time grid: 20 calls a
+    second still delete a silent track once ``max_coast_s`` has passed (within a window)."""
+    cfg = TrackerConfig(confirm_m=2, confirm_n=3, max_coast_s=3.0, max_misses=1000)
+    tr = SectorTracker("S1", LAT0, LON0, cfg)
+    deleted_at = None
+    k = 0
+    for step in range(120):
+        t = round(step * 0.05, 2)
+        batch = [_obs(k, t, 2000.0, 0.0, sensor="R2")]
+        if t <= 1.0:
+            batch.append(_obs(k + 1, t, 0.0, 0.0))
+        k += 2
+        for u in tr.process(batch):
+            if u.status == "deleted" and deleted_at is None:
+                deleted_at = t
+    assert deleted_at is not None and 4.0 < deleted_at <= 5.0 + 1e-9
 
 
 def test_malformed_observation_is_rejected() -> None:
@@ -398,6 +495,19 @@ def test_old_snapshot_without_duplicate_state_restores() -> None:
     old = SectorTracker.restore(state)
     assert old.tracks.dup_of.tolist() == [-1] * len(tr.tracks)
     assert len(old.tracks) == len(tr.tracks) > 0
+
+
+def test_snapshot_without_out_of_sequence_fields_restores() -> None:
+    """Checkpoints written before round 7 have no ``n_absorbed``/``maintain_last`` and a
+    config without ``oosm_max_lag_s``: they restore and continue like a fresh restore."""
+    scans = _scene(seed=5, scans=12)
+    tr = SectorTracker("S1", LAT0, LON0)
+    _run(tr, scans[:6])
+    state = json.loads(json.dumps(tr.snapshot()))
+    del state["n_absorbed"], state["maintain_last"], state["config"]["oosm_max_lag_s"]
+    old = SectorTracker.restore(state)
+    assert old.n_absorbed == 0 and old.config.oosm_max_lag_s == 5.0
+    assert _run(old, scans[6:]) == _run(tr, scans[6:])
 
 
 def test_deletions_of_a_call_keep_their_order_and_state() -> None:
