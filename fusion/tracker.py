@@ -488,8 +488,7 @@ class SectorTracker:
         first = np.r_[True, oj[order][1:] != oj[order][:-1]]
         rows, js = ti[order][first], oj[order][first]
         absorbed[js] = True
-        st.seen[rows, s_idx] = True
-        np.maximum.at(st.seen_t[:, s_idx], rows, meas.t[js])  # a track may absorb several
+        st.credit(rows, s_idx, meas.t[js])  # a track may absorb several
         return rows
 
     def _gate_and_update(
@@ -833,8 +832,7 @@ class SectorTracker:
                 ais.seen = ais.seen[order]
                 ais.seen_t = ais.seen_t[order]
             elif ais.t[i] > obs.t[j]:  # out of sequence, superseded: the station only
-                ais.seen[i, s_idx] = True
-                ais.seen_t[i, s_idx] = max(ais.seen_t[i, s_idx], obs.t[j])
+                ais.credit(i, s_idx, obs.t[j])
                 self.absorbed.append(obs.obs_id[j])
             else:
                 at = np.array([i])
@@ -873,8 +871,7 @@ class SectorTracker:
             return
         st = self.tracks
         if st.t[r[0]] > meas.t[0]:  # out of sequence, superseded: keep the AIS source only
-            st.seen[r[0], s_idx] = True
-            st.seen_t[r[0], s_idx] = max(st.seen_t[r[0], s_idx], obs.t[j])
+            st.credit(r[0], s_idx, obs.t[j])
             return
         xp, pp = ncv_predict(st.x[r], st.P[r], meas.t - st.t[r], cfg.q * st.qscale[r])
         y, h, s = innovations(xp, pp, meas)

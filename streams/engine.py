@@ -549,7 +549,7 @@ class FusionStage:
             if getattr(tr, "late", None):  # reset by every call: collect per chunk
                 late.extend(tr.late)
                 tr.late = []
-            self.absorbed[sector] += len(getattr(tr, "absorbed", ()))
+            self.absorbed[sector] += len(tr.absorbed)
         self.emitted[sector] += len(buckets)
         return buckets, late
 

@@ -228,8 +228,7 @@ class Approach(Rule):
         p = batch.prox
         d = p.signed_distance_m
         direction = np.where(d < 0, "inbound", "outbound")
-        excluded = set(self.cfg["exclude_classes"])
-        cls_ok = np.array([(u.classification or "unknown") not in excluded for u in batch.updates])
+        cls_ok = self.class_mask(batch)
         with np.errstate(invalid="ignore"):
             candidate = (
                 self.status_mask(batch)

@@ -190,6 +190,13 @@ class Rule:
     def status_mask(self, batch: Batch) -> NDArray[np.bool_]:
         return np.isin(batch.status, list(self.cfg.get("statuses", ())))
 
+    def class_mask(self, batch: Batch) -> NDArray[np.bool_]:
+        """Updates whose classification is not one of ``exclude_classes``."""
+        excluded = set(self.cfg.get("exclude_classes", ()))
+        return np.array(
+            [(u.classification or "unknown") not in excluded for u in batch.updates], dtype=bool
+        )
+
     def hit(
         self,
         batch: Batch,

@@ -62,10 +62,7 @@ class Loitering(Rule):
         hist: dict[str, list[Any]] = self.state["hist"]
         d = np.abs(np.nan_to_num(batch.prox.signed_distance_m, nan=np.inf))
         near = (d <= self.cfg["distance_m"]) | np.array([bool(s) for s in batch.strip])
-        excluded = set(self.cfg["exclude_classes"])
-        ok = self.status_mask(batch) & np.array(
-            [(u.classification or "unknown") not in excluded for u in batch.updates], dtype=bool
-        )
+        ok = self.status_mask(batch) & self.class_mask(batch)
         dwell_s = float(self.cfg["dwell_s"])
         fit = bool(self.cfg["fit_displacement"])
         max_len = int(dwell_s / self.cfg["sample_s"]) * 2 + 4
