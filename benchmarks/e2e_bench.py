@@ -50,6 +50,7 @@ from loadgen import Border, Mix  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 T_RE = re.compile(rb'"t":(-?[0-9.]+)')
+STATUS_RE = re.compile(rb'"status":"([a-z_]+)"')
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -108,6 +109,9 @@ class Collector(threading.Thread):
             bootstrap_servers=bootstrap,
             enable_auto_commit=False,
             group_id=None,
+            # read as promptly as the workers do (kafka-python's 500 ms default is held in
+            # full by Tansu and would be counted in sensor → alert)
+            fetch_max_wait_ms=50,
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=16 * 1024 * 1024,
         )
@@ -133,7 +137,12 @@ class Collector(threading.Thread):
         self.dead_readings = 0
         self.lat_ingest: list[np.ndarray] = []
         self.lat_tracks: list[np.ndarray] = []
-        self.window: tuple[float, float] = (0.0, float("inf"))
+        self.lat_tracks_all: list[np.ndarray] = []
+        self.tracks_tail: list[dict[str, Any]] = []
+        self.slow_tracks: Counter[int] = Counter()  # track records over 1 s, per second
+        # no latency sample until the run sets the measurement window: the readiness
+        # probes' records (the workers' first, held while they start) are not the load's
+        self.window: tuple[float, float] = (float("inf"), float("-inf"))
 
     def run(self) -> None:
         while not self.stop_flag.is_set():
@@ -161,7 +170,19 @@ class Collector(threading.Thread):
             ts_t = np.array(T_RE.findall(v), dtype=float)
             self.track_updates += len(ts_t)
             if len(ts_t) and self.window[0] <= ts <= self.window[1]:
-                self.lat_tracks.append(np.array([ts - ts_t.max()]))
+                self.lat_tracks_all.append(np.array([ts - ts_t.max()]))
+                # a deleted track's update carries its last plot's time: its "latency" is
+                # the coast time, not a reading's way to the track, so reading → track is
+                # taken over the record's other updates (records of deletions only: none)
+                status = STATUS_RE.findall(v)
+                if len(status) == len(ts_t):
+                    live = ts_t[np.array(status) != b"deleted"]
+                    if len(live):
+                        self.lat_tracks.append(np.array([ts - live.max()]))
+                        if ts - live.max() > 1.0:
+                            self.slow_tracks[int(ts)] += 1
+                            if len(self.tracks_tail) < 30:
+                                self._keep_tail(ts, v)
         elif name == "alerts":
             a = json.loads(v)
             self.alerts.append(
@@ -180,6 +201,24 @@ class Collector(threading.Thread):
             if str(d.get("source", "")).startswith("readings"):
                 self.dead_readings += 1
 
+    def _keep_tail(self, ts: float, v: bytes) -> None:
+        """A sample of the slow track records (over 1 s): what they carried, to tell a
+        stalled worker from updates that report an old time by design."""
+        ups = json.loads(v)
+        ups = ups if isinstance(ups, list) else [ups]
+        self.tracks_tail.append(
+            {
+                "ts": ts,
+                "sector": ups[0].get("sector") if ups else None,
+                "updates": [
+                    {k: u.get(k) for k in ("track_id", "status", "sources", "obs_ids")}
+                    | {"age_s": round(ts - float(u.get("t") or 0.0), 3)}
+                    for u in ups[:8]
+                ],
+                "n_updates": len(ups),
+            }
+        )
+
     def snapshot(self) -> dict[str, int]:
         with self.lock:
             return {
@@ -194,6 +233,22 @@ class Collector(threading.Thread):
         self.stop_flag.set()
         self.join(5)
         self.consumer.close()
+
+
+def alert_record_kinds(alerts: list[dict[str, Any]]) -> dict[int, str]:
+    """Each alert record as ``new`` (the first record of its id), ``update`` (a later
+    record of a live alert: refreshed by newer evidence) or ``closing`` (resolved,
+    dismissed, ...), by ``id()`` of the record. Records arrive in partition order and an
+    alert id lives on one partition, so the first seen is the first written."""
+    seen: set[str] = set()
+    out: dict[int, str] = {}
+    for a in alerts:
+        if a["id"] not in seen:
+            seen.add(a["id"])
+            out[id(a)] = "new"
+        else:
+            out[id(a)] = "update" if a["status"] in ("open", "acknowledged") else "closing"
+    return out
 
 
 def pct(values: np.ndarray, q: float) -> float | None:
@@ -392,6 +447,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ("compression", "KAFKA_COMPRESSION"),
             ("sensor_idle", "FUSION_SENSOR_IDLE_S"),
             ("fetch_wait", "KAFKA_FETCH_MAX_WAIT_S"),
+            ("quiet_flush", "FUSION_QUIET_FLUSH_S"),
         ):
             if getattr(args, flag, None) is not None:
                 env[f"BORDERFUSION_{name}"] = str(getattr(args, flag))
@@ -509,6 +565,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 snap = collector.snapshot()
                 alerts = list(collector.alerts)
                 lat_ingest, lat_tracks = list(collector.lat_ingest), list(collector.lat_tracks)
+                lat_tracks_all = list(collector.lat_tracks_all)
                 dead = dict(collector.dead)
                 sectors = dict(collector.obs_sectors)
             in_window = [
@@ -516,6 +573,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for a in alerts
                 if collector.window[0] <= a["ts"] <= t_end and a["t_last"] is not None
             ]
+            kinds = alert_record_kinds(alerts)
             processed = snap["obs"] + collector.dead_readings
             out.update(
                 {
@@ -545,10 +603,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "latency": {
                         "ingest_hop": lat_stats(lat_ingest),
                         "to_tracks": lat_stats(lat_tracks),
+                        "to_tracks_all_records": lat_stats(lat_tracks_all),
                         "alert_record": lat_stats(
                             np.array([a["ts"] - a["t_last"] for a in in_window])
                         ),
+                        # the reading that made a rule fire → the new alert, read downstream
                         "sensor_to_alert": lat_stats(
+                            np.array([a["read"] - a["t_last"] for a in in_window
+                                      if kinds[id(a)] == "new"])
+                        ),
+                        # later readings → the open alert's update in place
+                        "sensor_to_alert_update": lat_stats(
+                            np.array([a["read"] - a["t_last"] for a in in_window
+                                      if kinds[id(a)] == "update"])
+                        ),
+                        # every alert record, closings included (rounds 1-7 reported
+                        # this as sensor → alert): a resolution by track deletion carries
+                        # the last plot's time, so its "latency" is the coast time
+                        "sensor_to_alert_all_records": lat_stats(
                             np.array([a["read"] - a["t_last"] for a in in_window])
                         ),
                     },
@@ -565,6 +637,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         4,
                     ),
                     "loadgen_max_slice_overrun_s": round(load["max_slice_overrun_s"], 3),
+                    "tracks_tail_sample": list(collector.tracks_tail),
+                    # when they came: seconds since the load started → slow track records
+                    "slow_track_records_by_second": {
+                        str(k - int(t0)): n for k, n in sorted(collector.slow_tracks.items())
+                    },
                     "rss_series": series,
                     "profile_worker0": profile,
                 }
@@ -652,12 +729,13 @@ def table(results: list[dict[str, Any]]) -> str:
     head = (
         "| run | broker | workers | target/s | achieved/s | processed obs/s | lost | "
         "lag at end | drain s | ingest hop p50/p99 ms | to tracks p50/p99 ms | "
-        "sensor→alert p50/p99 ms | alerts | out_of_sequence | CPU % (broker / workers) | "
+        "new alert: sensor→alert p50/p99 ms | all alert records p50/p99 ms | alerts | out_of_sequence | CPU % (broker / workers) | "
         "worker CPU ms/obs | RSS MB end |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         lat = r["latency"]
+        all_rec = lat.get("sensor_to_alert_all_records", {})
         cpu = r["cpu_pct"]
         rss = r["rss_series"][-1] if r["rss_series"] else {}
         # not drained by --drain-timeout: what is missing is still queued, not known lost
@@ -673,6 +751,7 @@ def table(results: list[dict[str, Any]]) -> str:
             f"{lat['ingest_hop']['p50_ms']} / {lat['ingest_hop']['p99_ms']} | "
             f"{lat['to_tracks']['p50_ms']} / {lat['to_tracks']['p99_ms']} | "
             f"{lat['sensor_to_alert']['p50_ms']} / {lat['sensor_to_alert']['p99_ms']} | "
+            f"{all_rec.get('p50_ms')} / {all_rec.get('p99_ms')} | "
             f"{r['alerts']} | {r['deadletters'].get('observations:out_of_sequence', 0)} | "
             f"{cpu.get('broker')} / "
             f"{' + '.join(str(v) for k, v in cpu.items() if k.startswith('worker'))} | "
@@ -789,6 +868,12 @@ def parser() -> argparse.ArgumentParser:
         "--fetch-wait",
         type=float,
         help="BORDERFUSION_KAFKA_FETCH_MAX_WAIT_S of the workers (consumer fetch wait)",
+    )
+    p.add_argument(
+        "--quiet-flush",
+        type=float,
+        help="BORDERFUSION_FUSION_QUIET_FLUSH_S of the workers (a sector quiet this long "
+        "is released)",
     )
     p.add_argument("--drain-timeout", type=float, default=120.0)
     p.add_argument(
