@@ -35,6 +35,7 @@ from sensors.georef import (
 from sensors.registry import SensorRegistry
 from sensors.schemas import READING_TOPICS, ReadingError, split_batch, validate_reading
 from streams.deadletter import DeadLetter, dead_letter
+from streams.idruns import IdRunLog, iter_recent
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -389,6 +390,9 @@ class FusionStage:
         self.sensor_newest: dict[str, dict[str, float]] = defaultdict(dict)  # per sector
         self.released: dict[str, float] = {}
         self.recent: dict[str, OrderedDict[str, float]] = defaultdict(OrderedDict)  # id -> t
+        # ``recent`` in its checkpoint form, kept in step once a sector is checkpointed (the
+        # offline replay never is): a checkpoint encodes each id once, not every second
+        self._id_log: dict[str, IdRunLog] = {}
         self.emitted: dict[str, int] = defaultdict(int)  # buckets published so far
         self.duplicates: dict[str, int] = defaultdict(int)
         # per sector: highest reading offset taken per readings "topic:partition" (from the
@@ -413,7 +417,7 @@ class FusionStage:
         for d in (self.trackers, self.buffers, self.newest, self.sensor_newest,
                   self.released, self.recent, self.emitted, self.duplicates,
                   self.src_offsets, self.redelivered, self.absorbed, self._buffered_ids,
-                  self._raw, self.own):
+                  self._raw, self.own, self._id_log):
             d.clear()
 
     def tracker(self, sector: str) -> Any:
@@ -556,11 +560,23 @@ class FusionStage:
     def _remember(self, sector: str, released: list[Observation]) -> None:
         """Keep the ids of released observations for ``dedup_horizon_s`` of event time."""
         recent = self.recent[sector]
+        n0 = len(recent)
         for o in released:  # in event-time order, and releases only move forward:
             recent[o.obs_id] = o.t  # insertion order is time order, oldest first
+        log = self._id_log.get(sector)
+        if log is not None:
+            if len(recent) == n0 + len(released):  # new ids only (``add`` drops the rest)
+                log.append([o.obs_id for o in released], [o.t for o in released])
+            else:  # out of step: rebuilt from ``recent`` at the next snapshot
+                del self._id_log[sector]
+                log = None
         horizon = self.released[sector] - self.dedup_horizon_s
+        n = 0
         while recent and next(iter(recent.values())) < horizon:
             recent.popitem(last=False)
+            n += 1
+        if log is not None and n:
+            log.drop(n)
 
     def own_force(self, sector: str) -> Any:
         own = self.own.get(sector)
@@ -595,10 +611,11 @@ class FusionStage:
 
         Cheap by construction, since it is written on every checkpoint: buffered
         observations go out as the dicts they arrived as (see ``add``), and the recent-id
-        set as ``recent_ids``: ``[[t, "id id …"], …]``, one space-separated string per time
-        bucket, ``t`` the newest event time in it (an id expires no earlier than before, so
-        dedup is never weaker). ``restore`` also reads the older ``recent`` mapping, and a
-        state without ``src_offsets`` (older checkpoints: dedup by id only until then).
+        set as ``recent_runs`` (``streams.idruns``): one entry per time bucket, ``t`` the
+        newest event time in it (an id expires no earlier than before, so dedup is never
+        weaker), content-hash ids as 8 bytes each, each run encoded once in its life.
+        ``restore`` also reads the older ``recent_ids`` and ``recent`` forms, and a state
+        without ``src_offsets`` (older checkpoints: dedup by id only until then).
         """
         raws = self._raw.get(sector) or {}
         buffer = [raws.get(o.obs_id) or observation_dict(o)
@@ -609,7 +626,7 @@ class FusionStage:
             "newest": self.newest.get(sector),
             "sensor_newest": dict(self.sensor_newest.get(sector) or {}),
             "released": self.released.get(sector),
-            "recent_ids": self._recent_groups(sector),
+            "recent_runs": self._recent_log(sector).encoded(),
             "emitted": self.emitted.get(sector, 0),
             "src_offsets": dict(self.src_offsets.get(sector) or {}),
         }
@@ -617,21 +634,20 @@ class FusionStage:
             state["own_force"] = self.own[sector].snapshot()
         return state
 
+    def _recent_log(self, sector: str) -> IdRunLog:
+        """``recent``'s run log, built from ``recent`` on a sector's first checkpoint (or if
+        it fell out of step) and kept in step by ``_remember`` from then on."""
+        log = self._id_log.get(sector)
+        recent = self.recent.get(sector) or {}
+        if log is None or log.n != len(recent):
+            log = self._id_log[sector] = IdRunLog.from_recent(recent, self.bucket_s)
+        return log
+
     def _recent_groups(self, sector: str) -> list[list[Any]]:
-        """``recent`` as ``[[t, "id id …"], …]``: one group per run of ids in the same time
-        bucket (insertion order), ``t`` the newest time in it. Vectorised: it runs over 30 s
-        of ids per sector on every checkpoint (a Python loop per id was ~60 % of it)."""
-        recent = self.recent.get(sector)
-        if not recent:
-            return []
-        ids = list(recent)
-        times = np.fromiter(recent.values(), float, len(ids))
-        keys = np.floor(times / self.bucket_s)
-        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-        ends = np.r_[starts[1:], len(ids)].tolist()
-        newest = np.maximum.reduceat(times, starts).tolist()
-        return [[t, " ".join(ids[a:b])]
-                for t, a, b in zip(newest, starts.tolist(), ends, strict=True)]
+        """``recent`` as round 7's ``recent_ids`` (``[[t, "id id …"], …]``, one group per
+        run of ids in one time bucket, ``t`` the newest time in it): what the run log
+        encodes, as text (tests, benchmarks)."""
+        return [[float(max(r.times)), " ".join(r.ids)] for r in self._recent_log(sector).runs]
 
     def restore(self, sector: str, state: dict[str, Any]) -> None:
         from fusion.tracker import SectorTracker
@@ -646,12 +662,8 @@ class FusionStage:
                                       (state.get("sensor_newest") or {}).items()}
         if state.get("released") is not None:
             self.released[sector] = float(state["released"])
-        recent: OrderedDict[str, float] = OrderedDict(
-            (str(k), float(t)) for k, t in (state.get("recent") or {}).items())
-        for t, ids in state.get("recent_ids") or []:
-            for oid in ids.split():
-                recent[oid] = float(t)
-        self.recent[sector] = recent
+        self.recent[sector] = OrderedDict(iter_recent(state))  # every version's form
+        self._id_log.pop(sector, None)
         self.emitted[sector] = int(state.get("emitted") or 0)
         self.src_offsets[sector] = {str(k): int(v) for k, v in
                                     (state.get("src_offsets") or {}).items()}

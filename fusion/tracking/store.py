@@ -139,8 +139,13 @@ class TrackStore:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: strings (arrays, see module doc), numbers and a list of names."""
         out: dict[str, Any] = {k: _encode(self.cols[k], dt) for k, (dt, _) in _COLUMNS.items()}
-        out["seen"] = _encode(self.seen, bool)
-        out["seen_t"] = _encode(self.seen_t, np.float64)
+        # ``seen`` as bits, ``seen_t`` only where seen (it is 0 elsewhere): with ~50 sensors
+        # a sector the two were over half of a busy checkpoint (issue 9, round 8)
+        out["seen_bits"] = _encode(np.packbits(self.seen, axis=None), np.uint8)
+        if self.seen_t[~self.seen].view(np.uint64).any():  # (not expected): all of it
+            out["seen_t"] = _encode(self.seen_t, np.float64)
+        else:
+            out["seen_t_at_seen"] = _encode(self.seen_t[self.seen], np.float64)
         out["n_sensors"] = int(self.seen.shape[1])
         out["names"] = [[k, v] for k, v in sorted(self.names.items())]
         out["encoding"] = _ENCODING
@@ -161,8 +166,16 @@ class TrackStore:
             v = d.get(k, d["t"] if k == "last_opp" else None)  # older snapshots: no last_opp
             store.cols[k] = _decode(v, dt, (-1, *shape))
         # (rows, sensors) from the row count: reshape(-1, 0) is undefined for a sensorless store
-        store.seen = _decode(d["seen"], bool, (len(store), n_sensors))
-        if "seen_t" in d:
+        shape = (len(store), n_sensors)
+        if "seen_bits" in d:
+            bits = _decode(d["seen_bits"], np.uint8, (-1,))
+            store.seen = np.unpackbits(bits, count=shape[0] * shape[1]).astype(bool).reshape(shape)
+        else:  # before round 8: one byte a flag
+            store.seen = _decode(d["seen"], bool, shape)
+        if "seen_t_at_seen" in d:
+            store.seen_t = np.zeros(shape)
+            store.seen_t[store.seen] = _decode(d["seen_t_at_seen"], np.float64, (-1,))
+        elif "seen_t" in d:
             store.seen_t = _decode(d["seen_t"], np.float64, store.seen.shape)
         else:  # older snapshots: every contribution dated at the track's last update
             store.seen_t = np.where(store.seen, store.cols["t"][:, None], 0.0)

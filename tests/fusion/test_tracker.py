@@ -283,8 +283,8 @@ def test_snapshot_without_source_times_still_restores() -> None:
         tr.process([_obs(2 * s, s, 10.0 * s, 0.0), _obs(2 * s + 1, s + 0.5, 10.0 * s + 5, 0.0,
                                                         sensor="C1", kind="thermal")])
     state = json.loads(json.dumps(tr.snapshot()))
-    assert "seen_t" in state["tracks"]
-    del state["tracks"]["seen_t"]
+    assert "seen_t_at_seen" in state["tracks"]  # since round 8: only where seen
+    del state["tracks"]["seen_t_at_seen"]
     old = SectorTracker.restore(state)
     assert [set(u.sources) for u in old.live_tracks()] == [{"R1", "C1"}]
     old.process([_obs(99, 6.0, 60.0, 0.0)])

@@ -38,7 +38,8 @@ def test_snapshot_buffer_and_ids_match_the_old_format(tmp_path: Path) -> None:
         # grouped times never expire an id earlier than its own time would
         assert all(restored.recent[sector][k] >= t for k, t in stage.recent[sector].items())
         # the pre-compact format (recent as {id: t}) still restores
-        old = {**snap, "recent": dict(stage.recent[sector]), "recent_ids": []}
+        old = {**{k: v for k, v in snap.items() if k != "recent_runs"},
+               "recent": dict(stage.recent[sector])}
         legacy = FusionStage(ctx)
         legacy.restore(sector, old)
         assert legacy.recent[sector] == stage.recent[sector]
@@ -176,10 +177,13 @@ def _groups_loop(recent: dict, bucket_s: float) -> list:  # type: ignore[type-ar
 
 
 def test_vectorised_recent_groups_equal_the_per_id_loop(tmp_path: Path) -> None:
+    from streams.idruns import decode_run
+
     _, stage, _ = _stage_after(tmp_path, raw=True)
     for sector in stage.trackers:
         assert len(stage.recent[sector]) > 20
-        assert stage.snapshot(sector)["recent_ids"] == _groups_loop(
+        runs = stage.snapshot(sector)["recent_runs"]  # since round 8 (streams/idruns.py)
+        assert [[r[0], " ".join(decode_run(r))] for r in runs] == _groups_loop(
             stage.recent[sector], stage.bucket_s
         )
     # out-of-order times within and across 0.25 s buckets (late arrivals), one id, none
