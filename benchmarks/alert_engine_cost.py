@@ -9,6 +9,8 @@ every tree sees the same updates in the same order and only the alert engine is 
     .venv/bin/python benchmarks/alert_engine_cost.py --compare /tmp/bf_before
         # updates made once (by the --compare tree), then both trees alternately: updates/s,
         # after/before, and whether both raised the same alerts
+    .venv/bin/python benchmarks/alert_engine_cost.py --bucket 0.1 --compare /tmp/bf_before
+        # the updates of 0.1 s fusion buckets: smaller, more frequent calls (issue 9)
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_updates(rate: float, seconds: float, out: Path) -> None:
-    """Ingest + fusion over the loadgen mix; write the scenario and the update batches."""
+def make_updates(rate: float, seconds: float, out: Path, bucket_s: float | None = None,
+                 step: float = 0.2) -> None:
+    """Ingest + fusion over the loadgen mix; write the scenario and the update batches
+    (``bucket_s``: the fusion bucket, default the engine's; ``step``: arrival batches, s)."""
     from streams.engine import Context, FusionStage, IngestStage  # before loadgen, which
 
     sys.path.insert(0, str(ROOT / "benchmarks"))  # puts its own tree on sys.path
@@ -39,11 +43,12 @@ def make_updates(rate: float, seconds: float, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     border = Border(Mix(rate=rate, sectors=16), 2)
     sensors, zones = border.write(out)
-    ctx = Context.from_files(sensors, zones, max_reading_age_s=0)
+    kw = {} if bucket_s is None else {"bucket_s": bucket_s}
+    ctx = Context.from_files(sensors, zones, max_reading_age_s=0, **kw)
     gen = Generator(border)
     ingest, fusion = IngestStage(ctx, now=lambda: float("nan")), FusionStage(ctx)
     batches: list[dict] = []
-    t0, step = 1.0e9, 0.2
+    t0 = 1.0e9
     for k in range(int(seconds / step)):
         a, b = t0 + k * step, t0 + (k + 1) * step
         records = [(topic, value) for topic, _key, value, *_ in gen.slice(a, b)]
@@ -101,6 +106,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="alternations with --compare")
     ap.add_argument("--compare", metavar="DIR", help="tree to compare with (the 'before')")
     ap.add_argument("--updates", metavar="DIR", help="reuse (or write) the updates here")
+    ap.add_argument("--bucket", type=float, default=None, metavar="S",
+                    help="fusion bucket of the updates (default: the engine's)")
+    ap.add_argument("--batch", type=float, default=0.2, metavar="S",
+                    help="arrival batches of the updates' fusion run, s (release_delay.py: 0.05)")
     ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     work = Path(a.updates or tempfile.mkdtemp(prefix="bf-alert-cost-"))
@@ -108,7 +117,7 @@ def main() -> None:
         if not a.json:  # with --json the caller's PYTHONPATH picks the tree
             sys.path.insert(0, str(ROOT))
         if not (work / "updates.json").exists():
-            make_updates(a.rate, a.seconds, work)
+            make_updates(a.rate, a.seconds, work, a.bucket, a.batch)
         r = measure(work, a.repeat)
         print(json.dumps(r) if a.json else json.dumps(r, indent=1))
         return
@@ -118,7 +127,9 @@ def main() -> None:
         for label, path in (("before", a.compare), ("after", str(ROOT))):
             env = {**os.environ, "PYTHONPATH": path}
             args = ["--json", "--repeat", str(a.repeat), "--updates", str(work),
-                    "--rate", str(a.rate), "--seconds", str(a.seconds)]
+                    "--rate", str(a.rate), "--seconds", str(a.seconds),
+                    "--batch", str(a.batch),
+                    *(["--bucket", str(a.bucket)] if a.bucket is not None else [])]
             out = subprocess.run(
                 [sys.executable, "-c",
                  f"import sys, runpy; sys.argv=['x', *{args!r}]; "

@@ -10,6 +10,7 @@ sector-hour; plus the share of crossings warned by an approach alert beforehand.
     python benchmarks/alert_quality.py --quick    # seed 1 × the three layouts (make bench)
     python benchmarks/alert_quality.py --tracker '{"adaptive": false}'   # other TrackerConfig
     python benchmarks/alert_quality.py --quick --explain --name trial   # + trial_explain.md
+    python benchmarks/alert_quality.py --bucket 0.1 --name b010   # another fusion bucket
 
 ``--tracker`` runs the engine with ``fusion.tracker.engine_config(JSON)`` (the engine's
 tracker settings with JSON's TrackerConfig fields on top), to measure a tracker setting
@@ -83,6 +84,7 @@ def run_one(
     tracker_cfg: dict[str, Any] | None,
     explain: bool = False,
     friendly: bool = True,
+    bucket_s: float | None = None,
 ) -> dict[str, Any]:
     """Simulate, replay in-process (as ``borderfusion replay``), score; one result dict.
 
@@ -91,7 +93,8 @@ def run_one(
     sdir, odir = work / f"{layout}-{seed}", work / f"{layout}-{seed}-out"
     scenario = build_scenario(seed, duration, layout)
     write_scenario(scenario, sdir)
-    ctx = Context.from_scenario(sdir, max_reading_age_s=0)
+    kw = {} if bucket_s is None else {"bucket_s": bucket_s}
+    ctx = Context.from_scenario(sdir, max_reading_age_s=0, **kw)
     t0 = time.perf_counter()
     tracks: list[Any] = []
     pipe = OfflinePipeline(ctx, on_tracks=(lambda _s, ups: tracks.extend(ups)) if explain else None)
@@ -209,7 +212,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"Machine: {report['machine']}  ",
         f"Scenarios: seeds {report['seeds']} × layouts {report['layouts']}, "
         f"{report['duration_s']:.0f} s each ({agg['sector_hours']:.2f} sector-hours); "
-        f"tracker config: `{json.dumps(report['tracker'])}`; wall time {report['wall_s']:.0f} s.",
+        f"tracker config: `{json.dumps(report['tracker'])}`; fusion bucket "
+        f"{report['bucket_s']:g} s; wall time {report['wall_s']:.0f} s.",
         "",
         "| rule | events | found | recall | alerts | false | precision | TTA median s | "
         "TTA worst s | false / sector-h |",
@@ -279,6 +283,14 @@ def main(argv: list[str] | None = None) -> int:
         help="leave out the patrols' blue-force tracking feed (readings.friendly): the "
         "same scenarios as a deployment without BFT, for a before/after in one tree",
     )
+    ap.add_argument(
+        "--bucket",
+        type=float,
+        default=None,
+        metavar="S",
+        help="fusion time bucket in s (default: the engine's, settings.fusion_bucket_s): "
+        "how often the tracker and the rules are called",
+    )
     args = ap.parse_args(argv)
     seeds = [1] if args.quick else args.seeds
     tracker_cfg = json.loads(args.tracker) if args.tracker else {}
@@ -288,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         for layout in args.layouts:
             for seed in seeds:
                 run = run_one(seed, layout, args.duration, Path(tmp), tracker_cfg, args.explain,
-                              not args.no_friendly)
+                              not args.no_friendly, args.bucket)
                 o = run["overall"]
                 print(
                     f"{layout:>6} seed {seed}: recall {_f(o['recall'], True)}, precision "
@@ -308,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         "layouts": args.layouts,
         "duration_s": args.duration,
         "tracker": tracker_cfg,
+        "bucket_s": args.bucket if args.bucket is not None else Context.bucket_s,
         "wall_s": time.perf_counter() - t0,
         "aggregate": agg,
         "targets": check_targets(agg),

@@ -291,12 +291,36 @@ class Zones:
             return np.zeros(e.shape, dtype=bool)
         return np.asarray(shapely.intersects_xy(self.territory, e, n), dtype=bool)
 
+    def points(self, e: ArrayLike, n: ArrayLike) -> NDArray[np.object_]:
+        """Shapely points of local coordinates, to share among several queries of one batch
+        (the ``pts`` argument of :meth:`zone_ids_at_en` and :meth:`border_proximity_en`)."""
+        return shapely.points(
+            np.atleast_1d(np.asarray(e, float)), np.atleast_1d(np.asarray(n, float))
+        )
+
     def crossings(
         self, lat0: ArrayLike, lon0: ArrayLike, lat1: ArrayLike, lon1: ArrayLike
     ) -> Crossings:
         """Border crossings of n path segments (lat0, lon0) → (lat1, lon1), all at once."""
         e0, n0 = self.to_en(lat0, lon0)
         e1, n1 = self.to_en(lat1, lon1)
+        return self.crossings_en(e0, n0, e1, n1)
+
+    def crossings_en(
+        self,
+        e0: FloatArray,
+        n0: FloatArray,
+        e1: FloatArray,
+        n1: FloatArray,
+        dist1: FloatArray | None = None,
+    ) -> Crossings:
+        """:meth:`crossings` of segments already in local metres (1-d arrays), for a caller
+        that has converted them for other queries too (the alert engine, once per batch).
+
+        ``dist1``: each end point's distance to the nearest border (the signed distance of
+        :meth:`border_proximity_en` will do), when the caller has it. A segment shorter than
+        that cannot reach a border, so only the others are built and queried: most of a
+        batch's tracks are far from the line, and the same answer costs a fraction."""
         m = e0.size
         crossed = np.zeros(m, dtype=bool)
         exempt = np.zeros(m, dtype=bool)
@@ -310,11 +334,20 @@ class Zones:
             lat, lon = np.full(m, np.nan), np.full(m, np.nan)
             return Crossings(crossed, exempt, border, direction, lat, lon, checkpoint)
         moved = (e0 != e1) | (n0 != n1)
-        coords = np.stack([np.column_stack([e0, n0]), np.column_stack([e1, n1])], axis=1)
-        segs = shapely.linestrings(coords)
-        seg_idx, b_idx = layer.tree.query(segs, predicate="intersects")
-        keep = moved[seg_idx]
-        seg_idx, b_idx = seg_idx[keep], b_idx[keep]
+        if dist1 is not None:
+            with np.errstate(invalid="ignore"):  # (1 m: floating-point slack)
+                moved &= np.abs(dist1) <= np.hypot(e1 - e0, n1 - n0) + 1.0
+        rows = np.flatnonzero(moved)
+        if rows.size == 0:
+            lat, lon = np.full(m, np.nan), np.full(m, np.nan)
+            return Crossings(crossed, exempt, border, direction, lat, lon, checkpoint)
+        coords = np.stack(
+            [np.column_stack([e0[rows], n0[rows]]), np.column_stack([e1[rows], n1[rows]])], axis=1
+        )
+        segs = np.empty(m, dtype=object)
+        segs[rows] = shapely.linestrings(coords)
+        q, b_idx = layer.tree.query(segs[rows], predicate="intersects")
+        seg_idx = rows[q]
         # first border hit per segment (a segment crossing two borders at once is rare)
         seg_idx, first = np.unique(seg_idx, return_index=True)
         b_idx = b_idx[first]
@@ -347,12 +380,12 @@ class Zones:
                 q, first_c = np.unique(q, return_index=True)
                 exempt[seg_idx[q]] = True
                 checkpoint[seg_idx[q]] = c[first_c]
-        lat, lon = self.frame.to_latlon(px, py)
-        lat = np.where(crossed, lat, np.nan)
-        lon = np.where(crossed, lon, np.nan)
-        return Crossings(
-            crossed, exempt, border, direction, np.atleast_1d(lat), np.atleast_1d(lon), checkpoint
-        )
+        # back to degrees only where there is a crossing point: NaN points would take the
+        # exact (iterative) inverse, on every call, for nothing
+        lat, lon = np.full(m, np.nan), np.full(m, np.nan)
+        if seg_idx.size:
+            lat[seg_idx], lon[seg_idx] = self.frame.to_latlon(px[seg_idx], py[seg_idx])
+        return Crossings(crossed, exempt, border, direction, lat, lon, checkpoint)
 
     def border_proximity(
         self, lat: ArrayLike, lon: ArrayLike, vel_e: ArrayLike = 0.0, vel_n: ArrayLike = 0.0
@@ -364,6 +397,18 @@ class Zones:
         is exact for a straight approach and optimistic for an oblique one.
         """
         e, n = self.to_en(lat, lon)
+        return self.border_proximity_en(e, n, vel_e, vel_n)
+
+    def border_proximity_en(
+        self,
+        e: FloatArray,
+        n: FloatArray,
+        vel_e: ArrayLike = 0.0,
+        vel_n: ArrayLike = 0.0,
+        pts: NDArray[np.object_] | None = None,
+    ) -> BorderProximity:
+        """:meth:`border_proximity` of points already in local metres (``pts``: the same
+        points from :meth:`points`, if the caller has them)."""
         m = e.size
         ve = np.broadcast_to(np.asarray(vel_e, float), (m,))
         vn = np.broadcast_to(np.asarray(vel_n, float), (m,))
@@ -371,7 +416,8 @@ class Zones:
         if m == 0 or not layer.zones:
             nan = np.full(m, np.nan)
             return BorderProximity(nan, np.full(m, -1, np.int64), nan, nan, nan, np.full(m, np.inf))
-        pts = shapely.points(e, n)
+        if pts is None:
+            pts = shapely.points(e, n)
         idx, dist = layer.tree.query_nearest(pts, return_distance=True, all_matches=False)
         border = np.full(m, -1, dtype=np.int64)
         d = np.full(m, np.nan)
@@ -398,23 +444,34 @@ class Zones:
         return self.membership_en(kind, e, n)
 
     def membership_en(
-        self, kind: str, e: ArrayLike, n: ArrayLike
+        self, kind: str, e: ArrayLike, n: ArrayLike, pts: NDArray[np.object_] | None = None
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         layer = self.layers[kind]
         e = np.atleast_1d(np.asarray(e, float))
         if not layer.zones or e.size == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
-        pts = shapely.points(e, np.atleast_1d(np.asarray(n, float)))
+        if pts is None:
+            pts = shapely.points(e, np.atleast_1d(np.asarray(n, float)))
         p, z = layer.tree.query(pts, predicate="intersects")
         order = np.lexsort((z, p))
         return p[order].astype(np.int64), z[order].astype(np.int64)
 
     def zone_ids_at(self, kind: str, lat: ArrayLike, lon: ArrayLike) -> list[list[str]]:
         """For each point, the ids of the ``kind`` zones containing it (in file order)."""
-        p, z = self.membership(kind, lat, lon)
-        m = np.atleast_1d(np.asarray(lat)).size
+        e, n = self.to_en(lat, lon)
+        return self.zone_ids_at_en(kind, e, n)
+
+    def zone_ids_at_en(
+        self, kind: str, e: FloatArray, n: FloatArray, pts: NDArray[np.object_] | None = None
+    ) -> list[list[str]]:
+        """:meth:`zone_ids_at` of points already in local metres (``pts``: see
+        :meth:`border_proximity_en`)."""
+        m = e.size
         out: list[list[str]] = [[] for _ in range(m)]
+        if not self.layers[kind].zones:
+            return out
+        p, z = self.membership_en(kind, e, n, pts)
         ids = self.layers[kind].ids
         for pi, zi in zip(p.tolist(), z.tolist(), strict=True):
             out[pi].append(ids[zi])

@@ -179,10 +179,8 @@ class AisSilence(Rule):
 
     def evaluate(self, batch: Batch, ctx: Context) -> list[Hit]:
         last_ais: dict[str, Any] = self.state["last_ais"]
-        near = (
-            np.abs(np.nan_to_num(batch.prox.signed_distance_m, nan=np.inf))
-            <= self.cfg["near_border_m"]
-        )
+        # nan (no border): never near
+        near = np.abs(batch.prox.signed_distance_m) <= self.cfg["near_border_m"]
         speed = np.hypot(batch.ve, batch.vn)
         dark_kinds = set(self.cfg["dark_kinds"])
         hits = []

@@ -29,6 +29,12 @@ track's own position uncertainty (``σ`` along the border normal, from its covar
   minutes; at 90 s a walker was warned 121 s ahead and the alert stayed open past the
   scorer's 120 s, at 75 s 95–100 s ahead).
 
+The history, and ``confirm_updates`` below, take one update per ``sample_s`` (1 s, a radar
+scan) of event time, the newest: the tracker sends one update per track per fusion call, so
+a thermal plot and the radar plot 0.12 s later are two updates with 0.1 s buckets and one
+with 0.25 s; counting updates made the fit's samples, and the confirmation, depend on the
+bucket (docs/rules.md, "Seventh round").
+
 An alert opens only once the approach has held on ``confirm_updates`` (2) consecutive
 updates of the track: a track is tested on every update, and one plot that pulls the
 filtered position 2–3 σ toward the line for a single update (a settling track's first
@@ -69,6 +75,9 @@ class Approach(Rule):
         "course_near_m": 50.0,  # ... unless the track is this near the line
         "clear_s": 30.0,  # no approach for this long resolves the alert (null: never)
         "confirm_updates": 2,  # consecutive updates the approach must hold to open an alert
+        # history and ``confirm_updates`` count one update per this much event time (the
+        # last in it: a radar scan's), not every update the tracker sends (0: every one)
+        "sample_s": 1.0,
         "directions": ["inbound", "outbound"],  # inbound = from the far side toward us
         "statuses": ["confirmed"],
         "exclude_classes": ["animal"],
@@ -183,7 +192,11 @@ class Approach(Rule):
                 batch.updates[i].cov, p.near_e[i] - batch.e[i], p.near_n[i] - batch.n[i]
             )
             h = hist.setdefault(tid, [])
-            h.append([t, float(d[i]), float(batch.e[i]), float(batch.n[i]), sig])
+            row = [t, float(d[i]), float(batch.e[i]), float(batch.n[i]), sig]
+            if h and self._slot(h[-1][0]) == self._slot(t):
+                h[-1] = row  # the slot's newest state stands for it
+            else:
+                h.append(row)
             k = 0
             while t - h[k][0] > w:
                 k += 1
@@ -229,6 +242,7 @@ class Approach(Rule):
         d = p.signed_distance_m
         direction = np.where(d < 0, "inbound", "outbound")
         cls_ok = self.class_mask(batch)
+        dirs = set(self.cfg["directions"])
         with np.errstate(invalid="ignore"):
             candidate = (
                 self.status_mask(batch)
@@ -236,7 +250,7 @@ class Approach(Rule):
                 & (p.closing_speed_mps > 0)  # the filter's velocity still closes now
                 & (np.abs(d) <= self.cfg["max_distance_m"])
                 & (np.abs(d) > 0)
-                & np.isin(direction, list(self.cfg["directions"]))
+                & np.where(d < 0, "inbound" in dirs, "outbound" in dirs)
                 & ~batch.crossings.crossed
             )
         if candidate.any():
@@ -278,20 +292,40 @@ class Approach(Rule):
         hits.extend(self._cleared(batch, ctx, mask))
         return hits
 
-    def _held(self, batch: Batch, mask: np.ndarray) -> dict[str, int]:
-        """Count, per track, the consecutive updates on which the approach held.
+    def _slot(self, t: float) -> float:
+        s = float(self.cfg["sample_s"] or 0.0)
+        return float(np.floor(t / s)) if s > 0 else t
 
-        A track updated in this batch without an approach starts again from 0; tracks not
-        in the batch keep their count (consecutive in the track's own updates)."""
-        held: dict[str, int] = self.state.setdefault("held", {})
-        on = [batch.ids[i] for i in np.flatnonzero(mask).tolist()]
-        if held:
-            off = set(batch.ids).difference(on)
-            for tid in [t for t in held if t in off]:
-                del held[tid]
-        for tid in on:
-            held[tid] = held.get(tid, 0) + 1
-        return held
+    def _held(self, batch: Batch, mask: np.ndarray) -> dict[str, int]:
+        """Count, per track, the consecutive slots (``sample_s``) on which the approach held.
+
+        A slot's verdict is its newest update's, so a thermal plot and a radar plot 0.1 s
+        apart are one step whether the tracker sent them as one update (0.25 s buckets) or
+        two (0.1 s). ``held`` keeps per track [slot, held slots before it, holds now]; a
+        track updated in this batch without an approach starts again from 0; tracks not in
+        the batch keep their count (consecutive in the track's own slots)."""
+        held: dict[str, Any] = self.state.setdefault("held", {})
+        out: dict[str, int] = {}
+        on = set(batch.ids[i] for i in np.flatnonzero(mask).tolist())
+        for i, tid in enumerate(batch.ids):
+            v = tid in on
+            entry = held.get(tid)
+            if entry is None and not v:
+                continue
+            slot = self._slot(float(batch.t[i]))
+            if not isinstance(entry, list):  # new (or an older snapshot's plain count)
+                entry = [slot, int(entry or 0) - (1 if entry else 0), True]
+            if entry[0] != slot:
+                entry = [slot, entry[1] + 1 if entry[2] else 0, v]
+            entry[2] = v
+            if v or entry[1] > 0:
+                held[tid] = entry
+            else:
+                held.pop(tid, None)
+        for tid, entry in held.items():
+            if isinstance(entry, list):
+                out[tid] = entry[1] + 1 if entry[2] else 0
+        return out
 
     def _cleared(self, batch: Batch, ctx: Context, mask: np.ndarray) -> list[Hit]:
         """Resolve hits for tracks that have not approached their border for ``clear_s``."""

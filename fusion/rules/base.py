@@ -76,9 +76,26 @@ class Batch:
     sectors: list[str]
     kinds: list[set[str]]  # sensor kinds among each update's sources
     has_ais: NDArray[np.bool_]  # an AIS source or an MMSI
+    _status_masks: dict[tuple[str, ...], NDArray[np.bool_]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def status_in(self, statuses: Any) -> NDArray[np.bool_]:
+        """Rows whose status is one of ``statuses`` (read-only; one per set per batch).
+
+        Several rules ask the same question of every batch; ``np.isin`` sorts for it, which
+        cost more than the rest of a small batch's rule setup."""
+        key = tuple(statuses)
+        mask = self._status_masks.get(key)
+        if mask is None:
+            wanted = set(key)
+            mask = np.fromiter((s in wanted for s in self.status.tolist()), bool, len(self.status))
+            mask.flags.writeable = False
+            self._status_masks[key] = mask
+        return mask
 
 
 class Context:
@@ -87,9 +104,16 @@ class Context:
     def __init__(self, zones: Zones, sensors: dict[str, dict[str, Any]] | None = None):
         self.zones = zones
         self.sensors = dict(sensors or {})
+        self._kinds: dict[str, str] = {}  # sensor id -> kind_of, asked for every source
 
     def kind_of(self, sensor_id: str) -> str:
         """Sensor type from the registry, else guessed from an id such as ``ais-3``."""
+        kind = self._kinds.get(sensor_id)
+        if kind is None:
+            kind = self._kinds[sensor_id] = self._kind_of(sensor_id)
+        return kind
+
+    def _kind_of(self, sensor_id: str) -> str:
         entry = self.sensors.get(sensor_id)
         if entry and entry.get("type") in SENSOR_KINDS:
             return str(entry["type"])
@@ -188,7 +212,8 @@ class Rule:
                     table.pop(tid, None)
 
     def status_mask(self, batch: Batch) -> NDArray[np.bool_]:
-        return np.isin(batch.status, list(self.cfg.get("statuses", ())))
+        """Rows whose status is in ``statuses`` (read-only: combine, do not modify)."""
+        return batch.status_in(self.cfg.get("statuses", ()))
 
     def class_mask(self, batch: Batch) -> NDArray[np.bool_]:
         """Updates whose classification is not one of ``exclude_classes``."""

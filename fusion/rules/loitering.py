@@ -60,7 +60,7 @@ class Loitering(Rule):
 
     def evaluate(self, batch: Batch, ctx: Context) -> list[Hit]:
         hist: dict[str, list[Any]] = self.state["hist"]
-        d = np.abs(np.nan_to_num(batch.prox.signed_distance_m, nan=np.inf))
+        d = np.abs(batch.prox.signed_distance_m)  # nan (no border): never near
         near = (d <= self.cfg["distance_m"]) | np.array([bool(s) for s in batch.strip])
         ok = self.status_mask(batch) & self.class_mask(batch)
         dwell_s = float(self.cfg["dwell_s"])

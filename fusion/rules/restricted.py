@@ -35,7 +35,8 @@ class RestrictedEntry(Rule):
         outside: dict[str, dict[str, float]] = self.state.setdefault("outside", {})
         ok = self.status_mask(batch)
         hits = []
-        for i in np.flatnonzero(ok | np.isin(batch.ids, list(inside))).tolist():
+        was_in = np.fromiter((t in inside for t in batch.ids), bool, len(batch)) if inside else ok
+        for i in np.flatnonzero(ok | was_in).tolist():
             u = batch.updates[i]
             now = set(batch.restricted[i]) if ok[i] else set()
             before = inside.get(u.track_id, {})

@@ -127,7 +127,10 @@ def test_rendezvous_two_tracks_close_for_long_enough() -> None:
     assert first.track_ids == ["A", "B"] and first.zone_id == "W1"
     assert first.t_first - 1_700_000_000 == 60.0
     assert first.evidence["details"]["separation_m"] == 50.0
-    assert first.evidence["obs_ids"] == ["A-o12"]  # the primary (first-id) track's update
+    # both tracks' updates of the scan: one hit per updated track of the pair, so the
+    # evidence is the same whether their updates share a call or not (docs/rules.md)
+    assert first.evidence["obs_ids"] == ["A-o12", "B-o12"]
+    assert first.evidence["sensors"] == ["A1", "R1"] and first.mmsi == 211000004
 
 
 def test_rendezvous_near_misses() -> None:
