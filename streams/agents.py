@@ -204,34 +204,45 @@ class InputClock:
 
     A sector is released early (``flush_idle_sectors``) when nothing came for it for
     ``fusion_quiet_flush_s``. Measured against the wall clock alone, a busy worker's own
-    processing time looked like quiet: a batch that took 0.2 s left every sector "unseen"
-    for 0.2 s, and the flush released buckets whose next records were already queued, which
-    then took the tracker's late path (in round 7's profiles at 10 000/s the flush timer
-    was a quarter of the worker's time). So quiet is measured up to :meth:`drained_until`:
-    the moment the agent's queue is known to have been empty — the last batch's take when
-    the agent has just been busy, *now* − ``within_s`` once it has waited that long with
-    nothing to take — and never while batches come full (a backlog: the queue holds more)."""
+    processing looked like quiet: a sector whose records waited in the queue behind others
+    was "unseen", the flush released its buckets, and the records then took the tracker's
+    late path (in round 7's profiles at 10 000/s the flush timer was a quarter of the
+    worker's time). So quiet is measured up to :meth:`drained_until`, the moment the queue
+    is known to have been empty: the last batch's take when the agent has just been busy,
+    *now* − ``within_s`` once it has waited that long with nothing to take; and never while
+    the agent is *behind* — its last batch came full, or its newest record had waited in
+    Kafka longer than ``stale_s`` (more is queued) — unless nothing has come for
+    ``fallback_s`` (the end of a backlog: its tail must not wait for new input forever)."""
 
-    def __init__(self, batch_size: int, within_s: float) -> None:
+    def __init__(self, batch_size: int, within_s: float, stale_s: float,
+                 fallback_s: float) -> None:
         self.batch_size = batch_size
         self.within_s = within_s
+        self.stale_s = stale_s
+        self.fallback_s = fallback_s
         self.taken = 0.0  # wall time the last batch was handed to the agent
         self.done = 0.0  # ... and when the agent finished it
-        self.full = False  # it was a full batch: more was queued
+        self.behind = False  # ... and whether more was queued behind it
 
-    def take(self, n_events: int, now: float) -> None:
-        self.taken, self.full = now, n_events >= self.batch_size
+    def take(self, n_events: int, newest_record_s: float | None, now: float) -> None:
+        """A batch of ``n_events`` handed over at ``now``; ``newest_record_s``: the Kafka
+        timestamp of its newest record (``None``: unknown)."""
+        stale = newest_record_s is not None and now - newest_record_s > self.stale_s
+        self.taken, self.behind = now, n_events >= self.batch_size or stale
 
     def finish(self, now: float) -> None:
         self.done = now
 
     def drained_until(self, now: float) -> float | None:
-        """Wall time up to which every record that arrived has been taken (``None``: a
-        backlog is being worked through, nothing is quiet)."""
-        if self.full or self.taken > self.done:  # a backlog, or a batch waiting to run
+        """Wall time up to which every record that arrived has been taken (``None``: the
+        agent is working through a backlog, or a batch waits to run; nothing is quiet)."""
+        if self.taken > self.done:
+            return None
+        idle = now - self.done
+        if self.behind and idle < self.fallback_s:
             return None
         # idle for a batch window: whatever arrived before its start has been taken
-        return now - self.within_s if now - self.done >= self.within_s else self.taken
+        return now - self.within_s if idle >= self.within_s else self.taken
 
 
 def register(handle: AppHandle) -> None:
@@ -300,7 +311,9 @@ def register(handle: AppHandle) -> None:
         handle.state["fusion"] = fusion
         restored: set[str] = set()
         seen_at: dict[str, float] = {}  # sector -> when its last record was taken
-        fusion_input = InputClock(s.batch_size, s.batch_within_s)
+        fusion_input = InputClock(s.batch_size, s.batch_within_s,
+                                  stale_s=s.fusion_quiet_flush_s or s.reorder_window_s,
+                                  fallback_s=s.reorder_window_s)
         obs_offsets: dict[str, dict[str, int]] = defaultdict(dict)  # sector -> partition -> off
         # Checkpointing (docs/streaming.md "Checkpoints"): every `observations` message the
         # agent takes is held unacknowledged until the state of every sector it touched has
@@ -402,7 +415,8 @@ def register(handle: AppHandle) -> None:
         async def fusion_agent(stream: Any) -> None:
             fusion_ckpt.start()
             async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
-                fusion_input.take(len(events), time.time())
+                stamps = [e.message.timestamp for e in events if e.message.timestamp]
+                fusion_input.take(len(events), max(stamps, default=None), time.time())
                 async with fusion_ckpt.lock:
                     touched: set[str] = set()
                     re0 = counts["reingested"]
