@@ -239,6 +239,28 @@ def rate_mode(a: argparse.Namespace) -> dict[str, Any]:
     sizes: dict[str, list[int]] = defaultdict(list)
     counts: dict[str, list[int]] = defaultdict(list)
     rows: dict[str, list[float]] = defaultdict(list)
+
+    def measure(tag: str, label: str, sector: str, src: dict[str, int], snapshot: Any,
+                pack: Any, unpack: Any) -> Any:
+        """One checkpoint of ``sector`` the ``tag`` way: CPU and bytes per step."""
+        state, c_snap = _cpu(snapshot, sector)
+        state["source_offsets"] = src
+        data, c_dumps = _cpu(dumps, state)
+        packed, c_pack = _cpu(pack, data)
+        rows[f"{tag}_snapshot"].append(c_snap)
+        rows[f"{tag}_dumps"].append(c_dumps)
+        rows[f"{tag}_pack"].append(c_pack)
+        rows[f"{tag}_total"].append(c_snap + c_dumps + c_pack)
+        sizes[f"{tag}_json"].append(len(data))
+        sizes[f"{tag}_stored"].append(len(packed))
+        if a.restore:
+            _, c = _cpu(lambda p, s: FusionStage(ctx).restore(s, unpack(p)), packed,
+                        sector)
+            rows[f"{tag}_restore"].append(c)
+        for part, n in part_sizes(state).items():
+            sizes[f"part {part} ({label})"].append(n)
+        return state
+
     fused = 0
     fused_in_window = 0
     next_ckpt = t0 + a.warmup
@@ -280,23 +302,8 @@ def rate_mode(a: argparse.Namespace) -> dict[str, Any]:
         next_ckpt = hi + a.every
         for sector in sorted(dirty):
             src = {"0": obs_offsets[sector]}
-            # round 7 (before)
-            state, c_snap = _cpu(r7_snapshot, fusion, sector)
-            state["source_offsets"] = src
-            data, c_dumps = _cpu(dumps, state)
-            packed, c_pack = _cpu(r7_pack, data)
-            rows["r7_snapshot"].append(c_snap)
-            rows["r7_dumps"].append(c_dumps)
-            rows["r7_pack"].append(c_pack)
-            rows["r7_total"].append(c_snap + c_dumps + c_pack)
-            sizes["r7_json"].append(len(data))
-            sizes["r7_stored"].append(len(packed))
-            if a.restore:
-                _, c = _cpu(lambda p, s: FusionStage(ctx).restore(s, r7_unpack(p)), packed,
-                            sector)
-                rows["r7_restore"].append(c)
-            for part, n in part_sizes(state).items():
-                sizes[f"part {part} (round 7)"].append(n)
+            state = measure("r7", "round 7", sector, src, lambda s: r7_snapshot(fusion, s),
+                            r7_pack, r7_unpack)
             tr = fusion.tracker(sector)
             counts["tracks"].append(len(tr.tracks.num))
             counts["tracks confirmed"].append(int((tr.tracks.status == 1).sum()))
@@ -306,22 +313,8 @@ def rate_mode(a: argparse.Namespace) -> dict[str, Any]:
             counts["recent ids"].append(len(fusion.recent.get(sector, {})))
             counts["recent groups"].append(len(state["recent_ids"]))
             if new_api:  # this tree (after)
-                state, c_snap = _cpu(fusion.snapshot, sector)
-                state["source_offsets"] = src
-                data, c_dumps = _cpu(dumps, state)
-                packed, c_pack = _cpu(pack_state, data)
-                rows["new_snapshot"].append(c_snap)
-                rows["new_dumps"].append(c_dumps)
-                rows["new_pack"].append(c_pack)
-                rows["new_total"].append(c_snap + c_dumps + c_pack)
-                sizes["new_json"].append(len(data))
-                for part, n in part_sizes(state).items():
-                    sizes[f"part {part} (this tree)"].append(n)
-                sizes["new_stored"].append(len(packed))
-                if a.restore:
-                    _, c = _cpu(lambda p, s: FusionStage(ctx).restore(s, unpack_state(p)),
-                                packed, sector)
-                    rows["new_restore"].append(c)
+                measure("new", "this tree", sector, src, fusion.snapshot, pack_state,
+                        unpack_state)
         dirty.clear()
     return {"fused": fused, "fused_in_window": fused_in_window, "rows": rows, "sizes": sizes,
             "counts": counts, "sectors": len(fusion.trackers)}

@@ -63,30 +63,8 @@ def test_every_checkpoint_form_of_recent_restores() -> None:
 
 
 def _busy_batches(tmp_path: Path) -> tuple[Context, list[dict[str, list[dict]]]]:  # type: ignore[type-arg]
-    """60 s of the busy mixed scenario (checkpoint_size.py's), ingested as the agent does:
-    batches of 25 readings stamped ``[topic, 0, offset]``, JSON dicts per sector."""
-    from sensors.recorded import iter_recorded
-    from sensors.simulate import build_scenario, write_scenario
-    from streams.engine import IngestStage, observation_dict
-
-    write_scenario(build_scenario(seed=4, duration=60, layout="mixed", density=3.0), tmp_path)
-    ctx = Context.from_scenario(tmp_path, max_reading_age_s=0, reorder_window_s=2.0)
-    ingest = IngestStage(ctx, now=lambda: float("nan"))
-    items = list(iter_recorded(tmp_path / "readings.jsonl"))
-    offsets: dict[str, int] = {}
-    batches = []
-    for i in range(0, len(items), 25):
-        records, sources = [], []
-        for it in items[i : i + 25]:
-            offsets[it.topic] = offsets.get(it.topic, -1) + 1
-            records.append((it.topic, it.value))
-            sources.append([it.topic, 0, offsets[it.topic]])
-        by_sector: dict[str, list[dict]] = {}  # type: ignore[type-arg]
-        for result in ingest.ingest_many(records, sources=sources):
-            for o in result.observations:
-                by_sector.setdefault(o.sector, []).append(loads(dumps(observation_dict(o))))
-        batches.append(by_sector)
-    return ctx, batches
+    """60 s of the busy mixed scenario (checkpoint_size.py's), ingested as the agent does."""
+    return _stamped_batches(tmp_path, seed=4, duration=60, layout="mixed", density=3.0)
 
 
 def test_run_log_stays_equal_to_grouping_recent_from_scratch(tmp_path: Path) -> None:

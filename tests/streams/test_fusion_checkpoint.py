@@ -197,15 +197,19 @@ def test_vectorised_recent_groups_equal_the_per_id_loop(tmp_path: Path) -> None:
     assert stage._recent_groups("x") == [[5.4, "a b"], [4.9, "c"], [5.45, "d e"], [7.0, "f"]]
 
 
-def _stamped_batches(tmp_path: Path) -> tuple[Context, list[dict[str, list[dict]]]]:  # type: ignore[type-arg]
-    """A 30 s forest scenario ingested as the agent does: batches of 25 readings, each
-    observation stamped with its reading's ``[topic, 0, offset]``; per batch the JSON
-    dicts per sector (what the ``observations`` records carry)."""
+def _stamped_batches(
+    tmp_path: Path, seed: int = 2, duration: float = 30, layout: str = "forest",
+    density: float = 1.0,
+) -> tuple[Context, list[dict[str, list[dict]]]]:  # type: ignore[type-arg]
+    """A scenario (by default 30 s of forest) ingested as the agent does: batches of 25
+    readings, each observation stamped with its reading's ``[topic, 0, offset]``; per batch
+    the JSON dicts per sector (what the ``observations`` records carry)."""
     from sensors.recorded import iter_recorded
     from sensors.simulate import build_scenario, write_scenario
     from streams.engine import IngestStage
 
-    write_scenario(build_scenario(seed=2, duration=30, layout="forest"), tmp_path)
+    write_scenario(build_scenario(seed=seed, duration=duration, layout=layout,
+                                  density=density), tmp_path)
     ctx = Context.from_scenario(tmp_path, max_reading_age_s=0, reorder_window_s=2.0)
     ingest = IngestStage(ctx, now=lambda: float("nan"))
     items = list(iter_recorded(tmp_path / "readings.jsonl"))
