@@ -424,8 +424,9 @@ class SectorTracker:
                 ahead = st.t[ti] > meas.t[oj]
                 if ahead.any():
                     absorbing = self._absorb(meas, ti[ahead], oj[ahead], absorbed_obs, s_idx)
-                    for j in np.flatnonzero(absorbed_obs).tolist():
-                        self.absorbed.append(obs.obs_id[start + j])
+                    self.absorbed.extend(
+                        obs.obs_id[start + j] for j in np.flatnonzero(absorbed_obs).tolist()
+                    )
                     keep = ~ahead & ~absorbed_obs[oj]
                     ti, oj = ti[keep], oj[keep]
             if ti.size:  # nothing near (a clutter-only scan): no pair to test or assign

@@ -550,7 +550,7 @@ class FusionStage:
             owned = self._owned(sector, updates)
             if owned:
                 buckets.append(owned)
-            if getattr(tr, "late", None):  # reset by every call: collect per chunk
+            if tr.late:  # reset by every call: collect per chunk
                 late.extend(tr.late)
                 tr.late = []
             self.absorbed[sector] += len(tr.absorbed)
@@ -563,20 +563,20 @@ class FusionStage:
         n0 = len(recent)
         for o in released:  # in event-time order, and releases only move forward:
             recent[o.obs_id] = o.t  # insertion order is time order, oldest first
-        log = self._id_log.get(sector)
-        if log is not None:
+        id_log = self._id_log.get(sector)
+        if id_log is not None:
             if len(recent) == n0 + len(released):  # new ids only (``add`` drops the rest)
-                log.append([o.obs_id for o in released], [o.t for o in released])
+                id_log.append([o.obs_id for o in released], [o.t for o in released])
             else:  # out of step: rebuilt from ``recent`` at the next snapshot
                 del self._id_log[sector]
-                log = None
+                id_log = None
         horizon = self.released[sector] - self.dedup_horizon_s
         n = 0
         while recent and next(iter(recent.values())) < horizon:
             recent.popitem(last=False)
             n += 1
-        if log is not None and n:
-            log.drop(n)
+        if id_log is not None and n:
+            id_log.drop(n)
 
     def own_force(self, sector: str) -> Any:
         own = self.own.get(sector)
@@ -637,11 +637,11 @@ class FusionStage:
     def _recent_log(self, sector: str) -> IdRunLog:
         """``recent``'s run log, built from ``recent`` on a sector's first checkpoint (or if
         it fell out of step) and kept in step by ``_remember`` from then on."""
-        log = self._id_log.get(sector)
+        id_log = self._id_log.get(sector)
         recent = self.recent.get(sector) or {}
-        if log is None or log.n != len(recent):
-            log = self._id_log[sector] = IdRunLog.from_recent(recent, self.bucket_s)
-        return log
+        if id_log is None or id_log.n != len(recent):
+            id_log = self._id_log[sector] = IdRunLog.from_recent(recent, self.bucket_s)
+        return id_log
 
     def _recent_groups(self, sector: str) -> list[list[Any]]:
         """``recent`` as round 7's ``recent_ids`` (``[[t, "id id …"], …]``, one group per
