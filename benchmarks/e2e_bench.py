@@ -448,6 +448,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ("sensor_idle", "FUSION_SENSOR_IDLE_S"),
             ("fetch_wait", "KAFKA_FETCH_MAX_WAIT_S"),
             ("quiet_flush", "FUSION_QUIET_FLUSH_S"),
+            ("alerts_inline", "ALERTS_INLINE"),
         ):
             if getattr(args, flag, None) is not None:
                 env[f"BORDERFUSION_{name}"] = str(getattr(args, flag))
@@ -874,6 +875,12 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         help="BORDERFUSION_FUSION_QUIET_FLUSH_S of the workers (a sector quiet this long "
         "is released)",
+    )
+    p.add_argument(
+        "--alerts-inline",
+        choices=("true", "false"),
+        help="BORDERFUSION_ALERTS_INLINE of the workers (true: the rules run in the fusion "
+        "agent; false: the alerts agent reads `tracks`, one Kafka hop more)",
     )
     p.add_argument("--drain-timeout", type=float, default=120.0)
     p.add_argument(

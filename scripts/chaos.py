@@ -231,6 +231,10 @@ def run_kill_and_poison(
         "BORDERFUSION_ZONES_FILE": str(scen / "zones.geojson"),
         "BORDERFUSION_DATA_DIR": str(work / "var"),
         "BORDERFUSION_REORDER_WINDOW_S": REORDER_S,
+        # the alerts agent reads `tracks` (as compose and Helm deploy it, alerts workers
+        # apart), so the poison on `tracks` has a pipeline reader; the rules-in-fusion mode's
+        # kill and restart: tests/streams/test_alerts_e2e.py
+        "BORDERFUSION_ALERTS_INLINE": "false",
     }
     if (scen / "rules.yaml").exists():
         env["BORDERFUSION_RULES_FILE"] = str(scen / "rules.yaml")

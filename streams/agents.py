@@ -245,6 +245,95 @@ class InputClock:
         return now - self.within_s if idle >= self.within_s else self.taken
 
 
+class AlertRunner:
+    """A worker's alert stage with its saved state per sector and its output.
+
+    Driven by the alerts agent (reading ``tracks``) or, in a worker that also fuses
+    (``alerts_inline``), by the fusion agent on each bucket it publishes: then the state
+    is saved inside the fusion checkpoint, so the two cannot disagree after a crash.
+    """
+
+    def __init__(self, handle: AppHandle, ctx: Context, counts: Counter[str],
+                 send_deadletters: Callable[[list[DeadLetter]], Any]) -> None:
+        s = handle.settings
+        self.alerts_topic = handle.topics.alerts
+        self.stage = AlertStage(ctx)
+        self.table = state_table(handle.app, "alert-state", s.partitions)
+        handle.tables["alert-state"] = self.table
+        handle.state["alerts"] = self.stage
+        self.counts = counts
+        self.send_deadletters = send_deadletters
+        self.restored: set[str] = set()
+        # per sector: newest track bucket applied (alerts agent), input offsets per source
+        self.tracks_seq: dict[str, int] = defaultdict(int)
+        self.offsets: dict[str, dict[str, dict[str, int]]] = defaultdict(
+            lambda: {"tracks": {}, "acks": {}}
+        )
+
+    def ensure_restored(self, sector: str, saved: dict[str, Any] | None = None) -> None:
+        """Restore ``sector`` once: from ``saved`` (the alert part of a fusion checkpoint)
+        or else from the ``alert-state`` table (the alerts agent's, or a worker that ran
+        the agent before ``alerts_inline``)."""
+        if sector in self.restored:
+            return
+        self.restored.add(sector)
+        if saved is None:
+            value = self.table.get(sector.encode())
+            if not value:
+                return
+            saved = unpack_state(value)
+        if "engine" in saved:  # {engine, tracks_seq, offsets}; else an older bare snapshot
+            self.tracks_seq[sector] = int(saved.get("tracks_seq") or 0)
+            self.offsets[sector] = {"tracks": {}, "acks": {}, **(saved.get("offsets") or {})}
+            saved = saved["engine"]
+        self.stage.restore(sector, saved)
+
+    def state(self, sector: str) -> dict[str, Any]:
+        """The sector's alert engine (shared, serialise at once), newest bucket applied and
+        input offsets."""
+        return {"engine": self.stage.snapshot(sector, copy=False),
+                "tracks_seq": self.tracks_seq[sector], "offsets": self.offsets[sector]}
+
+    def write(self, sector: str) -> None:
+        self.table[sector.encode()] = pack_state(dumps(self.state(sector)))
+
+    def forget(self) -> None:
+        self.stage.forget()
+        self.restored.clear()
+        self.tracks_seq.clear()
+        self.offsets.clear()
+
+    def already_applied(self, sector: str, source: str, event: Any) -> bool:
+        """True for a record this sector's saved state already includes (redelivery)."""
+        part, offset = str(event.message.partition), int(event.message.offset)
+        seen = self.offsets[sector][source]
+        if offset <= seen.get(part, -1):
+            return True
+        seen[part] = offset
+        return False
+
+    async def send(self, alerts: list[Alert]) -> None:
+        for a in alerts:
+            self.counts["alerts"] += 1
+            M.ALERTS.labels(a.rule, a.severity).inc()
+            await self.alerts_topic.send(key=a.alert_id.encode(), value=dumps(a.to_dict()))
+            M.observe_sensor_to_alert(a.rule, a.t_last)
+
+    async def apply(self, sector: str, updates: list[TrackUpdate], record: bytes) -> None:
+        """Apply one time bucket of ``sector`` to the rules and send what changed. A bucket
+        the rules fail on goes to ``deadletter`` (``record``: it as a ``tracks`` record)."""
+        try:
+            alerts = self.stage.process(sector, updates)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("alert rules failed on a record")
+            await self.send_deadletters(
+                [dead_letter("tracks", "internal_error", record, message=repr(exc))]
+            )
+            return
+        if alerts:
+            await self.send(alerts)
+
+
 def register(handle: AppHandle) -> None:
     app, s, tp = handle.app, handle.settings, handle.topics
     counts: Counter[str] = Counter()
@@ -304,6 +393,10 @@ def register(handle: AppHandle) -> None:
                     await tp.observations.send(key=sector.encode(), value=dumps(batch))
                 await send_deadletters(dead)
 
+    runner = AlertRunner(handle, ctx, counts, send_deadletters) if "alerts" in handle.roles else None
+    # a worker that fuses and alerts applies the rules in the fusion agent (one hop fewer)
+    inline = runner if runner is not None and "fusion" in handle.roles and s.alerts_inline else None
+
     if "fusion" in handle.roles:
         fusion = FusionStage(ctx, now=time.time)
         tracker_table = state_table(app, "tracker-state", s.partitions)
@@ -324,16 +417,21 @@ def register(handle: AppHandle) -> None:
                 return
             restored.add(sector)
             saved = tracker_table.get(sector.encode())
-            if saved:
-                state = unpack_state(saved)
+            state = unpack_state(saved) if saved else {}
+            if state:
                 fusion.restore(sector, state)
                 obs_offsets[sector] = dict(state.get("source_offsets") or {})
                 log.info("tracker state restored", extra={"sector": sector})
+            if inline is not None:
+                inline.ensure_restored(sector, state.get("alerts"))
 
         def checkpoint(sector: str) -> None:
-            """Save the sector's tracker, reorder buffer, watermark and input offsets."""
+            """Save the sector's tracker, reorder buffer, watermark and input offsets (and,
+            inline, its alert state: one value, so they are saved together)."""
             state = fusion.snapshot(sector)
             state["source_offsets"] = obs_offsets[sector]
+            if inline is not None:
+                state["alerts"] = inline.state(sector)
             tracker_table[sector.encode()] = pack_state(dumps(state))
 
         fusion_ckpt = HeldCheckpoints(app, checkpoint, "fusion")
@@ -344,6 +442,8 @@ def register(handle: AppHandle) -> None:
             fusion.forget()
             restored.clear()
             obs_offsets.clear()
+            if inline is not None:
+                inline.forget()
 
         @app.on_partitions_revoked.connect
         async def forget_fusion_state(sender: Any, revoked: Any = None, **_: Any) -> None:
@@ -376,11 +476,13 @@ def register(handle: AppHandle) -> None:
                 counts["track_updates"] += len(updates)
                 # the bucket's sequence number lets the alerts agent drop a bucket that a
                 # restarted fusion worker publishes a second time
+                value = dumps([track_update_dict(u) for u in updates])
                 await tp.tracks.send(
-                    key=sector.encode(),
-                    value=dumps([track_update_dict(u) for u in updates]),
+                    key=sector.encode(), value=value,
                     headers={SEQ_HEADER: str(seq0 + i).encode()},
                 )
+                if inline is not None and updates:
+                    await inline.apply(sector, updates, value)
             if buckets:
                 M.ACTIVE_TRACKS.labels(sector).set(fusion.confirmed_count(sector))
             if late:
@@ -469,73 +571,23 @@ def register(handle: AppHandle) -> None:
                         except Exception:  # noqa: BLE001 - a timer that raises stops the app
                             log.exception("fusion flush failed", extra={"sector": sector})
 
-    if "alerts" in handle.roles:
-        alerts_stage = AlertStage(ctx)
-        alert_table = state_table(app, "alert-state", s.partitions)
-        handle.tables["alert-state"] = alert_table
-        handle.state["alerts"] = alerts_stage
-        alerts_restored: set[str] = set()
-        # per sector: newest track bucket applied, and input offsets per topic/partition
-        tracks_seq: dict[str, int] = defaultdict(int)
-        alert_offsets: dict[str, dict[str, dict[str, int]]] = defaultdict(
-            lambda: {"tracks": {}, "acks": {}}
-        )
-
-        def ensure_alerts_restored(sector: str) -> None:
-            if sector in alerts_restored:
-                return
-            alerts_restored.add(sector)
-            saved = alert_table.get(sector.encode())
-            if not saved:
-                return
-            state = unpack_state(saved)
-            if "engine" in state:  # {engine, tracks_seq, offsets}
-                tracks_seq[sector] = int(state.get("tracks_seq") or 0)
-                alert_offsets[sector] = {"tracks": {}, "acks": {}, **(state.get("offsets") or {})}
-                state = state["engine"]
-            alerts_stage.restore(sector, state)
-
-        def alerts_checkpoint(sector: str) -> None:
-            """Save the sector's alert engine, newest bucket applied and input offsets."""
-            alert_table[sector.encode()] = pack_state(dumps(
-                {
-                    "engine": alerts_stage.snapshot(sector, copy=False),  # serialised now
-                    "tracks_seq": tracks_seq[sector],
-                    "offsets": alert_offsets[sector],
-                }
-            ))
-
-        # like fusion: `tracks` messages held until the sectors they touched are written
-        # (the whole engine state used to be serialised after every batch of a sector)
-        alerts_ckpt = HeldCheckpoints(app, alerts_checkpoint, "alerts")
+    if runner is not None:
+        # the lock, restore and checkpoint that the alert state lives under
+        if inline is not None:
+            alerts_ckpt, restore_alerts = fusion_ckpt, ensure_restored
+        else:
+            alerts_ckpt = HeldCheckpoints(app, runner.write, "alerts")
+            restore_alerts = runner.ensure_restored
         handle.state["alerts_checkpoints"] = alerts_ckpt
 
-        def forget_alerts() -> None:
-            alerts_stage.forget()
-            alerts_restored.clear()
-            tracks_seq.clear()
-            alert_offsets.clear()
+    if runner is not None and inline is None:
 
         @app.on_partitions_revoked.connect
         async def forget_alert_state(sender: Any, revoked: Any = None, **_: Any) -> None:
-            await alerts_ckpt.revoked(forget_alerts)
+            await alerts_ckpt.revoked(runner.forget)
 
-        def already_applied(sector: str, source: str, event: Any) -> bool:
-            """True for a record this sector's saved state already includes (redelivery)."""
-            part, offset = str(event.message.partition), int(event.message.offset)
-            seen = alert_offsets[sector][source]
-            if offset <= seen.get(part, -1):
-                return True
-            seen[part] = offset
-            return False
-
-        async def send_alerts(alerts: list[Alert]) -> None:
-            for a in alerts:
-                counts["alerts"] += 1
-                M.ALERTS.labels(a.rule, a.severity).inc()
-                await tp.alerts.send(key=a.alert_id.encode(), value=dumps(a.to_dict()))
-                M.observe_sensor_to_alert(a.rule, a.t_last)
-
+        # like fusion: `tracks` messages held until the sectors they touched are written
+        # (the whole engine state used to be serialised after every batch of a sector)
         @app.agent(tp.tracks, name="alerts")
         async def alerts_agent(stream: Any) -> None:
             alerts_ckpt.start()
@@ -556,26 +608,27 @@ def register(handle: AppHandle) -> None:
                     for u in (batch if isinstance(batch, list) else [batch])
                 ]
                 sector = event.key.decode() if event.key else updates[0].sector
-                ensure_alerts_restored(sector)
-                if already_applied(sector, "tracks", event):
+                runner.ensure_restored(sector)
+                if runner.already_applied(sector, "tracks", event):
                     counts["redelivered"] += 1
                     return
                 seq = _seq(event)
                 if seq is not None:
-                    if seq <= tracks_seq[sector]:
+                    if seq <= runner.tracks_seq[sector]:
                         counts["duplicates"] += 1  # a bucket fusion published twice
                         return
-                    tracks_seq[sector] = seq
-                # written at the next checkpoint, alerts or not: rule state moves
-                alerts_ckpt.dirty.add(sector)
-                alerts = alerts_stage.process(sector, updates)
-                if alerts:
-                    await send_alerts(alerts)
+                    runner.tracks_seq[sector] = seq
             except Exception as exc:  # noqa: BLE001
-                log.exception("alert rules failed on a record")
+                log.exception("alert rules could not take a record")
                 await send_deadletters(
                     [dead_letter("tracks", "internal_error", event.value, message=repr(exc))]
                 )
+                return
+            # written at the next checkpoint, alerts or not: rule state moves
+            alerts_ckpt.dirty.add(sector)
+            await runner.apply(sector, updates, event.value)
+
+    if runner is not None:
 
         @app.agent(tp.acks, name="acks-router")
         async def acks_router(stream: Any) -> None:
@@ -598,12 +651,12 @@ def register(handle: AppHandle) -> None:
                     ack = json.loads(event.value)
                     sector = event.key.decode()
                     async with alerts_ckpt.lock:
-                        ensure_alerts_restored(sector)
-                        if already_applied(sector, "acks", event):
+                        restore_alerts(sector)
+                        if runner.already_applied(sector, "acks", event):
                             continue
-                        changed = alerts_stage.apply_ack(sector, ack)
+                        changed = runner.stage.apply_ack(sector, ack)
                         if changed is not None:
-                            await send_alerts([changed])
+                            await runner.send([changed])
                         # at once (acks are rare): Faust acknowledges this message when the
                         # next one is taken, so the state must include it by then
                         alerts_ckpt.dirty.add(sector)

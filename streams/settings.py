@@ -66,6 +66,11 @@ class Settings:
     # clock), so the tail of a burst does not wait for the next reading (0: wait the
     # reorder window; the via-Kafka replay uses 0 so its buckets match the in-process run)
     fusion_quiet_flush_s: float = 0.1
+    # a worker running both the fusion and the alerts role applies the rules to each time
+    # bucket inside the fusion agent (one Kafka hop and one decode fewer; the alert state is
+    # saved in the fusion checkpoint); false: the alerts agent reads `tracks`, as a worker
+    # with the alerts role alone always does (docs/streaming.md "Alerts in the fusion agent")
+    alerts_inline: bool = True
     # readings older than this are refused (0: accept any age, e.g. for a replay namespace)
     max_reading_age_s: float = 30 * 24 * 3600.0
     halo_m: float = 500.0

@@ -22,7 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "  ingest  validate/decode readings.* → observations (+ deadletter)\n"
         "  fusion  observations → tracks, tracker state in a Faust table\n"
         "  alerts  tracks + alerts.acks → alerts (geofences, rules, lifecycle)\n"
+        "          (with fusion in the same worker: applied in the fusion agent,\n"
+        "          one Kafka hop fewer; BORDERFUSION_ALERTS_INLINE=false: not)\n"
         "  web     status page, map, REST API and /metrics\n"
+        "  delivery  alerts → CoT/TAK and webhooks;  archive  topics → hash-chained archive\n"
         "Scale out by running more workers: Kafka spreads partitions (sectors)\n"
         "across them and moves tracker state with them.",
         epilog="example:\n  BORDERFUSION_SENSORS_FILE=sensors.yaml BORDERFUSION_ZONES_FILE=zones.geojson \\\n"

@@ -68,8 +68,12 @@ def reference(reference_alerts: list[dict[str, Any]]) -> dict[str, str]:
     return ref
 
 
-def _worker(bootstrap: str, prefix: str, scenario: Path, tmp: Path) -> Any:
+def _worker(bootstrap: str, prefix: str, scenario: Path, tmp: Path,
+            alerts_inline: bool = True) -> Any:
     env = {
+        # inline (default): the fusion agent applies the rules; else the alerts agent reads
+        # `tracks` (a worker with the alerts role alone always does)
+        "BORDERFUSION_ALERTS_INLINE": str(alerts_inline).lower(),
         "BORDERFUSION_SENSORS_FILE": str(scenario / "sensors.yaml"),
         "BORDERFUSION_ZONES_FILE": str(scenario / "zones.geojson"),
         "BORDERFUSION_RULES_FILE": str(scenario / "rules.yaml"),
@@ -142,12 +146,14 @@ def test_one_crossing_alert_per_crossing_with_updates(
     assert all(len({(a["rule"], a["zone_id"]) for a in v}) == 1 for v in by_id.values())
 
 
+@pytest.mark.parametrize("alerts_inline", [True, False], ids=["inline", "alerts-agent"])
 def test_sigkill_and_restart_gives_the_same_alert_ids(
     kafka_bootstrap: str,
     topic_prefix: str,
     scenario: Path,
     reference: dict[str, str],
     tmp_path: Path,
+    alerts_inline: bool,
 ) -> None:
     s = _settings(kafka_bootstrap, topic_prefix)
     lines = (scenario / "readings.jsonl").read_text().splitlines()
@@ -158,7 +164,7 @@ def test_sigkill_and_restart_gives_the_same_alert_ids(
     pusher = KafkaPusher(kafka_bootstrap, topic_prefix)
     alerts = TopicReader(kafka_bootstrap, topic_prefix + "alerts")
     dead = TopicReader(kafka_bootstrap, topic_prefix + "deadletter")
-    worker = _worker(kafka_bootstrap, topic_prefix, scenario, tmp_path)
+    worker = _worker(kafka_bootstrap, topic_prefix, scenario, tmp_path, alerts_inline)
     try:
         wait_until_consuming(s, pusher, worker, timeout_s=60)
         push_paced(pusher, first, SPEED)
@@ -166,7 +172,7 @@ def test_sigkill_and_restart_gives_the_same_alert_ids(
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(10)
         push_paced(pusher, second, 0)  # arrives while no worker runs: a backlog
-        worker = _worker(kafka_bootstrap, topic_prefix, scenario, tmp_path)
+        worker = _worker(kafka_bootstrap, topic_prefix, scenario, tmp_path, alerts_inline)
         _settle(alerts, len(reference))
         dead.poll()
     finally:

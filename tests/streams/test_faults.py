@@ -153,6 +153,9 @@ def test_poison_on_every_topic_is_deadlettered_and_good_records_flow(
     env = {
         "BORDERFUSION_SENSORS_FILE": str(_registry(tmp_path)),
         "BORDERFUSION_DATA_DIR": str(tmp_path / "var"),
+        # the alerts agent reads `tracks`, as in a deployment with separate alerts workers
+        # (with the rules inline in the fusion agent no pipeline agent reads `tracks`)
+        "BORDERFUSION_ALERTS_INLINE": "false",
     }
     worker = start_worker(
         kafka_bootstrap, topic_prefix, env, ["ingest", "fusion", "alerts"], tmp_path / "worker.log"
