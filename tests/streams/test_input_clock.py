@@ -1,7 +1,9 @@
 """When a sector counts as quiet: measured up to when the fusion agent last had all its
 input (``streams.agents.InputClock``), not on the wall clock alone."""
 
-from streams.agents import InputClock
+import pytest
+
+from streams.agents import InputClock, quiet_wait
 
 
 def _clock() -> InputClock:
@@ -51,3 +53,25 @@ def test_a_batch_waiting_for_the_lock_is_input_not_yet_seen() -> None:
     clock.finish(now=100.01)
     clock.take(7, newest_record_s=100.45, now=100.5)  # handed over, not yet processed
     assert clock.drained_until(now=100.6) is None
+
+
+def test_the_flush_looks_again_when_the_next_sector_turns_quiet() -> None:
+    """Seen at 100.0, quiet 0.1 s, batch window 0.02 s: quiet once drained_until (now −
+    0.02) is 0.1 s past it, i.e. at 100.12 — checked then, not on the next fixed tick."""
+    clock = _clock()
+    clock.take(3, newest_record_s=99.99, now=100.0)
+    clock.finish(now=100.005)
+    due = 100.0 + 0.1 + clock.within_s
+    wait = quiet_wait(due, now=100.08, quiet_s=0.1)
+    assert wait == pytest.approx(0.041)
+    t = 100.08 + wait
+    assert clock.drained_until(t) - 100.0 > 0.1  # quiet at the check: released then
+    assert clock.drained_until(t - 0.002) - 100.0 <= 0.1  # and not a moment earlier
+
+
+def test_the_flush_never_spins_and_never_sleeps_past_a_newcomer() -> None:
+    assert quiet_wait(100.0, now=100.5, quiet_s=0.1) == 0.002  # overdue: soon, not at once
+    # nothing buffered, or the next due far away: half the quiet time, so a sector that
+    # receives data right after this check (due quiet_s later) is looked at in time
+    assert quiet_wait(None, now=100.0, quiet_s=0.1) == 0.05
+    assert quiet_wait(105.0, now=100.0, quiet_s=0.1) == 0.05
