@@ -327,11 +327,9 @@ class Zones:
         border = np.full(m, -1, dtype=np.int64)
         checkpoint = np.full(m, -1, dtype=np.int64)
         direction = np.full(m, "", dtype="<U8")
-        px = np.full(m, np.nan)
-        py = np.full(m, np.nan)
+        lat, lon = np.full(m, np.nan), np.full(m, np.nan)
         layer = self.layers["border"]
         if m == 0 or not layer.zones:
-            lat, lon = np.full(m, np.nan), np.full(m, np.nan)
             return Crossings(crossed, exempt, border, direction, lat, lon, checkpoint)
         moved = (e0 != e1) | (n0 != n1)
         if dist1 is not None:
@@ -339,7 +337,6 @@ class Zones:
                 moved &= np.abs(dist1) <= np.hypot(e1 - e0, n1 - n0) + 1.0
         rows = np.flatnonzero(moved)
         if rows.size == 0:
-            lat, lon = np.full(m, np.nan), np.full(m, np.nan)
             return Crossings(crossed, exempt, border, direction, lat, lon, checkpoint)
         coords = np.stack(
             [np.column_stack([e0[rows], n0[rows]]), np.column_stack([e1[rows], n1[rows]])], axis=1
@@ -367,7 +364,9 @@ class Zones:
             xy, owner = shapely.get_coordinates(inter, return_index=True)
             _, first_xy = np.unique(owner, return_index=True)
             xy = xy[first_xy]
-            px[seg_idx], py[seg_idx] = xy[:, 0], xy[:, 1]
+            # back to degrees only where there is a crossing point: NaN points would take
+            # the exact (iterative) inverse, on every call, for nothing
+            lat[seg_idx], lon[seg_idx] = self.frame.to_latlon(xy[:, 0], xy[:, 1])
             pt = shapely.points(xy[:, 0], xy[:, 1])
             cps = self.layers["checkpoint"]
             if cps.zones:
@@ -380,11 +379,6 @@ class Zones:
                 q, first_c = np.unique(q, return_index=True)
                 exempt[seg_idx[q]] = True
                 checkpoint[seg_idx[q]] = c[first_c]
-        # back to degrees only where there is a crossing point: NaN points would take the
-        # exact (iterative) inverse, on every call, for nothing
-        lat, lon = np.full(m, np.nan), np.full(m, np.nan)
-        if seg_idx.size:
-            lat[seg_idx], lon[seg_idx] = self.frame.to_latlon(px[seg_idx], py[seg_idx])
         return Crossings(crossed, exempt, border, direction, lat, lon, checkpoint)
 
     def border_proximity(
