@@ -37,6 +37,7 @@ from streams.engine import (
     alert_sector,
     observation_dict,
 )
+from streams.rules_watch import RulesFile
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +264,7 @@ class AlertRunner:
         handle.state["alerts"] = self.stage
         self.counts = counts
         self.send_deadletters = send_deadletters
+        self.rules_file = RulesFile(s.rules_file)  # watched: an edit applies without a restart
         self.restored: set[str] = set()
         # per sector: newest track bucket applied (alerts agent), input offsets per source
         self.tracks_seq: dict[str, int] = defaultdict(int)
@@ -614,6 +616,16 @@ def register(handle: AppHandle) -> None:
             alerts_ckpt = HeldCheckpoints(app, runner.write, "alerts")
             restore_alerts = runner.ensure_restored
         handle.state["alerts_checkpoints"] = alerts_ckpt
+
+    if runner is not None:
+
+        @app.timer(interval=runner.rules_file.check_s)
+        async def reload_edited_rules() -> None:
+            """An edited rules file applies from the next time bucket (streams/rules_watch.py)."""
+            edited = runner.rules_file.poll(time.monotonic())
+            if edited is not None:
+                async with alerts_ckpt.lock:  # between two buckets, never inside one
+                    runner.stage.reload_rules(edited)
 
     if runner is not None and inline is None:
 

@@ -58,6 +58,11 @@ FUSION_LATENCY = Histogram(
 ALERTS = Counter(
     "borderfusion_alerts_total", "Alerts opened, by rule and severity.", ["rule", "severity"]
 )
+RULES_RELOADS = Counter(
+    "borderfusion_rules_reloads_total",
+    "Edits of the rules file picked up by a running worker (ok) or refused (error).",
+    ["result"],
+)
 SENSOR_TO_ALERT_LATENCY = Histogram(
     "borderfusion_sensor_to_alert_latency_seconds",
     "Wall-clock time from the newest evidence reading's event time to the alert being sent.",

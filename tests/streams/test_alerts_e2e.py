@@ -264,3 +264,38 @@ def test_dismissed_alert_stays_quiet_for_its_suppression_time(
     assert all(a["status"] == "dismissed" for a in after)  # no refresh of a dismissed alert
     # the track was still approaching after the dismissal (the reference kept refreshing it)
     assert target_ref["t_last"] > t_ack + SUPPRESS_S / 2
+
+
+def test_an_edited_rules_file_applies_without_a_restart(
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    scenario: Path,
+    reference: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """The worker starts with the scenario's rules; the operator then switches border
+    crossings off in the file: the running worker raises none for the same input that gives
+    the reference its crossing alerts, and the other rules still alert."""
+    s = _settings(kafka_bootstrap, topic_prefix)
+    local = tmp_path / "scenario"
+    shutil.copytree(scenario, local)
+    worker = _worker(kafka_bootstrap, topic_prefix, local, tmp_path)
+    pusher = KafkaPusher(kafka_bootstrap, topic_prefix)
+    alerts = TopicReader(kafka_bootstrap, topic_prefix + "alerts")
+    try:
+        wait_until_consuming(s, pusher, worker, timeout_s=60)
+        rules = local / "rules.yaml"
+        rules.write_text(rules.read_text() + "rules:\n  border_crossing: {enabled: false}\n")
+        deadline = time.monotonic() + 30  # looked at every 2 s
+        while "rules file reloaded" not in (tmp_path / "worker.log").read_text():
+            assert time.monotonic() < deadline, "the worker did not pick up the edit"
+            time.sleep(0.5)
+        push_paced(pusher, local / "readings.jsonl", SPEED)
+        others = [i for i, rule in reference.items() if rule != "border_crossing"]
+        _settle(alerts, len(others))
+    finally:
+        pusher.close()
+        stop_process(worker)
+    rules_seen = {a["rule"] for a in alerts.values()}
+    assert "border_crossing" not in rules_seen
+    assert rules_seen & set(reference.values())  # the other rules still run
