@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 import zlib
 from collections import Counter, defaultdict
@@ -286,6 +287,7 @@ class AlertRunner:
             saved = unpack_state(value)
         if "engine" in saved:  # {engine, tracks_seq, offsets}; else an older bare snapshot
             self.tracks_seq[sector] = int(saved.get("tracks_seq") or 0)
+            self.stage.seen[sector] = dict(saved.get("sensor_seen") or {})
             self.offsets[sector] = {"tracks": {}, "acks": {}, **(saved.get("offsets") or {})}
             saved = saved["engine"]
         self.stage.restore(sector, saved)
@@ -294,7 +296,8 @@ class AlertRunner:
         """The sector's alert engine (shared, serialise at once), newest bucket applied and
         input offsets."""
         return {"engine": self.stage.snapshot(sector, copy=False),
-                "tracks_seq": self.tracks_seq[sector], "offsets": self.offsets[sector]}
+                "tracks_seq": self.tracks_seq[sector], "offsets": self.offsets[sector],
+                "sensor_seen": self.stage.seen.get(sector, {})}
 
     def write(self, sector: str) -> None:
         self.table[sector.encode()] = pack_state(dumps(self.state(sector)))
@@ -365,6 +368,24 @@ def register(handle: AppHandle) -> None:
 
     if "ingest" in handle.roles:
         ingest = IngestStage(ctx)
+        seen_sent: dict[str, float] = {}  # sensor -> newest reading time passed on
+
+        def seen_by_home(results: list[Any]) -> dict[str, dict[str, float]]:
+            """Per home sector, the sensors whose newest reading moved ``SEEN_EVERY_S``
+            past what was passed on (a sensor's readings come to one ingest partition)."""
+            newest: dict[str, float] = {}
+            for result in results:
+                for sid, t in result.seen.items():
+                    if t > newest.get(sid, -math.inf):
+                        newest[sid] = t
+            out: dict[str, dict[str, float]] = defaultdict(dict)
+            homes = ctx.sensor_homes
+            for sid, t in newest.items():
+                home = homes.get(sid, "outside")
+                if home != "outside" and t - seen_sent.get(sid, -math.inf) >= SEEN_EVERY_S:
+                    seen_sent[sid] = t
+                    out[home][sid] = t
+            return out
 
         @app.agent(tp.readings, name="ingest")
         async def ingest_agent(stream: Any) -> None:
@@ -400,9 +421,14 @@ def register(handle: AppHandle) -> None:
                     dead.extend(result.deadletters)
                 for (sector, okind), n in per_obs.items():
                     M.OBSERVATIONS.labels(sector, okind).inc(n)
+                seen = seen_by_home(results)
                 for sector, batch in by_sector.items():
                     counts["observations"] += len(batch)
-                    await tp.observations.send(key=sector.encode(), value=dumps(batch))
+                    await tp.observations.send(key=sector.encode(), value=dumps(batch),
+                                               headers=seen_header(seen.pop(sector, None)))
+                for sector, times in seen.items():  # sectors with no observation this batch
+                    await tp.observations.send(key=sector.encode(), value=b"[]",
+                                               headers=seen_header(times))
                 await send_deadletters(dead)
 
     runner = AlertRunner(handle, ctx, counts, send_deadletters) if "alerts" in handle.roles else None
@@ -509,7 +535,20 @@ def register(handle: AppHandle) -> None:
                     counts["redelivered"] += 1
                     return
             batch = loads(event.value)
+            seen = parse_seen(event)  # the ingest's proof of life of the sector's sensors
+            if seen and key_sector is not None:
+                if inline is not None:
+                    gaps = inline.stage.note_seen(key_sector, seen, judge=not fusion_input.behind)
+                    dirty.update(alert_sector(a.alert_id) or key_sector for a in gaps)
+                    await inline.send(gaps)
+                else:  # for the alerts agent, in order with the sector's track buckets
+                    await tp.tracks.send(key=key_sector.encode(), value=b"[]",
+                                         headers=seen_header(seen))
             raw = batch if isinstance(batch, list) else [batch]
+            if not raw and key_sector is not None:  # a record of sensors' times only
+                obs_offsets[key_sector][part] = offset
+                dirty.add(key_sector)
+                return
             obs = [Observation.from_dict(o) for o in raw]
             sector = key_sector or obs[0].sector
             ensure_restored(sector)
@@ -650,6 +689,18 @@ def register(handle: AppHandle) -> None:
             """Apply one `tracks` record (a time bucket of one sector) to the rules."""
             try:
                 batch = loads(event.value)
+                seen = parse_seen(event)
+                if seen and event.key:
+                    sector = event.key.decode()
+                    runner.ensure_restored(sector)
+                    if not runner.already_applied(sector, "tracks", event):
+                        # a record that waited in Kafka: catching up, silence not judged
+                        fresh = time.time() - (event.message.timestamp or 0.0) < 5.0
+                        gaps = runner.stage.note_seen(sector, seen, judge=fresh)
+                        alerts_ckpt.dirty.update(
+                            {sector, *(alert_sector(a.alert_id) or sector for a in gaps)})
+                        await runner.send(gaps)
+                    return
                 updates = [
                     TrackUpdate.from_dict(u)
                     for u in (batch if isinstance(batch, list) else [batch])
@@ -719,6 +770,30 @@ def register(handle: AppHandle) -> None:
 
 
 SEQ_HEADER = "bf-bucket-seq"
+# header of an `observations` record (and, for a separate alerts agent, of an empty `tracks`
+# record): JSON {sensor: newest reading t} of sensors homed in the key's sector, the sensor-
+# silence rule's proof of life; a header, so the records' values keep their contract
+SEEN_HEADER = "bf-sensor-seen"
+SEEN_EVERY_S = 1.0  # a sensor's reading time is passed on once it moved this far (event time)
+
+
+def seen_header(seen: dict[str, float] | None) -> dict[str, bytes] | None:
+    return {SEEN_HEADER: dumps(seen)} if seen else None
+
+
+def parse_seen(event: Any) -> dict[str, float]:
+    """The sensor → time map of a record's ``bf-sensor-seen`` header ({} without one);
+    ValueError when the header is not such a map."""
+    raw = _header(event, SEEN_HEADER)
+    if raw is None:
+        return {}
+    seen = loads(raw)
+    if not isinstance(seen, dict):
+        raise ValueError(f"{SEEN_HEADER} must map sensor ids to times")
+    out = {str(k): float(v) for k, v in seen.items()}
+    if not all(math.isfinite(t) for t in out.values()):
+        raise ValueError(f"{SEEN_HEADER} times must be finite")
+    return out
 _TRACK_FIELDS = tuple(TrackUpdate.__dataclass_fields__)
 
 
@@ -731,14 +806,21 @@ def track_update_dict(u: TrackUpdate) -> dict[str, Any]:
     return d
 
 
-def _seq(event: Any) -> int | None:
-    """The fusion bucket sequence number of a ``tracks`` record (None if absent)."""
+def _header(event: Any, name: str) -> bytes | str | None:
     headers = event.message.headers or ()
     items = headers.items() if isinstance(headers, dict) else headers
     for k, v in items:
-        if k == SEQ_HEADER:
-            return int(v.decode() if isinstance(v, bytes) else v)
+        if k == name:
+            return v  # type: ignore[no-any-return]
     return None
+
+
+def _seq(event: Any) -> int | None:
+    """The fusion bucket sequence number of a ``tracks`` record (None if absent)."""
+    v = _header(event, SEQ_HEADER)
+    if v is None:
+        return None
+    return int(v.decode() if isinstance(v, bytes) else v)
 
 
 def _first_sensor(observations: list[Observation]) -> str:

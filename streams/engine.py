@@ -8,6 +8,7 @@ snapshot/restore it, which is how the agents checkpoint into Faust tables.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -69,6 +70,17 @@ class Context:
     # the rest as late); further behind it is dead-lettered at once (settings)
     late_tolerance_s: float = _DEFAULTS.fusion_late_tolerance_s
 
+    @functools.cached_property
+    def sensor_homes(self) -> dict[str, str]:
+        """Home sector of every registered sensor (by its position; ``"outside"`` when no
+        sector holds it): the sector whose alert state watches it for silence."""
+        sensors = list(self.registry)
+        if not sensors:
+            return {}
+        homes = self.sectorizer.home(np.array([x.lat for x in sensors]),
+                                     np.array([x.lon for x in sensors]))
+        return {x.id: h for x, h in zip(sensors, homes, strict=True)}
+
     @classmethod
     def from_files(cls, sensors_file: Path | str, zones_file: Path | str | None = None,
                    rules_file: Path | str | None = None, *,
@@ -114,6 +126,9 @@ class IngestResult:
     observations: list[Observation] = field(default_factory=list)
     deadletters: list[DeadLetter] = field(default_factory=list)
     accepted: int = 0
+    # newest event time of an accepted reading per sensor: proof of life for the
+    # sensor-silence rule, whether or not the reading gave an observation
+    seen: dict[str, float] = field(default_factory=dict)
 
     def by_sector(self) -> dict[str, list[Observation]]:
         out: dict[str, list[Observation]] = defaultdict(list)
@@ -230,6 +245,7 @@ class IngestStage:
                     self._refuse(topic, reading, index, out, result)
                 else:
                     placed.append((index, out))
+                    _note_seen(result.seen, sid, float(reading["t"]))
         if len(groups) > 1:
             placed.sort(key=lambda item: item[0])
         result.observations.extend(o for _, o in placed)
@@ -241,6 +257,7 @@ class IngestStage:
         if sensor is None:
             raise ReadingError("sensor_id", "unknown_sensor",
                                f"sensor {reading['sensor_id']!r} is not in the registry")
+        _note_seen(result.seen, sensor.id, float(reading["t"]))
         if kind == "radar":
             result.observations.append(radar_observation(reading, sensor))
         elif kind == "thermal":
@@ -321,6 +338,11 @@ class IngestStage:
 
 
 # ---------------------------------------------------------------- fusion
+
+
+def _note_seen(seen: dict[str, float], sensor_id: str, t: float) -> None:
+    if t > seen.get(sensor_id, float("-inf")):
+        seen[sensor_id] = t
 
 
 def observation_dict(o: Observation) -> dict[str, Any]:
@@ -677,12 +699,27 @@ class FusionStage:
 
 
 class AlertStage:
-    """Geofences and rules per sector, with the alert lifecycle (ack, dismiss, escalate)."""
+    """Geofences and rules per sector, with the alert lifecycle (ack, dismiss, escalate).
+
+    Sensor silence (DESIGN §6: a sensor that stops reporting opens a coverage-gap alert):
+    the drivers pass each sector the newest reading time of the sensors homed in it
+    (:meth:`note_seen`, from ``IngestResult.seen``: readings that gave no observation count
+    too), which checks, at most once per second of event time, the sensors that report on
+    a clock — radars, every ``scan_period_s`` — against the newest reading time of all the
+    stage's sectors (its own would stop with its only radar). A radar never heard from
+    counts from the moment the sector's alert state started, so a restart or a new sector
+    does not open an alert for each radar at once.
+    Event-driven sensors (cameras, geophones, AIS receivers) report only when something is
+    there: their silence is not a fault, and they are not watched.
+    """
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.engines: dict[str, Any] = {}
         self._zones: Any = None
+        self.seen: dict[str, dict[str, float]] = {}  # sector -> sensor -> newest reading t
+        self.clock = float("-inf")  # newest reading time in any sector held here
+        self._silence_at: dict[str, float] = {}  # sector -> event time of the last check
 
     def zones(self) -> Any:
         if self._zones is None:
@@ -695,6 +732,9 @@ class AlertStage:
     def forget(self) -> None:
         """Drop in-memory alert state (after a rebalance); see FusionStage.forget."""
         self.engines.clear()
+        self.seen.clear()
+        self.clock = float("-inf")
+        self._silence_at.clear()
 
     def engine(self, sector: str) -> Any:
         eng = self.engines.get(sector)
@@ -713,6 +753,47 @@ class AlertStage:
             return []
         now = max(u.t for u in updates)
         return self.engine(sector).process(updates, now)
+
+    def note_seen(self, sector: str, seen: dict[str, float], judge: bool = True) -> list[Alert]:
+        """Newest reading times (event time) of sensors homed in ``sector``; then, unless
+        ``judge`` is false (the driver is catching up a backlog, where one sector's input
+        can lag another's by more than a silence), the silence check of every sector this
+        stage holds, at most once per second of the clock: the newest reading time seen in
+        any of them (a sector whose only radar died has no clock of its own)."""
+        mine = self.seen.setdefault(sector, {})
+        for sid, t in seen.items():
+            if t > mine.get(sid, float("-inf")):
+                mine[sid] = float(t)
+        self.clock = max(self.clock, max(seen.values(), default=self.clock))
+        if not judge:
+            return []
+        out: list[Alert] = []
+        for other in sorted(self.seen):
+            if self.clock - self._silence_at.get(other, float("-inf")) >= 1.0:
+                out += self.check_silence(other, self.clock)
+        return out
+
+    def check_silence(self, sector: str, now: float) -> list[Alert]:
+        """Coverage-gap alerts opened or resolved for the sector's clocked sensors."""
+        self._silence_at[sector] = now
+        periods = self._clocked.get(sector)
+        if not periods:
+            return []
+        mine = self.seen.setdefault(sector, {})
+        for sid in periods:  # never heard of: counts from now (see the class doc)
+            mine.setdefault(sid, now)
+        return self.engine(sector).check_sensor_silence(now, mine, periods)
+
+    @functools.cached_property
+    def _clocked(self) -> dict[str, dict[str, float]]:
+        """sector -> {radar id: scan period} for the radars homed in it."""
+        out: dict[str, dict[str, float]] = defaultdict(dict)
+        homes = self.ctx.sensor_homes
+        for sensor in self.ctx.registry:
+            period = sensor.param("scan_period_s") if sensor.type == "radar" else None
+            if period and homes.get(sensor.id, "outside") != "outside":
+                out[homes[sensor.id]][sensor.id] = float(period)
+        return dict(out)
 
     def apply_ack(self, sector: str, ack: dict[str, Any]) -> Alert | None:
         return self.engine(sector).apply_ack(ack)

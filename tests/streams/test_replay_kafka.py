@@ -40,6 +40,15 @@ def test_replay_via_kafka_gives_the_in_process_alert_ids(
         if ln.strip()
     }
     assert len(topics) >= 3  # several topics: the cross-topic ordering is exercised
+    # the radar goes quiet from 20 to 70 s: a coverage-gap alert (sensor silence) in both
+    lines = (scen / "readings.jsonl").read_text().splitlines()
+    t0 = json.loads(lines[0])["value"]["t"]
+    radar = next(json.loads(ln)["value"]["sensor_id"] for ln in lines
+                 if json.loads(ln)["topic"] == "readings.radar")
+    (scen / "readings.jsonl").write_text("\n".join(
+        ln for ln in lines
+        if not (json.loads(ln)["value"].get("sensor_id") == radar
+                and 20 <= json.loads(ln)["value"]["t"] - t0 < 70)) + "\n")
 
     local = replay_scenario(scen, tmp_path / "a", reorder_window_s=10.0)
     settings = Settings().with_overrides(
@@ -50,6 +59,7 @@ def test_replay_via_kafka_gives_the_in_process_alert_ids(
     )
     assert via.readings == local.readings
     assert local.alerts, "the scenario raised no alerts: nothing compared"
+    assert "sensor_silence" in _ids(tmp_path / "a").values()
     assert _ids(tmp_path / "b") == _ids(tmp_path / "a")
     assert via.track_updates == local.track_updates
 
