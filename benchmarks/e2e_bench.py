@@ -449,6 +449,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ("fetch_wait", "KAFKA_FETCH_MAX_WAIT_S"),
             ("quiet_flush", "FUSION_QUIET_FLUSH_S"),
             ("alerts_inline", "ALERTS_INLINE"),
+            ("gc_threshold", "GC_THRESHOLD"),
         ):
             if getattr(args, flag, None) is not None:
                 env[f"BORDERFUSION_{name}"] = str(getattr(args, flag))
@@ -881,6 +882,12 @@ def parser() -> argparse.ArgumentParser:
         choices=("true", "false"),
         help="BORDERFUSION_ALERTS_INLINE of the workers (true: the rules run in the fusion "
         "agent; false: the alerts agent reads `tracks`, one Kafka hop more)",
+    )
+    p.add_argument(
+        "--gc-threshold",
+        type=int,
+        help="BORDERFUSION_GC_THRESHOLD of the workers (Python's first GC threshold; 0: "
+        "Python's default 700)",
     )
     p.add_argument("--drain-timeout", type=float, default=120.0)
     p.add_argument(

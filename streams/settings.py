@@ -71,6 +71,12 @@ class Settings:
     # saved in the fusion checkpoint); false: the alerts agent reads `tracks`, as a worker
     # with the alerts role alone always does (docs/streaming.md "Alerts in the fusion agent")
     alerts_inline: bool = True
+    # Python's cyclic garbage collector runs after this many container allocations (its
+    # default 700): a fusion worker buffers ~10 containers per observation, and at 700 the
+    # full collections that scan the whole heap cost ~38 µs per observation under a
+    # 10 000/s backlog, as much as decoding and output together (docs/performance.md
+    # "Round 9"); 0 keeps Python's default
+    gc_threshold: int = 10_000
     # readings older than this are refused (0: accept any age, e.g. for a replay namespace)
     max_reading_age_s: float = 30 * 24 * 3600.0
     halo_m: float = 500.0
