@@ -656,8 +656,6 @@ def register(handle: AppHandle) -> None:
             restore_alerts = runner.ensure_restored
         handle.state["alerts_checkpoints"] = alerts_ckpt
 
-    if runner is not None:
-
         @app.timer(interval=runner.rules_file.check_s)
         async def reload_edited_rules() -> None:
             """An edited rules file applies from the next time bucket (streams/rules_watch.py)."""
