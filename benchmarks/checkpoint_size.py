@@ -65,7 +65,7 @@ def legacy_snapshot(fusion: FusionStage, sector: str) -> dict[str, Any]:
         "buffer": [o.to_dict() for o in fusion.buffers.get(sector, [])],
         "newest": fusion.newest.get(sector),
         "released": fusion.released.get(sector),
-        "recent": fusion.recent.get(sector, {}),
+        "recent": dict(fusion.recent.get(sector, {})),
         "emitted": fusion.emitted.get(sector, 0),
     }
 

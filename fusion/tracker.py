@@ -170,6 +170,7 @@ class SectorTracker:
         self.absorbed: list[str] = []  # ids absorbed by the last call
         self.invalid: list[Observation] = []
         self._pending: set[int] = set()
+        self._check_all = False  # next ``_confirm_and_prune`` tests every row (restore)
         self._gate = chi2_gate(self.config.gate_probability)
         self._adapt_gate = chi2_gate(self.config.adapt_probability)
         self._reset_call()
@@ -321,6 +322,7 @@ class SectorTracker:
         tr.ais = TrackStore.from_dict(state["ais"])
         tr.correlator = AisCorrelator.from_dict(state["correlator"])
         tr._pending = {int(n) for n in state["pending"]}
+        tr._check_all = True  # a state from another version may hold rows to confirm or drop
         return tr
 
     # ------------------------------------------------------------------ internals
@@ -351,15 +353,13 @@ class SectorTracker:
     def _segments(self, obs: ObservationArrays) -> list[tuple[int, int]]:
         """Split into scans: runs of one sensor (AIS apart) within ``batch_window_s``."""
         m = len(obs)
-        key = [(s, bool(a >= 0)) for s, a in zip(obs.sensor, obs.mmsi.tolist(), strict=True)]
+        key = [(s, a >= 0) for s, a in zip(obs.sensor, obs.mmsi.tolist(), strict=True)]
+        t = obs.t.tolist()  # Python floats: the same differences, no NumPy scalar per row
+        window = self.config.batch_window_s
         out: list[tuple[int, int]] = []
         start = 0
         for i in range(1, m + 1):
-            if (
-                i == m
-                or key[i] != key[start]
-                or obs.t[i] - obs.t[start] > self.config.batch_window_s
-            ):
+            if i == m or key[i] != key[start] or t[i] - t[start] > window:
                 out.append((start, i))
                 start = i
         return out
@@ -414,7 +414,8 @@ class SectorTracker:
             pos_pred = st.x[:, :2] + dtk[:, None] * st.x[:, 2:]
             cov = obs.cov[rows]
             r_var = float((cov[:, 0, 0] + cov[:, 1, 1]).max())  # largest trace
-            spread = float(meas.t.max() - meas.t.min()) * float(np.abs(st.x[:, 2:]).max())
+            span = float(meas.t.max() - meas.t.min())  # 0 for a radar scan or one plot
+            spread = span * float(np.abs(st.x[:, 2:]).max()) if span else 0.0
             radius = min(
                 math.sqrt(self._gate * (float(var.max()) + r_var)) + spread, cfg.max_gate_radius_m
             )
@@ -445,22 +446,27 @@ class SectorTracker:
             # ``batch_window_s``: a rotation's plots arrive in several segments (split by
             # other sensors' observations and bucket edges), and counting each segment as
             # a scan turned one missed plot into three misses (tracks deleted in 2 s)
-            hit = np.zeros(n, bool)
-            hit[hit_rows] = True
             fresh = (tb - st.last_opp) >= 0.9 * cfg.batch_window_s
             opp = st.seen[:, s_idx] & fresh
             opp[absorbing] = False  # seen, but by an observation that came too late
-            st.opps[opp] += 1
-            st.last_opp[opp] = tb
-            missed = opp & ~hit
+            opp_rows = np.flatnonzero(opp)  # rows from here on: a scan sees few tracks
+            st.opps[opp_rows] += 1
+            st.last_opp[opp_rows] = tb
+            hit = np.zeros(n, bool)
+            hit[hit_rows] = True
+            missed = opp_rows[~hit[opp_rows]]
             st.misses[missed] += 1
-            st.misses[hit] = 0
+            st.misses[hit_rows] = 0
             if cfg.adaptive:  # a confirmed track that missed may be turning: widen its gate
-                grow = missed & (st.status == CONFIRMED)
+                grow = missed[st.status[missed] == CONFIRMED]
                 st.qscale[grow] = np.minimum(st.qscale[grow] * 10.0, 1000.0)
+            changed = np.concatenate([hit_rows, opp_rows])
+        else:
+            changed = np.empty(0, np.intp)
         new = ~assigned_obs & ~absorbed_obs & (~gated_obs if cfg.init_exclude_gated else True)
         self._initiate(obs, start + np.flatnonzero(new), s_idx)
-        self._confirm_and_prune()
+        # the rows whose counts this scan changed, and its new tracks (appended at the end)
+        self._confirm_and_prune(np.concatenate([changed, np.arange(n, len(st))]))
 
     def _absorb(
         self,
@@ -503,18 +509,25 @@ class SectorTracker:
         s_inv, det = inv2(s)
         d2 = mahalanobis2(y, s_inv)
         g = d2 <= self._gate
-        if not g.all():
-            ti, oj = ti[g], oj[g]
-            xp, pp, y, h, s, d2, det = (a[g] for a in (xp, pp, y, h, s, d2, det))
         if cfg.association == "jpda":
+            if not g.all():
+                ti, oj = ti[g], oj[g]
+                xp, pp, y, h, s, d2, det = (a[g] for a in (xp, pp, y, h, s, d2, det))
             rows, best = self._jpda_update(ti, oj, xp, pp, y, h, s, d2, det, meas, n, m)
             return rows, best, oj
+        # GNN: only the gated pairs' indices are filtered; the predictions are indexed once,
+        # for the assigned pairs (most candidate pairs of a scan fail the gate)
+        inside = None if g.all() else np.flatnonzero(g)
+        if inside is not None:
+            ti, oj, d2 = ti[inside], oj[inside], d2[inside]
         at, ao = self._gnn_two_pass(ti, oj, d2, n, m)
         if at.size:
             # the assigned pairs were already predicted for the gate: reuse those rows
             key = ti.astype(np.int64) * m + oj
             order = np.argsort(key, kind="stable")
             k = order[np.searchsorted(key[order], at.astype(np.int64) * m + ao)]
+            if inside is not None:
+                k = inside[k]
             self._apply_update(at, meas.t[ao], xp[k], pp[k], y[k], h[k], s[k])
         return at, ao, oj
 
@@ -628,8 +641,17 @@ class SectorTracker:
         for n, j in zip(nums.tolist(), rows.tolist(), strict=True):
             self._touched[n] = [obs.obs_id[j]]
 
-    def _confirm_and_prune(self) -> None:
-        """M-of-N confirmation; deletion of hopeless tentative and long-missed tracks."""
+    def _confirm_and_prune(self, rows: NDArray[np.intp] | None = None) -> None:
+        """M-of-N confirmation; deletion of hopeless tentative and long-missed tracks.
+
+        ``rows``: the only rows whose status or counts changed since the last check (which
+        left no row to confirm or delete), so the only ones to test: the same outcome as
+        testing all ~1 000 tracks of a busy sector after every scan (a geophone's event is
+        a scan of one plot). The first check after ``restore`` tests all rows."""
+        if rows is not None and not self._check_all:
+            self._confirm_and_prune_rows(rows)
+            return
+        self._check_all = False
         cfg, st = self.config, self.tracks
         tent = st.status == TENTATIVE
         confirm = tent & (st.hits >= cfg.confirm_m)
@@ -647,6 +669,32 @@ class SectorTracker:
         hopeless = tent & ~confirm & (window | streak)
         lost = (st.status == CONFIRMED) & (st.misses >= cfg.max_misses)
         self._delete(hopeless | lost)
+
+    def _confirm_and_prune_rows(self, rows: NDArray[np.intp]) -> None:
+        """``_confirm_and_prune`` on ``rows`` only (same conditions, same order)."""
+        cfg, st = self.config, self.tracks
+        rows = np.unique(rows)
+        status, hits, opps = st.status[rows], st.hits[rows], st.opps[rows]
+        tent = status == TENTATIVE
+        confirm = tent & (hits >= cfg.confirm_m)
+        if cfg.confirm_n > 0:
+            confirm &= opps <= cfg.confirm_n
+        if confirm.any():
+            st.status[rows[confirm]] = CONFIRMED
+            self._touch(rows[confirm], None, None)
+        misses = st.misses[rows]
+        drop = ~tent & (misses >= cfg.max_misses)  # lost: confirmed before this check
+        drop |= confirm & (misses >= cfg.max_misses)  # ... or by it
+        window = (opps - hits) > (cfg.confirm_n - cfg.confirm_m) if cfg.confirm_n else None
+        k = cfg.tentative_max_misses
+        streak = misses >= k if k else None
+        if window is not None or streak is not None:
+            either = window if streak is None else streak if window is None else window | streak
+            drop |= tent & ~confirm & either
+        if drop.any():
+            mask = np.zeros(len(st), bool)
+            mask[rows[drop]] = True
+            self._delete(mask)
 
     def _delete(self, mask: NDArray[np.bool_]) -> None:
         if not mask.any():
@@ -1149,10 +1197,21 @@ def _flagged(flags: NDArray[np.bool_], names: list[str]) -> list[list[str]]:
 
 
 def _well_formed(o: Observation) -> bool:
+    """Finite numbers, a valid position and a positive-definite covariance. Spelled out
+    (no generator over the seven values): it runs once per observation."""
+    fin = math.isfinite
     try:
         c = o.cov_en
-        vals = [o.t, o.lat, o.lon, c[0][0], c[0][1], c[1][0], c[1][1]]
-        ok = all(math.isfinite(float(v)) for v in vals)
+        c0, c1 = c[0], c[1]
+        ok = (
+            fin(float(o.t))
+            and fin(float(o.lat))
+            and fin(float(o.lon))
+            and fin(float(c0[0]))
+            and fin(float(c0[1]))
+            and fin(float(c1[0]))
+            and fin(float(c1[1]))
+        )
         return (
             ok
             and abs(o.lat) <= 90

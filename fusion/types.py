@@ -44,19 +44,29 @@ class Observation:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Observation:
+        """Every field converted to its type (a value that will not convert raises: the
+        fusion agent dead-letters the record). ``cov_en`` and ``src`` that already are
+        exactly what conversion would build (a 2×2 list of floats; ``[str, int, int]``, as
+        our ingest writes them) are kept, not copied: the fusion buffer holds thousands of
+        observations a sector, and every list in it is one more object for each run of the
+        garbage collector to scan (issue 9). ``d`` must not be changed afterwards."""
         src = d.get("src")
-        return cls(
-            obs_id=str(d["obs_id"]),
-            sensor_id=str(d["sensor_id"]),
-            kind=str(d["kind"]),
-            t=float(d["t"]),
-            lat=float(d["lat"]),
-            lon=float(d["lon"]),
-            cov_en=[[float(v) for v in row] for row in d["cov_en"]],
-            attrs=dict(d.get("attrs") or {}),
-            sector=str(d.get("sector", "")),
-            src=[str(src[0]), int(src[1]), int(src[2])] if src else None,
-        )
+        # converted in the order of the fields, so a bad record fails as it always did
+        obs_id, sensor_id, kind = str(d["obs_id"]), str(d["sensor_id"]), str(d["kind"])
+        t, lat, lon = float(d["t"]), float(d["lat"]), float(d["lon"])
+        cov = d["cov_en"]
+        if not (type(cov) is list and len(cov) == 2 and type(r0 := cov[0]) is list
+                and type(r1 := cov[1]) is list and len(r0) == 2 and len(r1) == 2
+                and type(r0[0]) is float and type(r0[1]) is float
+                and type(r1[0]) is float and type(r1[1]) is float):
+            cov = [[float(v) for v in row] for row in cov]
+        attrs, sector = dict(d.get("attrs") or {}), str(d.get("sector", ""))
+        if not src:
+            src = None
+        elif not (type(src) is list and len(src) == 3 and type(src[0]) is str
+                  and type(src[1]) is int and type(src[2]) is int):
+            src = [str(src[0]), int(src[1]), int(src[2])]
+        return cls(obs_id, sensor_id, kind, t, lat, lon, cov, attrs, sector, src)
 
 
 @dataclass(slots=True)
@@ -89,7 +99,7 @@ class TrackUpdate:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrackUpdate:
-        known = {f for f in cls.__dataclass_fields__}
+        known = cls.__dataclass_fields__  # (a dict: no set built per call)
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
@@ -119,5 +129,5 @@ class Alert:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Alert:
-        known = {f for f in cls.__dataclass_fields__}
+        known = cls.__dataclass_fields__  # (a dict: no set built per call)
         return cls(**{k: v for k, v in d.items() if k in known})

@@ -3,12 +3,13 @@
 ``FusionStage.recent`` holds every observation id a sector released within the dedup
 horizon (30 s of event time: ~19 000 ids per sector at 10 000 readings/s). Round 7 regrouped
 and re-encoded all of them on every checkpoint (once a second per sector) and, with the rest
-of the state above ``PACK_AT_BYTES``, compressed them again. :class:`IdRunLog` keeps the
-same ids in the same order as runs of one time bucket each, appended as they are released
-and dropped from the front as they expire, so a checkpoint re-encodes nothing but the one
-run an expiry cut. Content-hash ids (16 lowercase hex digits, ``sensors.georef``) are
-written as base64 of their 8 bytes (~11 characters an id instead of 17); any other id as
-text.
+of the state above ``PACK_AT_BYTES``, compressed them again. :class:`RecentIds` keeps them
+as runs of one time bucket each, appended as they are released and dropped from the front
+as they expire, so a checkpoint re-encodes nothing but the one run an expiry cut; the same
+object answers the dedup lookups (round 8 kept an ``OrderedDict`` beside the runs, in step
+once a sector was checkpointed). Content-hash ids (16 lowercase hex digits,
+``sensors.georef``) are written as base64 of their 8 bytes (~11 characters an id instead
+of 17); any other id as text.
 
 Checkpoint form, ``recent_runs``: ``[[t, "hex8", base64], [t, "text", "id id …"], …]`` in
 release order, ``t`` the newest event time of the run (an id never expires earlier than its
@@ -70,34 +71,63 @@ def iter_recent(state: Mapping[str, Any]) -> Iterator[tuple[str, float]]:
 
 
 class _Run:
-    """Ids released in one time bucket (consecutive in ``recent``), checkpoint form cached."""
+    """Ids released in one time bucket (consecutive in release order), checkpoint form cached."""
 
-    __slots__ = ("key", "ids", "times", "enc")
+    __slots__ = ("key", "ids", "times", "newest", "enc")
 
     def __init__(self, key: int, ids: list[str], times: list[float]) -> None:
         self.key, self.ids, self.times = key, ids, times
+        self.newest = max(times) if times else -math.inf
         self.enc: list[Any] | None = None
 
     def encoded(self) -> list[Any]:
         if self.enc is None:
-            self.enc = encode_run(float(max(self.times)), self.ids)
+            self.enc = encode_run(float(self.newest), self.ids)
         return self.enc
 
 
-class IdRunLog:
-    """``recent``'s ids in insertion order as runs of one time bucket (``bucket_s``).
+class RecentIds(Mapping[str, float]):
+    """A sector's released observation ids within the dedup horizon: ``id -> t`` in release
+    order for dedup (``times``, a plain dict: ``in`` at C speed), held as runs of one time
+    bucket (``bucket_s``) for expiry from the front and for the checkpoint form.
 
-    Kept in step by its owner: :meth:`append` what is added to ``recent`` (only new ids),
-    :meth:`drop` as many as expire from its front. :meth:`encoded` equals the runs that
-    grouping the whole of ``recent`` by bucket would give (same ids, same newest times).
+    Change it only through :meth:`release` and :meth:`expire`; they behave as round 8's
+    ``OrderedDict`` did (``recent[id] = t`` per released id, popped from the front while
+    the oldest one's time is behind the horizon), and :meth:`encoded` equals grouping the
+    ids by bucket from scratch (same ids, same newest times) without re-encoding a run
+    that did not change.
     """
+
+    __slots__ = ("bucket_s", "times", "runs")
 
     def __init__(self, bucket_s: float) -> None:
         self.bucket_s = bucket_s
+        self.times: dict[str, float] = {}
         self.runs: deque[_Run] = deque()
-        self.n = 0  # ids held
 
-    def append(self, ids: Iterable[str], times: Iterable[float]) -> None:
+    def __getitem__(self, oid: str) -> float:
+        return self.times[oid]
+
+    def __contains__(self, oid: object) -> bool:
+        return oid in self.times
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.times)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def __repr__(self) -> str:
+        return f"RecentIds({len(self.times)} ids, {len(self.runs)} runs)"
+
+    def release(self, ids: list[str], times: list[float]) -> None:
+        """Remember released ids with their event times, after those released before."""
+        d = self.times
+        n0 = len(d)
+        d.update(zip(ids, times, strict=True))
+        if len(d) != n0 + len(ids):  # an id again (never from ``FusionStage``): its time
+            self._regroup()  # changed where it stands, as an OrderedDict's would
+            return
         runs, b = self.runs, self.bucket_s
         last = runs[-1] if runs else None
         for oid, t in zip(ids, times, strict=True):
@@ -107,40 +137,54 @@ class IdRunLog:
                 runs.append(last)
             last.ids.append(oid)
             last.times.append(t)
+            if t > last.newest:
+                last.newest = t
             last.enc = None
-            self.n += 1
 
-    def drop(self, n: int) -> None:
-        """Forget the ``n`` oldest ids (expired from the front of ``recent``)."""
-        runs = self.runs
-        while n > 0 and runs:
+    def expire(self, horizon: float) -> None:
+        """Forget ids from the oldest released on while their time is behind ``horizon``."""
+        runs, d = self.runs, self.times
+        while runs:
             run = runs[0]
-            if len(run.ids) <= n:
+            if run.newest < horizon:  # all of the run, as id by id would
+                for oid in run.ids:
+                    del d[oid]
                 runs.popleft()
-                n -= len(run.ids)
-                self.n -= len(run.ids)
-            else:
-                del run.ids[:n], run.times[:n]
-                run.enc = None
-                self.n -= n
-                n = 0
+                continue
+            ts, k = run.times, 0
+            while ts[k] < horizon:  # stops inside the run: its newest is not behind
+                k += 1
+            if k:
+                for oid in run.ids[:k]:
+                    del d[oid]
+                del run.ids[:k], run.times[:k]
+                run.newest, run.enc = max(ts), None
+            return
 
     def encoded(self) -> list[list[Any]]:
+        """The checkpoint form, ``recent_runs`` (module doc)."""
         return [run.encoded() for run in self.runs]
 
-    @classmethod
-    def from_recent(cls, recent: Mapping[str, float], bucket_s: float) -> IdRunLog:
-        """The log of an existing ``recent`` (vectorised: ~19 000 ids per sector)."""
-        log = cls(bucket_s)
-        if not recent:
-            return log
-        ids = list(recent)
-        times = np.fromiter(recent.values(), float, len(ids))
-        keys = np.floor(times / bucket_s)
+    def _regroup(self) -> None:
+        """Runs from ``times`` (vectorised: ~19 000 ids a sector)."""
+        self.runs.clear()
+        d, b = self.times, self.bucket_s
+        if not d:
+            return
+        ids = list(d)
+        times = np.fromiter(d.values(), float, len(ids))
+        keys = np.floor(times / b)
         starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]).tolist()
         ends = [*starts[1:], len(ids)]
         tl = times.tolist()
-        for a, b in zip(starts, ends, strict=True):
-            log.runs.append(_Run(math.floor(tl[a] / bucket_s), ids[a:b], tl[a:b]))
-        log.n = len(ids)
-        return log
+        for a, e in zip(starts, ends, strict=True):
+            self.runs.append(_Run(math.floor(tl[a] / b), ids[a:e], tl[a:e]))
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[str, float]], bucket_s: float) -> RecentIds:
+        """From ``(id, t)`` in release order (:func:`iter_recent`; an id given twice keeps
+        its first place and its last time, as building a dict does)."""
+        out = cls(bucket_s)
+        out.times = dict(pairs)
+        out._regroup()
+        return out

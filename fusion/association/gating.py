@@ -56,6 +56,11 @@ def _dense_pairs(
     tree for that costs more than the m × n distances, and sorting only the pairs within
     the radius (a few per observation) costs less than sorting every row.
     """
+    if obs_pos.shape[0] == 1:  # one plot (a geophone's event): sort its row only
+        d1 = np.hypot(obs_pos[0, 0] - track_pos[:, 0], obs_pos[0, 1] - track_pos[:, 1])
+        ti = np.flatnonzero(d1 <= radius)
+        ti = ti[np.argsort(d1[ti], kind="stable")[:k]]  # nearest first, ties to lower index
+        return ti.astype(np.intp), np.zeros(ti.size, np.intp)
     d = np.hypot(
         obs_pos[:, None, 0] - track_pos[None, :, 0], obs_pos[:, None, 1] - track_pos[None, :, 1]
     )

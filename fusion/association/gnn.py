@@ -39,6 +39,11 @@ def gnn_assign(
         # no track and no observation in two pairs: every pair is its own group (the usual
         # case for small streaming calls), so all of them are the assignment
         return ti.astype(np.intp), oj.astype(np.intp)
+    if _one_value(oj) or _one_value(ti):
+        # one observation (a geophone's event) or one track in reach: a single simple
+        # group, the cheapest pair (first of equal costs, as the stable sort below) is it
+        best = int(np.argmin(cost))
+        return ti[best : best + 1].astype(np.intp), oj[best : best + 1].astype(np.intp)
     label = cluster_pairs(ti, oj, n_tracks, n_obs)
     # number of distinct tracks and observations per component (1-D keys: label, index)
     n_lab = int(label.max()) + 1
@@ -74,6 +79,11 @@ def gnn_assign(
             out_t.append(t_u[rows[real]])
             out_o.append(o_u[cols[real]])
     return np.concatenate(out_t).astype(np.intp), np.concatenate(out_o).astype(np.intp)
+
+
+def _one_value(idx: IntArray) -> bool:
+    """True if every entry is the same index."""
+    return bool(idx[0] == idx.min() == idx.max())
 
 
 def _all_distinct(idx: IntArray, size: int) -> bool:

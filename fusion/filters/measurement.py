@@ -59,10 +59,23 @@ def innovations(
     """
     k = x.shape[0]
     h = np.zeros((k, 2, 4))
-    h[:, 0, 0] = 1.0
-    h[:, 1, 1] = 1.0
     y = meas.z - x[:, :2]
     polar = meas.model == POLAR
+    if k and polar.all():  # a radar scan: the same arithmetic without the row masks
+        de = x[:, 0] - meas.sensor[:, 0]
+        dn = x[:, 1] - meas.sensor[:, 1]
+        rng2 = np.maximum(de**2 + dn**2, 1.0)
+        rng = np.sqrt(rng2)
+        brg = np.arctan2(de, dn)
+        y[:, 0] = meas.z[:, 0] - rng
+        y[:, 1] = wrap_angle(meas.z[:, 1] - brg)
+        h[:, 0, 0] = de / rng
+        h[:, 0, 1] = dn / rng
+        h[:, 1, 0] = dn / rng2
+        h[:, 1, 1] = -de / rng2
+        return y, h, _s(h, p, meas)
+    h[:, 0, 0] = 1.0
+    h[:, 1, 1] = 1.0
     if polar.any():
         de = x[polar, 0] - meas.sensor[polar, 0]
         dn = x[polar, 1] - meas.sensor[polar, 1]
@@ -77,7 +90,10 @@ def innovations(
         hp[:, 1, 0] = dn / rng2
         hp[:, 1, 1] = -de / rng2
         h[polar] = hp
-    # S = H P H^T + R; only the position block of P matters since H[:, :, 2:] == 0
+    return y, h, _s(h, p, meas)
+
+
+def _s(h: FloatArray, p: FloatArray, meas: MeasurementBatch) -> FloatArray:
+    """S = H P H^T + R; only the position block of P matters since H[:, :, 2:] == 0."""
     hpos = h[:, :, :2]
-    s = hpos @ p[:, :2, :2] @ np.swapaxes(hpos, 1, 2) + meas.r
-    return y, h, s
+    return hpos @ p[:, :2, :2] @ np.swapaxes(hpos, 1, 2) + meas.r

@@ -153,7 +153,8 @@ def from_observations(
     polar_rows: list[int] = []
     polar_vals: list[tuple[float, float, float, float, float, float]] = []
     for i, o in enumerate(obs):
-        cls_ll[i] = observation_loglik(o.kind, o.attrs)
+        if o.kind != "radar" or o.attrs.get("on_water"):  # a plain radar plot says nothing
+            cls_ll[i] = observation_loglik(o.kind, o.attrs)
         if o.kind == "ais" and o.attrs.get("mmsi") is not None:
             mmsi[i] = int(o.attrs["mmsi"])
             nm = o.attrs.get("name")

@@ -73,6 +73,8 @@ class TrackStore:
         self.seen: NDArray[np.bool_] = np.zeros((0, n_sensors), dtype=bool)
         self.seen_t: NDArray[np.float64] = np.zeros((0, n_sensors))
         self.names: dict[int, str] = {}
+        # spare rows behind the arrays (``_grow``): name -> (buffer, the view handed out)
+        self._spare: dict[str, tuple[NDArray[Any], NDArray[Any]]] = {}
 
     def __len__(self) -> int:
         return int(self.cols["num"].shape[0])
@@ -113,17 +115,61 @@ class TrackStore:
         rows = len(np.asarray(values["t"]).reshape(-1))
         for k, (dt, _) in _COLUMNS.items():
             v = values[k] if k in values else np.full(rows, _OPTIONAL[k])
-            self.cols[k] = np.concatenate([self.cols[k], np.asarray(v, dtype=dt)])
-        self.seen = np.vstack([self.seen, seen])
+            self.cols[k] = self._grow(k, self.cols[k], np.asarray(v, dtype=dt))
+        self.seen = self._grow("seen", self.seen, np.asarray(seen, dtype=bool))
         t = np.asarray(values["t"], float).reshape(-1, 1)
-        self.seen_t = np.vstack([self.seen_t, np.where(seen, t, 0.0)])
+        self.seen_t = self._grow("seen_t", self.seen_t, np.where(seen, t, 0.0))
+
+    def _grow(self, name: str, a: NDArray[Any], new: NDArray[Any]) -> NDArray[Any]:
+        """``a`` with rows ``new`` appended, as a view of a buffer with spare rows.
+
+        A sector's tracker appends a few tracks per scan to ~1 000 (radar clutter) and
+        deletes as many: concatenating every column (``seen_t`` alone is tracks × sensors
+        floats) on every append was ~3 % of the tracker under backlog. Same values as
+        ``np.concatenate``; an array replaced from outside (not the view handed out) just
+        starts a new buffer."""
+        n, k = a.shape[0], new.shape[0]
+        spare = self._spare.get(name)
+        if (
+            spare is None
+            or spare[1] is not a
+            or spare[0].shape[0] < n + k
+            or spare[0].shape[1:] != a.shape[1:]
+            or spare[0].dtype != a.dtype
+        ):
+            buf = np.empty((max(2 * (n + k), 64), *a.shape[1:]), dtype=a.dtype)
+            buf[:n] = a
+        else:
+            buf = spare[0]
+        buf[n : n + k] = new
+        view = buf[: n + k]
+        self._spare[name] = (buf, view)
+        return view
+
+    def _compact(
+        self, name: str, a: NDArray[Any], mask: NDArray[np.bool_], first: int, n_keep: int
+    ) -> NDArray[Any]:
+        """``a[mask]``: in place from row ``first`` (the first dropped one) when ``a`` is our
+        buffer's view; the rows before it do not move (deleted tracks are mostly young
+        clutter at the end, so little is copied)."""
+        spare = self._spare.get(name)
+        if spare is None or spare[1] is not a:
+            return a[mask]
+        buf = spare[0]
+        buf[first:n_keep] = a[first:][mask[first:]]  # fancy index copies before the write
+        view = buf[:n_keep]
+        self._spare[name] = (buf, view)
+        return view
 
     def keep(self, mask: NDArray[np.bool_]) -> None:
-        """Drop rows where ``mask`` is False."""
+        """Drop rows where ``mask`` is False (arrays taken from the store before may see
+        their rows move: take copies, as fancy indexing does)."""
+        first = int(np.argmin(mask)) if mask.size else 0
+        n_keep = int(np.count_nonzero(mask))
         for k in self.cols:
-            self.cols[k] = self.cols[k][mask]
-        self.seen = self.seen[mask]
-        self.seen_t = self.seen_t[mask]
+            self.cols[k] = self._compact(k, self.cols[k], mask, first, n_keep)
+        self.seen = self._compact("seen", self.seen, mask, first, n_keep)
+        self.seen_t = self._compact("seen_t", self.seen_t, mask, first, n_keep)
         if self.names:  # most stores name no track (names come from AIS)
             alive = set(self.cols["num"].tolist())
             self.names = {k: v for k, v in self.names.items() if k in alive}

@@ -138,3 +138,38 @@ def test_dense_pairs_keep_the_k_nearest_within_the_radius_ties_to_the_lower_inde
     assert ti.tolist() == [3, 0, 1, 5, 0] and oj.tolist() == [0, 0, 0, 1, 1]
     ti, oj = _dense_pairs(tracks, obs, 3, 29.9)
     assert ti.tolist() == [3, 0, 1, 5]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_dense_pairs_of_one_plot_match_the_general_path(seed: int) -> None:
+    """The one-observation path (a geophone's event) gives the rows' answer exactly: the
+    same k nearest, same order, ties (here many: integer positions) to the lower index."""
+    from fusion.association.gating import _dense_pairs
+
+    rng = np.random.default_rng(seed)
+    tracks = np.round(rng.uniform(0, 60, (300, 2)))
+    tracks[rng.integers(0, 300, 20)] = tracks[0]  # exact ties in distance
+    tracks[5] = np.nan
+    for _ in range(40):
+        one = np.round(rng.uniform(0, 60, (1, 2)))
+        radius = float(rng.uniform(1, 40))
+        ti, oj = _dense_pairs(tracks, one, 8, radius)
+        ref_t, ref_o = _dense_pairs(tracks, np.vstack([one, one]), 8, radius)  # general path
+        assert ti.tolist() == ref_t[ref_o == 0].tolist()
+        assert oj.tolist() == [0] * ti.size
+        assert ti.dtype == ref_t.dtype and oj.dtype == ref_o.dtype
+
+
+def test_gnn_one_observation_or_one_track_takes_the_cheapest_pair_first_of_ties() -> None:
+    """A single contested group solved without clustering: the cheapest pair, the first of
+    equal costs, pairs at or above the miss cost never taken."""
+    ti, oj = np.array([4, 2, 9, 7]), np.array([0, 0, 0, 0])
+    at, ao = gnn_assign(ti, oj, np.array([3.0, 1.0, 1.0, 0.5]), 10, 1, miss_cost=0.9)
+    assert at.tolist() == [7] and ao.tolist() == [0]
+    at, ao = gnn_assign(ti, oj, np.array([3.0, 1.0, 1.0, 5.0]), 10, 1, miss_cost=4.0)
+    assert at.tolist() == [2] and ao.tolist() == [0]  # tie 1.0: the first pair
+    at, ao = gnn_assign(np.array([3, 3, 3]), np.array([2, 0, 1]), np.array([2.0, 1.5, 1.5]),
+                        5, 3, miss_cost=9.0)
+    assert at.tolist() == [3] and ao.tolist() == [0]
+    at, ao = gnn_assign(ti, oj, np.array([3.0, 1.0, 1.0, 5.0]), 10, 1, miss_cost=0.5)
+    assert at.size == 0 and ao.size == 0

@@ -2,13 +2,16 @@
 encoded run log (``streams.idruns``), the track store's ``seen``/``seen_t`` stored sparsely,
 and large states packed with lz4 (zlib when that is smaller and lz4 leaves them large).
 Round trips, the older forms still restore, the run log stays equal to grouping ``recent``
-from scratch, and a stored value is above ``LZ4_MAX_BYTES`` only if round 7's was as large."""
+from scratch and behaves as round 8's ``OrderedDict`` did (one structure since), and a
+stored value is above ``LZ4_MAX_BYTES`` only if round 7's was as large."""
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import zlib
+from collections import OrderedDict
 from pathlib import Path
 
 import pytest
@@ -23,7 +26,7 @@ from streams.agents import (
     unpack_state,
 )
 from streams.engine import Context, FusionStage
-from streams.idruns import HEX8, TEXT, IdRunLog, decode_run, encode_run, iter_recent
+from streams.idruns import HEX8, TEXT, RecentIds, decode_run, encode_run, iter_recent
 from tests.streams.test_fusion_checkpoint import (
     _drive,
     _flush,
@@ -55,7 +58,7 @@ def test_every_checkpoint_form_of_recent_restores() -> None:
     recent["d7"] = 13.1  # a non-hash id (tests, the offline tracker command)
     groups = _groups_loop(recent, 0.25)
     newest = {oid: t for t, ids in groups for oid in ids.split()}
-    runs = IdRunLog.from_recent(recent, 0.25).encoded()
+    runs = RecentIds.from_pairs(recent.items(), 0.25).encoded()
     assert list(iter_recent({"recent_runs": runs})) == list(newest.items())
     assert list(iter_recent({"recent_ids": groups})) == list(newest.items())  # round 4-7
     assert list(iter_recent({"recent": recent})) == list(recent.items())  # before round 4
@@ -65,6 +68,13 @@ def test_every_checkpoint_form_of_recent_restores() -> None:
 def _busy_batches(tmp_path: Path) -> tuple[Context, list[dict[str, list[dict]]]]:  # type: ignore[type-arg]
     """60 s of the busy mixed scenario (checkpoint_size.py's), ingested as the agent does."""
     return _stamped_batches(tmp_path, seed=4, duration=60, layout="mixed", density=3.0)
+
+
+def _runs_hold(recent: RecentIds) -> None:
+    """The runs hold exactly the ids and times of ``recent``, in its order."""
+    assert [i for r in recent.runs for i in r.ids] == list(recent)
+    assert [t for r in recent.runs for t in r.times] == list(recent.values())
+    assert all(r.newest == max(r.times) for r in recent.runs)
 
 
 def test_run_log_stays_equal_to_grouping_recent_from_scratch(tmp_path: Path) -> None:
@@ -80,26 +90,80 @@ def test_run_log_stays_equal_to_grouping_recent_from_scratch(tmp_path: Path) -> 
             got = stage.snapshot(sector)["recent_runs"]
             want = _groups_loop(stage.recent[sector], stage.bucket_s)
             assert [[r[0], " ".join(decode_run(r))] for r in got] == want
-            assert stage._recent_groups(sector) == want
+            _runs_hold(stage.recent[sector])
             checked += len(want)
-    assert all(log.n == len(stage.recent[s]) for s, log in stage._id_log.items())
     assert checked > 2000, "too few runs checked: the test would prove little"
+
+
+class _Round8Recent:
+    """Round 8's ``recent`` (the reference): an OrderedDict written id by id, popped from
+    the front while the oldest time is behind the horizon."""
+
+    def __init__(self) -> None:
+        self.d: OrderedDict[str, float] = OrderedDict()
+
+    def release(self, ids: list[str], times: list[float]) -> None:
+        for oid, t in zip(ids, times, strict=True):
+            self.d[oid] = t
+
+    def expire(self, horizon: float) -> None:
+        while self.d and next(iter(self.d.values())) < horizon:
+            self.d.popitem(last=False)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_recent_ids_behave_as_round_8s_ordered_dict(seed: int) -> None:
+    """Random releases (sorted batches, late arrivals behind earlier ones, now and then an
+    id released again) and expiries: the same ids, times and order as round 8's
+    OrderedDict after every step, the runs its grouping from scratch; a restore from the
+    checkpoint form expires no id earlier."""
+    rng = random.Random(seed)
+    bucket = rng.choice([0.1, 0.25, 1.0])
+    ref, recent = _Round8Recent(), RecentIds(bucket)
+    t, n_ids, again = 100.0, 0, 0
+    for _ in range(300):
+        batch = []
+        for _ in range(rng.randrange(0, 40)):
+            if ref.d and rng.random() < 0.02:  # an id again (not from FusionStage)
+                oid, again = rng.choice(list(ref.d)), again + 1
+            else:
+                hexid = f"{rng.getrandbits(64):016x}"
+                oid, n_ids = hexid if rng.random() < 0.9 else f"d{n_ids}", n_ids + 1
+            late = rng.random() < 0.1
+            batch.append((oid, round(t - (rng.uniform(0, 3) if late else rng.uniform(0, 0.3)), 3)))
+        batch.sort(key=lambda p: p[1])
+        ids, times = [p[0] for p in batch], [p[1] for p in batch]
+        ref.release(ids, times)
+        recent.release(ids, times)
+        t += rng.uniform(0, 0.5)
+        horizon = t - rng.uniform(1.0, 5.0)
+        ref.expire(horizon)
+        recent.expire(horizon)
+        assert list(recent.items()) == list(ref.d.items())
+        assert [[r[0], " ".join(decode_run(r))] for r in recent.encoded()] == \
+            _groups_loop(ref.d, bucket)
+        _runs_hold(recent)
+    assert again > 0 and n_ids > 1000
+    back = RecentIds.from_pairs(iter_recent({"recent_runs": recent.encoded()}), bucket)
+    assert list(back) == list(recent) and all(back[k] >= v for k, v in recent.items())
+    assert back.encoded() == recent.encoded()
 
 
 def test_run_log_cut_in_the_middle_of_a_run() -> None:
     recent = {f"{i:016x}": 1.0 + 0.05 * i for i in range(40)}  # 5 ids a 0.25 s bucket
-    log = IdRunLog.from_recent(recent, 0.25)
+    log = RecentIds.from_pairs(recent.items(), 0.25)
     times = [2.96, 2.98, 3.3]  # the first two extend the last run (bucket 11)
-    log.append([f"{i:016x}" for i in range(40, 43)], times)
+    log.release([f"{i:016x}" for i in range(40, 43)], times)
     for i, t in zip(range(40, 43), times, strict=True):
         recent[f"{i:016x}"] = t
-    for n in (0, 3, 1, 9):  # from the front, as ``_remember`` expires them
-        for _ in range(n):
+    for horizon in (0.5, 1.11, 1.16, 1.6, 2.97, 2.99):  # from the front, cutting runs
+        while recent and next(iter(recent.values())) < horizon:
             del recent[next(iter(recent))]
-        log.drop(n)
+        log.expire(horizon)
         assert [[r[0], " ".join(decode_run(r))] for r in log.encoded()] == \
             _groups_loop(recent, 0.25)
-        assert log.n == len(recent)
+        assert dict(log) == recent
+    assert len(log) == 1 and log.runs[0].ids == [f"{42:016x}"]
 
 
 def test_restored_stage_continues_identically_through_pack_state(tmp_path: Path) -> None:

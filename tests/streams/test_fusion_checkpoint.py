@@ -186,15 +186,24 @@ def test_vectorised_recent_groups_equal_the_per_id_loop(tmp_path: Path) -> None:
         assert [[r[0], " ".join(decode_run(r))] for r in runs] == _groups_loop(
             stage.recent[sector], stage.bucket_s
         )
-    # out-of-order times within and across 0.25 s buckets (late arrivals), one id, none
-    stage.bucket_s = 0.25
-    stage.recent["x"].update({"a": 5.3, "b": 5.4, "c": 4.9, "d": 5.45, "e": 5.26, "f": 7.0})
-    stage.recent["y"].update({"only": 3.0})
-    for sector in ("x", "y", "empty"):
-        got = stage._recent_groups(sector)
-        assert got == _groups_loop(stage.recent.get(sector) or {}, stage.bucket_s)
+    # out-of-order times within and across 0.25 s buckets (late arrivals), one id, none;
+    # built at once (a restore) or released id by id (the stage)
+    from streams.idruns import RecentIds
+
+    def groups(recent: RecentIds) -> list:  # type: ignore[type-arg]
+        return [[r[0], " ".join(decode_run(r))] for r in recent.encoded()]
+
+    cases = [{"a": 5.3, "b": 5.4, "c": 4.9, "d": 5.45, "e": 5.26, "f": 7.0}, {"only": 3.0}, {}]
+    for case in cases:
+        released = RecentIds(0.25)
+        for oid, t in case.items():
+            released.release([oid], [t])
+        for recent in (RecentIds.from_pairs(case.items(), 0.25), released):
+            assert groups(recent) == _groups_loop(case, 0.25)
+            assert dict(recent) == case and list(recent) == list(case)
     # runs of one bucket, newest time of each run
-    assert stage._recent_groups("x") == [[5.4, "a b"], [4.9, "c"], [5.45, "d e"], [7.0, "f"]]
+    assert groups(RecentIds.from_pairs(cases[0].items(), 0.25)) == \
+        [[5.4, "a b"], [4.9, "c"], [5.45, "d e"], [7.0, "f"]]
 
 
 def _stamped_batches(
