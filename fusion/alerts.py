@@ -52,6 +52,15 @@ ENGINE_DEFAULTS: dict[str, Any] = {
     # the target's successor (docs/rules.md, "Fifth round")
     "merge_skip_live_s": 2.0,
     "merge_live_apart_m": 50.0,
+    # sector hand-over: when a track with a live alert of these rules leaves the sector, the
+    # alert goes to the sector it entered, which continues it (same id) on its own track of
+    # the target if that raises the same rule and zone within ``handover_window_s``, no
+    # farther than ``handover_radius_m`` + ``handover_speed_mps`` × the time since (else it
+    # resolves it); a dismissal's suppression travels the same way ([] turns it off)
+    "handover_rules": ["dark_vessel", "loitering", "restricted_entry"],
+    "handover_window_s": 120.0,
+    "handover_radius_m": 150.0,
+    "handover_speed_mps": 5.0,
 }
 # rules whose hits are about one track (pair, MMSI and sensor keys are never merged)
 MERGEABLE = ("border_crossing", "approach", "restricted_entry", "dark_vessel", "loitering")
@@ -131,6 +140,10 @@ class AlertEngine:
         self.last_emit: dict[str, float] = {}  # alert id -> t of last emission
         self.last_pos: dict[str, list[float]] = {}  # track -> [t, lat, lon]
         self.alias: dict[str, str] = {}  # key of a fragment's hits -> key of the alert it joined
+        # sector hand-over (see ``hand_over``): alerts sent away (alert id -> [sector, t]: where
+        # an ack for one goes), and those received, waiting for a track here (id -> offer)
+        self.handed: dict[str, list[Any]] = {}
+        self.offers: dict[str, dict[str, Any]] = {}
         self._pending: list[Alert] = []  # alerts a hit changed besides its own (closed ones)
         self.now = 0.0
         self._next_prune = 0.0
@@ -168,6 +181,9 @@ class AlertEngine:
                 out[a.alert_id] = a
         if now is not None:
             self.now = max(self.now, float(now))
+        if self.offers:
+            for a in self._expire_offers():
+                out[a.alert_id] = a
         if self.now >= self._next_prune:
             self._prune()
         return list(out.values())
@@ -195,6 +211,8 @@ class AlertEngine:
             del self.suppressed[key]
         # closed alerts in closing order: drop from the oldest while past their retention
         expired = self.now - max(float(self.cfg["closed_ttl_s"]), float(self.cfg["merge_window_s"]))
+        for aid in [aid for aid, (_to, t) in self.handed.items() if t < expired]:
+            del self.handed[aid]
         while self.closed:
             aid, a = next(iter(self.closed.items()))
             if float(a.get("t_last") or 0.0) >= expired:
@@ -318,6 +336,10 @@ class AlertEngine:
             joined = self._join_fragment(key, h)
             if joined is not None:
                 return joined
+            if self.offers:
+                offer = self._matching_offer(h)
+                if offer is not None:
+                    return self._take_offer(key, offer, h)
             return self._open(key, h)
         return self._refresh(key, cur, h)
 
@@ -536,6 +558,130 @@ class AlertEngine:
             rule.forget(gone)
         return out
 
+    # ------------------------------------------------------------------ sector hand-over
+    def hand_over(self, departed: list[tuple[TrackUpdate, str]]) -> list[tuple[str, dict[str, Any]]]:
+        """Send away the alerts of tracks that left this engine's sector.
+
+        Each sector's tracker names its own tracks, so a target crossing a sector edge goes
+        on under the neighbour's track id, whose engine knew nothing of it: a dark boat was
+        raised a second time there (docs/rules.md, "Sixth round"). ``departed``: the first
+        update of a track outside the sector, with the sector it is in. Its live alerts of
+        ``handover_rules`` leave this engine (nothing is published: the alert is still what
+        the queue shows) as offers for the receiving sector, which continues one on its own
+        track (:meth:`receive`, then a matching hit there) or resolves it; this engine keeps
+        the forwarding address for acks (:meth:`forward_of`). A running suppression after a
+        dismissal is offered too, so the dismissed target stays quiet in the next sector.
+        Returns ``(sector, offer)`` pairs to deliver.
+        """
+        rules = set(self.cfg["handover_rules"] or ())
+        if not departed or not rules:
+            return []
+        by_track = {u.track_id: (u, to) for u, to in departed}
+        out: list[tuple[str, dict[str, Any]]] = []
+        for key, a in list(self.live.items()):
+            if a["rule"] not in rules:
+                continue
+            gone = [by_track[t] for t in a["track_ids"] if t in by_track]
+            if not gone:
+                continue
+            u, to = gone[-1]
+            live_s = float(self.cfg["merge_skip_live_s"])
+            if any(self.last_pos.get(t, [-np.inf])[0] >= u.t - live_s
+                   for t in a["track_ids"] if t not in by_track):
+                continue  # another track here still carries it (a fragment)
+            del self.live[key]
+            a["t_last"] = max(a["t_last"], u.t)
+            a["lat"], a["lon"] = u.lat, u.lon
+            self.handed[a["alert_id"]] = [to, u.t]
+            out.append((to, self._offer(a["rule"], a["zone_id"], u, alert=a)))
+        for key, until in self.suppressed.items():
+            rule, track_key, zone = key.split("|", 2)
+            if rule in rules and track_key in by_track and until > by_track[track_key][0].t:
+                u, to = by_track[track_key]
+                out.append((to, self._offer(rule, zone or None, u, until=until)))
+        return out
+
+    def _offer(self, rule: str, zone_id: str | None, u: TrackUpdate,
+               alert: dict[str, Any] | None = None, until: float | None = None) -> dict[str, Any]:
+        ref = alert["alert_id"] if alert else f"{self.id_prefix}{rule}|{u.track_id}|{zone_id or ''}"
+        return {"ref": ref, "rule": rule, "zone_id": zone_id, "t": u.t, "lat": u.lat,
+                "lon": u.lon, "from": self.id_prefix.rstrip(":"), "until": until,
+                "alert": alert}
+
+    def receive(self, offer: dict[str, Any]) -> None:
+        """Keep a neighbour's offer (``hand_over``) until a hit here takes it or it expires.
+        An alert this engine already holds (a neighbour that resent it after a restart, or
+        one that came back) is not taken twice."""
+        ref = str(offer["ref"])
+        if ref in self.closed or any(a["alert_id"] == ref for a in self.live.values()):
+            return
+        self.offers[ref] = offer
+        self.handed.pop(ref, None)
+
+    def _matching_offer(self, h: Hit) -> dict[str, Any] | None:
+        """The nearest offer of the hit's rule and zone that the target could have come
+        from: made at most ``handover_window_s`` before the hit, within
+        ``handover_radius_m`` + ``handover_speed_mps`` × the time between."""
+        if h.rule not in MERGEABLE or h.track_ids != [h.track_key]:
+            return None
+        window = float(self.cfg["handover_window_s"])
+        radius, speed = float(self.cfg["handover_radius_m"]), float(self.cfg["handover_speed_mps"])
+        e0, n0 = self.zones.to_en(np.array([h.lat]), np.array([h.lon]))
+        best: tuple[float, dict[str, Any]] | None = None
+        for o in self.offers.values():
+            gap = h.t - float(o["t"])
+            if o["rule"] != h.rule or o["zone_id"] != h.zone_id or not 0.0 <= gap <= window:
+                continue
+            e1, n1 = self.zones.to_en(np.array([o["lat"]]), np.array([o["lon"]]))
+            d = float(np.hypot(e1 - e0, n1 - n0)[0])
+            if d <= radius + speed * gap and (best is None or d < best[0]):
+                best = (d, o)
+        return None if best is None else best[1]
+
+    def _take_offer(self, key: str, offer: dict[str, Any], h: Hit) -> Alert | None:
+        """Continue a received alert on this sector's track (same id), or, for a dismissed
+        one, keep the target quiet for the rest of its suppression."""
+        del self.offers[offer["ref"]]
+        a = offer["alert"]
+        if a is None or a["status"] not in LIVE:
+            until = offer["until"] if a is None else offer.get("until") or h.t
+            self.suppressed[key] = float(until)
+            if a is not None:
+                self.closed[a["alert_id"]] = a
+            return None
+        a["_key"] = key
+        a.pop("_merged", None)
+        a.pop("_holders", None)
+        a["evidence"]["handed_over"] = {"from": offer["from"], "t": offer["t"]}
+        self.live[key] = a
+        out = self._refresh(key, a, h)
+        return out if out is not None else self._emit(a, h.t)
+
+    def _expire_offers(self) -> list[Alert]:
+        """Resolve received alerts no track here took within ``handover_window_s``."""
+        window = float(self.cfg["handover_window_s"])
+        out = []
+        for ref in [r for r, o in self.offers.items() if self.now - float(o["t"]) > window]:
+            o = self.offers.pop(ref)
+            a = o["alert"]
+            if a is None:
+                continue
+            self.closed[a["alert_id"]] = a
+            if a["status"] in LIVE:
+                a["status"] = "resolved"
+                a["evidence"]["resolved_because"] = (
+                    f"handed over from {o['from']}; no track here took it within {window:g} s")
+                out.append(self._emit(a, self.now))
+        return out
+
+    def forward_of(self, alert_id: str) -> str | None:
+        """The sector an alert was handed over to, if this engine no longer holds it."""
+        to = self.handed.get(alert_id)
+        if to is None or alert_id in self.closed or alert_id in self.offers or any(
+                a["alert_id"] == alert_id for a in self.live.values()):
+            return None
+        return str(to[0])
+
     # ------------------------------------------------------------------ acks
     def apply_ack(self, ack: dict[str, Any]) -> Alert | None:
         """Apply a coordinator's action; return the changed alert, or None (unknown/no-op)."""
@@ -543,6 +689,9 @@ class AlertEngine:
         t = float(ack.get("t") or self.now)
         key = next((k for k, a in self.live.items() if a["alert_id"] == aid), None)
         a = self.live[key] if key else self.closed.get(str(aid))
+        offer = self.offers.get(str(aid)) if a is None else None
+        if offer is not None and offer["alert"] is not None:
+            return self._ack_offer(offer, ack, t)
         if a is None:
             log.warning("ack for unknown alert %s ignored", aid)
             return None
@@ -568,6 +717,25 @@ class AlertEngine:
         ]
         self.suppressed[key] = t + float(wait)
         return self._close(key, "dismissed" if action == "dismiss" else "resolved", t)
+
+    def _ack_offer(self, offer: dict[str, Any], ack: dict[str, Any], t: float) -> Alert | None:
+        """An action on an alert on its way to a track here: it changes the alert as it
+        would have in the sector that sent it (a dismissal keeps the target quiet once a
+        track here takes it)."""
+        a, action = offer["alert"], ack.get("action")
+        if action not in ("ack", "dismiss", "resolve", "escalate") or a["status"] not in LIVE:
+            return None
+        a["evidence"].setdefault("actions", []).append(
+            {"action": action, "user": ack.get("user"), "note": ack.get("note"), "t": t})
+        if action == "ack":
+            a["status"] = "acknowledged"
+        elif action == "escalate":
+            self._escalate(a, t, f"escalated by {ack.get('user') or 'a coordinator'}")
+        else:
+            a["status"] = "dismissed" if action == "dismiss" else "resolved"
+            offer["until"] = t + float(self.cfg[
+                "suppress_after_dismiss_s" if action == "dismiss" else "suppress_after_resolve_s"])
+        return self._emit(a, t)
 
     def _reopen_escalated(self, a: dict[str, Any], t: float, ack: dict[str, Any]) -> Alert | None:
         key = a["_key"]
@@ -616,6 +784,8 @@ class AlertEngine:
             "last_emit": self.last_emit,
             "last_pos": self.last_pos,
             "alias": self.alias,
+            "handed": self.handed,
+            "offers": self.offers,
             "rule_state": {name: r.state for name, r in self.rules.items()},
         }
         return copy.deepcopy(state) if deep else state
@@ -644,6 +814,8 @@ class AlertEngine:
         eng.last_emit = st["last_emit"]
         eng.last_pos = st["last_pos"]
         eng.alias = st.get("alias", {})
+        eng.handed = st.get("handed", {})
+        eng.offers = st.get("offers", {})
         for name, rs in st["rule_state"].items():
             if name in eng.rules:
                 eng.rules[name].state = rs

@@ -259,7 +259,12 @@ class AlertRunner:
                  send_deadletters: Callable[[list[DeadLetter]], Any]) -> None:
         s = handle.settings
         self.alerts_topic = handle.topics.alerts
+        self.sectors_topic = handle.topics.acks_by_sector
         self.stage = AlertStage(ctx)
+        # messages for other sectors' alert state (hand-overs, forwarded acks) go to their
+        # partition of the sector-keyed acks topic, where that sector's owner applies them
+        self.outbox: list[tuple[str, dict[str, Any]]] = []
+        self.stage.remote = lambda sector, message: self.outbox.append((sector, message))
         self.table = state_table(handle.app, "alert-state", s.partitions)
         handle.tables["alert-state"] = self.table
         handle.state["alerts"] = self.stage
@@ -324,12 +329,21 @@ class AlertRunner:
             await self.alerts_topic.send(key=a.alert_id.encode(), value=dumps(a.to_dict()))
             M.observe_sensor_to_alert(a.rule, a.t_last)
 
-    async def apply(self, sector: str, updates: list[TrackUpdate], record: bytes) -> None:
-        """Apply one time bucket of ``sector`` to the rules and send what changed. A bucket
-        the rules fail on goes to ``deadletter`` (``record``: it as a ``tracks`` record)."""
+    async def send_to_sectors(self) -> None:
+        """Send the messages for other sectors that the last call left in ``outbox``."""
+        while self.outbox:
+            sector, message = self.outbox.pop(0)
+            await self.sectors_topic.send(key=sector.encode(), value=dumps(message))
+
+    async def apply(self, sector: str, updates: list[TrackUpdate], record: bytes,
+                    departed: list[TrackUpdate] | None = None) -> None:
+        """Apply one time bucket of ``sector`` (and its tracks that left the sector) to the
+        rules and send what changed. A bucket the rules fail on goes to ``deadletter``
+        (``record``: it as a ``tracks`` record)."""
         try:
-            alerts = self.stage.process(sector, updates)
+            alerts = self.stage.process(sector, updates, departed)
         except Exception as exc:  # noqa: BLE001
+            self.outbox.clear()
             log.exception("alert rules failed on a record")
             await self.send_deadletters(
                 [dead_letter("tracks", "internal_error", record, message=repr(exc))]
@@ -337,6 +351,7 @@ class AlertRunner:
             return
         if alerts:
             await self.send(alerts)
+        await self.send_to_sectors()
 
 
 def quiet_wait(next_quiet: float | None, now: float, quiet_s: float) -> float:
@@ -510,17 +525,19 @@ def register(handle: AppHandle) -> None:
             if fusion.absorbed[sector] > absorbed0:
                 M.OBSERVATIONS_ABSORBED.labels(sector).inc(fusion.absorbed[sector] - absorbed0)
             dirty.add(sector)
-            for i, updates in enumerate(buckets, start=1):  # one record per time bucket
+            departures = fusion.departures.get(sector) or [[]] * len(buckets)
+            for i, (updates, departed) in enumerate(zip(buckets, departures, strict=True),
+                                                    start=1):  # one record per time bucket
                 counts["track_updates"] += len(updates)
                 # the bucket's sequence number lets the alerts agent drop a bucket that a
                 # restarted fusion worker publishes a second time
                 value = dumps([track_update_dict(u) for u in updates])
-                await tp.tracks.send(
-                    key=sector.encode(), value=value,
-                    headers={SEQ_HEADER: str(seq0 + i).encode()},
-                )
+                headers = {SEQ_HEADER: str(seq0 + i).encode()}
+                if departed and inline is None:  # for the alerts agent's sector hand-over
+                    headers[DEPARTED_HEADER] = dumps([track_update_dict(u) for u in departed])
+                await tp.tracks.send(key=sector.encode(), value=value, headers=headers)
                 if inline is not None and updates:
-                    await inline.apply(sector, updates, value)
+                    await inline.apply(sector, updates, value, departed)
             if buckets:
                 M.ACTIVE_TRACKS.labels(sector).set(fusion.confirmed_count(sector))
             if late:
@@ -708,6 +725,7 @@ def register(handle: AppHandle) -> None:
                 if runner.already_applied(sector, "tracks", event):
                     counts["redelivered"] += 1
                     return
+                departed = [TrackUpdate.from_dict(u) for u in parse_departed(event)]
                 seq = _seq(event)
                 if seq is not None:
                     if seq <= runner.tracks_seq[sector]:
@@ -722,7 +740,7 @@ def register(handle: AppHandle) -> None:
                 return
             # written at the next checkpoint, alerts or not: rule state moves
             alerts_ckpt.dirty.add(sector)
-            await runner.apply(sector, updates, event.value)
+            await runner.apply(sector, updates, event.value, departed)
 
     if runner is not None:
 
@@ -750,9 +768,12 @@ def register(handle: AppHandle) -> None:
                         restore_alerts(sector)
                         if runner.already_applied(sector, "acks", event):
                             continue
-                        changed = runner.stage.apply_ack(sector, ack)
-                        if changed is not None:
-                            await runner.send([changed])
+                        if "alert_id" in ack:  # a coordinator's ack (via acks-router)
+                            changed = runner.stage.apply_ack(sector, ack)
+                            await runner.send([changed] if changed is not None else [])
+                        else:  # from another sector: a hand-over or a forwarded ack
+                            await runner.send(runner.stage.receive(sector, ack))
+                        await runner.send_to_sectors()
                         # at once (acks are rare): Faust acknowledges this message when the
                         # next one is taken, so the state must include it by then
                         alerts_ckpt.dirty.add(sector)
@@ -773,6 +794,10 @@ SEQ_HEADER = "bf-bucket-seq"
 # silence rule's proof of life; a header, so the records' values keep their contract
 SEEN_HEADER = "bf-sensor-seen"
 SEEN_EVERY_S = 1.0  # a sensor's reading time is passed on once it moved this far (event time)
+# header of a `tracks` record for a separate alerts agent: JSON list of the track updates of
+# tracks that left the sector since the last record (``FusionStage.departures``), whose
+# alerts the alert stage hands over to the sector they entered
+DEPARTED_HEADER = "bf-departed"
 
 
 def seen_header(seen: dict[str, float] | None) -> dict[str, bytes] | None:
@@ -792,6 +817,19 @@ def parse_seen(event: Any) -> dict[str, float]:
     if not all(math.isfinite(t) for t in out.values()):
         raise ValueError(f"{SEEN_HEADER} times must be finite")
     return out
+
+
+def parse_departed(event: Any) -> list[dict[str, Any]]:
+    """The track updates of a ``tracks`` record's ``bf-departed`` header ([] without one)."""
+    raw = _header(event, DEPARTED_HEADER)
+    if raw is None:
+        return []
+    departed = loads(raw)
+    if not isinstance(departed, list):
+        raise ValueError(f"{DEPARTED_HEADER} must be a list of track updates")
+    return departed
+
+
 _TRACK_FIELDS = tuple(TrackUpdate.__dataclass_fields__)
 
 

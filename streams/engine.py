@@ -431,6 +431,13 @@ class FusionStage:
         # (blue-force tracking, fusion/friendly.py); ``friendly`` observations go there,
         # never to the tracker
         self.own: dict[str, Any] = {}
+        # sector hand-over: per sector, the tracks whose newest update was inside it; the
+        # first update of one outside is a departure (``departures``, one list per bucket
+        # the last ``advance`` returned, for the alert stage); departures of a tracker call
+        # that owned nothing wait for the next bucket (``_departing``)
+        self.inside: dict[str, set[str]] = defaultdict(set)
+        self.departures: dict[str, list[list[TrackUpdate]]] = {}
+        self._departing: dict[str, list[TrackUpdate]] = defaultdict(list)
 
     def forget(self) -> None:
         """Drop every sector's in-memory state (after a rebalance): the table is the truth,
@@ -438,7 +445,7 @@ class FusionStage:
         for d in (self.trackers, self.buffers, self.newest, self.sensor_newest,
                   self.released, self.recent, self.emitted, self.duplicates,
                   self.src_offsets, self.redelivered, self.absorbed, self._buffered_ids,
-                  self._raw, self.own):
+                  self._raw, self.own, self.inside, self.departures, self._departing):
             d.clear()
 
     def tracker(self, sector: str) -> Any:
@@ -527,6 +534,7 @@ class FusionStage:
         Returns the owned track updates per time bucket (one list per bucket, in order —
         downstream rules see the same sequence on every driver) and the late observations.
         """
+        self.departures[sector] = []
         buf = self.buffers.get(sector)
         if not buf:
             return [], []
@@ -614,19 +622,38 @@ class FusionStage:
     def _owned(self, sector: str, outputs: list[list[TrackUpdate]]) -> list[list[TrackUpdate]]:
         """Per tracker call, the updates the sector owns (inside it, or deleted), those
         calls that have any: one sector test for all the calls of an ``advance`` (~35 µs a
-        test however few the points)."""
+        test however few the points). Sets ``departures[sector]`` alongside."""
+        departures: list[list[TrackUpdate]] = []
+        self.departures[sector] = departures
         updates = [u for us in outputs for u in us]
         if not updates:
             return []
-        inside = iter(self.ctx.sectorizer.contains(sector, [u.lat for u in updates],
-                                                   [u.lon for u in updates]).tolist())
+        flags = self.ctx.sectorizer.contains(sector, [u.lat for u in updates],
+                                             [u.lon for u in updates]).tolist()
+        ins = self.inside[sector]
+        pending = self._departing[sector]
         buckets = []
+        i = 0
         for us in outputs:
-            out = [u for u in us if next(inside) or u.status == "deleted"]  # a flag each
+            out = []
+            for u in us:
+                if u.status == "deleted":
+                    out.append(u)
+                    ins.discard(u.track_id)
+                elif flags[i]:
+                    out.append(u)
+                    if u.status != "tentative":  # (no rule judges a tentative track)
+                        ins.add(u.track_id)
+                elif u.track_id in ins:  # left the sector: its alerts may go with it
+                    ins.discard(u.track_id)
+                    pending.append(u)
+                i += 1
             for u in out:
                 u.sector = sector
             if out:
                 buckets.append(out)
+                departures.append(pending)
+                pending = self._departing[sector] = []
         return buckets
 
     def snapshot(self, sector: str) -> dict[str, Any]:
@@ -655,6 +682,8 @@ class FusionStage:
         }
         if sector in self.own:
             state["own_force"] = self.own[sector].snapshot()
+        if self.inside.get(sector):
+            state["inside"] = sorted(self.inside[sector])
         return state
 
     def restore(self, sector: str, state: dict[str, Any]) -> None:
@@ -675,6 +704,7 @@ class FusionStage:
         self.src_offsets[sector] = {str(k): int(v) for k, v in
                                     (state.get("src_offsets") or {}).items()}
         self._buffered_ids.pop(sector, None)
+        self.inside[sector] = {str(t) for t in state.get("inside") or ()}
         self.own.pop(sector, None)
         if state.get("own_force"):
             self.own_force(sector).restore(state["own_force"])
@@ -701,6 +731,10 @@ class AlertStage:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.engines: dict[str, Any] = {}
+        # where a message for another sector's alert state goes (a hand-over offer, an ack
+        # for an alert handed over): None = a sector held here (in-process drivers; applied
+        # at once); the agents set a function that sends it to the sector's partition
+        self.remote: Callable[[str, dict[str, Any]], None] | None = None
         self._zones: Any = None
         self.seen: dict[str, dict[str, float]] = {}  # sector -> sensor -> newest reading t
         self.clock = float("-inf")  # newest reading time in any sector held here
@@ -733,11 +767,44 @@ class AlertStage:
     def sensors(self) -> dict[str, dict[str, Any]]:
         return {s.id: {"type": s.type, "lat": s.lat, "lon": s.lon} for s in self.ctx.registry}
 
-    def process(self, sector: str, updates: list[TrackUpdate]) -> list[Alert]:
-        if not updates:
+    def process(self, sector: str, updates: list[TrackUpdate],
+                departed: list[TrackUpdate] | None = None) -> list[Alert]:
+        """One bucket of the sector's track updates through the rules; ``departed``: its
+        tracks that left the sector meanwhile (``FusionStage.departures``), whose alerts
+        are handed over to the sector they entered first (``AlertEngine.hand_over``)."""
+        out = self._hand_over(sector, departed) if departed else []
+        if updates:
+            out += self.engine(sector).process(updates, max(u.t for u in updates))
+        return out
+
+    def _hand_over(self, sector: str, departed: list[TrackUpdate]) -> list[Alert]:
+        homes = self.ctx.sectorizer.home(np.array([u.lat for u in departed]),
+                                         np.array([u.lon for u in departed]))
+        moves = [(u, to) for u, to in zip(departed, homes, strict=True)
+                 if to not in (sector, "outside")]
+        offers = self.engine(sector).hand_over(moves) if moves else []
+        return self._send([(to, {"handover": offer}) for to, offer in offers])
+
+    def _send(self, messages: list[tuple[str, dict[str, Any]]]) -> list[Alert]:
+        """Deliver messages for other sectors (see ``remote``); what changed here."""
+        if self.remote is not None:
+            for to, message in messages:
+                self.remote(to, message)
             return []
-        now = max(u.t for u in updates)
-        return self.engine(sector).process(updates, now)
+        out: list[Alert] = []
+        for to, message in messages:
+            out += self.receive(to, message)
+        return out
+
+    def receive(self, sector: str, message: dict[str, Any]) -> list[Alert]:
+        """A message from another sector's alert state: ``{"handover": offer}`` (an alert
+        or suppression that follows a track here) or ``{"ack": ack}`` (an ack forwarded to
+        the sector an alert was handed over to)."""
+        if "handover" in message:
+            self.engine(sector).receive(message["handover"])
+            return []
+        changed = self.apply_ack(sector, message["ack"])
+        return [] if changed is None else [changed]
 
     def note_seen(self, sector: str, seen: dict[str, float], judge: bool = True) -> list[Alert]:
         """Newest reading times (event time) of sensors homed in ``sector``; then, unless
@@ -781,7 +848,14 @@ class AlertStage:
         return dict(out)
 
     def apply_ack(self, sector: str, ack: dict[str, Any]) -> Alert | None:
-        return self.engine(sector).apply_ack(ack)
+        """A coordinator's action on an alert of ``sector`` (by its id's prefix), or on
+        the sector it was handed over to since (forwarded, see ``remote``)."""
+        eng = self.engine(sector)
+        to = eng.forward_of(str(ack.get("alert_id")))
+        if to is not None:
+            changed = self._send([(to, {"ack": ack})])
+            return changed[0] if changed else None
+        return eng.apply_ack(ack)  # type: ignore[no-any-return]
 
     def reload_rules(self, rules: dict[str, Any] | None) -> None:
         self.ctx.rules = rules

@@ -83,11 +83,12 @@ class OfflinePipeline:
         buckets, late = self.fusion.advance(sector, flush=flush)
         for _ in late:
             self._dead("out_of_sequence")
-        for updates in buckets:
+        departures = self.fusion.departures.get(sector) or [[]] * len(buckets)
+        for updates, departed in zip(buckets, departures, strict=True):
             self.result.track_updates += len(updates)
             if self.on_tracks:
                 self.on_tracks(sector, updates)
-            for alert in self.alerts.process(sector, updates):
+            for alert in self.alerts.process(sector, updates, departed):
                 self.result.alerts[alert.alert_id] = alert
             if self.pending_acks:
                 self._apply_acks(max(u.t for u in updates))

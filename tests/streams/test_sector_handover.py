@@ -1,0 +1,58 @@
+"""Sector hand-over in the stages: which tracks left a sector, and acks that follow an alert.
+
+The engine's side (offers, adoption, expiry) is tests/fusion/test_alerts_handover.py; the
+whole path through a broker is test_replay_kafka.py (a dark boat crossing sectors).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fusion.sectors import Sectorizer
+from streams.engine import AlertStage, Context, FusionStage
+from tests.fusion.test_alerts_handover import _boat, _engines
+from tests.fusion.test_rules_scene import ORIGIN, T0, feed, upd
+
+
+def _grid_context() -> Context:
+    """Sectors on a 1 km grid (no polygons): ``g3_-3`` holds e 3000-4000, n -3000..-2000."""
+    sectorizer = Sectorizer(ORIGIN, None, grid_m=1000.0, halo_m=100.0)
+    return Context(registry=None, sectorizer=sectorizer)  # type: ignore[arg-type]
+
+
+def test_the_first_update_outside_the_sector_is_a_departure() -> None:
+    stage = FusionStage(_grid_context())
+    calls = [
+        [upd("A", T0, 3500, -2100), upd("B", T0, 3500, -2500, status="tentative")],
+        [upd("A", T0 + 1, 3500, -1990), upd("B", T0 + 1, 3500, -1990, status="tentative")],
+        [upd("A", T0 + 2, 3500, -1980)],  # still outside: not a second departure
+        [upd("C", T0 + 3, 3500, -2400)],
+    ]
+    buckets = stage._owned("g3_-3", calls)
+    departures = stage.departures["g3_-3"]
+    # a call that owned nothing has no bucket: its departure rides with the next bucket
+    assert [[u.track_id for u in b] for b in buckets] == [["A", "B"], ["C"]]
+    assert [[u.track_id for u in d] for d in departures] == [[], ["A"]]  # B: never confirmed
+    assert stage.inside["g3_-3"] == {"C"}
+    restored = FusionStage(_grid_context())
+    restored.inside["g3_-3"] = set(stage.snapshot("g3_-3").get("inside", []))
+    assert restored.inside == stage.inside
+
+
+def test_an_ack_for_a_handed_over_alert_reaches_the_sector_holding_it() -> None:
+    a, b = _engines()
+    stage = AlertStage(_grid_context())
+    stage.engines.update({"sector-1": a, "sector-2": b})
+    aid = feed(a, _boat("D1", 0, 20))[0].alert_id
+    for to, offer in a.hand_over([(_boat("D1", 20, 1)[0], "sector-2")]):
+        assert stage.receive(to, {"handover": offer}) == []
+    ack: dict[str, Any] = {"alert_id": aid, "action": "ack", "user": "op", "t": T0 + 101}
+    changed = stage.apply_ack("sector-1", ack)  # routed by the id's prefix to sector 1
+    assert changed is not None and changed.status == "acknowledged"
+    assert b.offers[aid]["alert"]["status"] == "acknowledged"
+    # in a worker the ack goes to sector 2's partition instead, applied where it lands
+    sent: list[tuple[str, dict[str, Any]]] = []
+    stage.remote = lambda to, message: sent.append((to, message))
+    dismiss = {**ack, "action": "dismiss"}
+    assert stage.apply_ack("sector-1", dismiss) is None and sent == [("sector-2", {"ack": dismiss})]
+    assert [x.status for x in stage.receive(*sent[0])] == ["dismissed"]
