@@ -82,26 +82,38 @@ def test_replay_cli_writes_alerts_and_summary(tmp_path: Path) -> None:
     assert summary["alerts"] == len(_ids(tmp_path / "out"))
 
 
-def test_an_alert_handed_to_the_next_sector_is_the_same_via_kafka(
-    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
-) -> None:
-    """Mixed layout, seed 3: dark boat X1 goes from sector 2 into sector 3 (+440 s). Its
-    alert is handed over between the partitions of the two sectors (alerts.acks.by-sector)
-    and continued under the same id, as in-process; before the hand-over existed sector 3
-    raised a second dark-vessel alert for it (docs/rules.md, "Sector hand-over")."""
+
+@pytest.fixture(scope="module")
+def crossing_sectors(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
+    """Mixed layout, seed 3, replayed in-process: dark boat X1 goes from sector 2 into
+    sector 3 (+471 s) and its alert is handed over there (before the hand-over existed
+    sector 3 raised a second dark-vessel alert for it: docs/rules.md, "Sector hand-over")."""
     from sensors.simulate import build_scenario, write_scenario
 
-    scen = tmp_path / "scen"
-    write_scenario(build_scenario(seed=3, duration=600, layout="mixed"), scen)
-    replay_scenario(scen, tmp_path / "a", reorder_window_s=10.0)
-    local = [json.loads(ln) for ln in (tmp_path / "a" / "alerts.jsonl").read_text().splitlines()]
+    base = tmp_path_factory.mktemp("handover")
+    write_scenario(build_scenario(seed=3, duration=600, layout="mixed"), base / "scen")
+    replay_scenario(base / "scen", base / "local", reorder_window_s=10.0)
+    lines = (base / "local" / "alerts.jsonl").read_text().splitlines()
+    return base / "scen", [json.loads(ln) for ln in lines]
+
+
+@pytest.mark.parametrize("inline", ["true", "false"], ids=["inline", "alerts-agent"])
+def test_an_alert_handed_to_the_next_sector_is_the_same_via_kafka(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, inline: str,
+    crossing_sectors: tuple[Path, list[dict]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hand-over goes between the two sectors' partitions (alerts.acks.by-sector) and
+    the alert goes on under the same id, as in-process; with the rules in the fusion agent
+    and in a separate alerts agent (departures ride on `tracks` in a header)."""
+    scen, local = crossing_sectors
     handed = [a for a in local if a["rule"] == "dark_vessel" and "handed_over" in a["evidence"]]
     assert handed and {t.split("-T")[0] for t in handed[0]["track_ids"]} == {
         "sector-2", "sector-3"}
+    monkeypatch.setenv("BORDERFUSION_ALERTS_INLINE", inline)  # the worker's environment
     settings = Settings().with_overrides(
         kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, partitions=4
     )
-    replay_via_kafka(scen, tmp_path / "b", settings, speed=10.0, reorder_window_s=10.0,
+    replay_via_kafka(scen, tmp_path / "b", settings, speed=20.0, reorder_window_s=10.0,
                      timeout_s=240)
     lines = (tmp_path / "b" / "alerts.jsonl").read_text().splitlines()
     via = {a["alert_id"]: a for a in map(json.loads, lines)}
