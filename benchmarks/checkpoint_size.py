@@ -45,7 +45,6 @@ sys.path.insert(0, _TREE)
 
 import numpy as np  # noqa: E402
 
-from fusion.types import Observation  # noqa: E402
 from streams.agents import dumps, loads  # noqa: E402
 from streams.engine import Context, FusionStage, observation_dict  # noqa: E402
 
@@ -216,23 +215,15 @@ def _cpu(fn: Any, *args: Any) -> tuple[Any, float]:
 def rate_mode(a: argparse.Namespace) -> dict[str, Any]:
     import tempfile
 
-    from kafka.partitioner.default import murmur2
-
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from loadgen import Border, Generator, Mix  # noqa: E402
-
-    from streams.engine import IngestStage
+    from loadgen import BacklogScene
 
     work = Path(tempfile.mkdtemp(prefix="bf-ckpt-"))
-    border = Border(Mix(rate=a.rate, sectors=16), 2)
-    sensors, zones = border.write(work)
-    kw = {} if a.bucket is None else {"bucket_s": a.bucket}
-    ctx = Context.from_files(sensors, zones, max_reading_age_s=0, **kw)
-    gen = Generator(border)
-    ingest = IngestStage(ctx, now=lambda: float("nan"))
-    fusion = FusionStage(ctx, now=lambda: float("inf"))  # always a backlog: window release
+    scene = BacklogScene.loadgen(a.rate, 16, work, a.bucket)  # --tree: that tree's engine
+    ctx, gen, fusion = scene.ctx, scene.gen, scene.fusion
+    assert gen is not None
     new_api = pack_state is not None and a.tree is None
-    t0, step = 1.0e9, 0.01
+    t0, step = scene.t0, scene.step
     pending: list[tuple[str, str, bytes]] = []
     offsets: dict[tuple[str, int], int] = defaultdict(int)
     obs_offsets: dict[str, int] = defaultdict(int)
@@ -275,24 +266,19 @@ def rate_mode(a: argparse.Namespace) -> dict[str, Any]:
             continue
         records, sources = [], []
         for topic, key, value in pending[: a.batch_records]:
-            part = (murmur2(key.encode()) & 0x7FFFFFFF) % 2
+            part = scene.partition(key)
             sources.append([topic, part, offsets[topic, part]])
             offsets[topic, part] += 1
             records.append((topic, value))
         pending = pending[a.batch_records :]
         batches += 1
-        by_sector: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for res in ingest.ingest_many(records, contain=True, sources=sources):
-            for o in res.observations:
-                by_sector[o.sector].append(observation_dict(o))
-        for sector, batch in by_sector.items():  # the observations hop, as JSON
-            raw = loads(dumps(batch))
-            obs = [Observation.from_dict(o) for o in raw]
-            fusion.add(sector, obs, raw=raw)
+        by_sector = scene.observations(records, sources)
+        scene.fuse(by_sector)  # the observations hop, as JSON
+        for sector, batch in by_sector.items():
             obs_offsets[sector] += 1
-            fused += len(obs)
+            fused += len(batch)
             if hi >= t0 + a.warmup:
-                fused_in_window += len(obs)
+                fused_in_window += len(batch)
             dirty.add(sector)
         flush = a.flush_every and batches % a.flush_every == 0
         for sector in sorted(by_sector) if not flush else sorted(fusion.buffers):

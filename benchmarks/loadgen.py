@@ -22,6 +22,7 @@ import json
 import math
 import sys
 import time
+from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -386,6 +387,82 @@ class Generator:
 
 def _dumps(v: Any) -> bytes:
     return json.dumps(v, separators=(",", ":")).encode()
+
+
+# ---------------------------------------------------------------- in process, as in backlog
+
+
+@dataclass
+class BacklogScene:
+    """A deployment ingested and fused in process the way a worker in backlog takes it.
+
+    One setup for the in-process benchmarks (``tracker_backlog``, ``checkpoint_size``,
+    ``take_cost``), so they measure the same load: readings of any age are taken (ingest's
+    wall clock is NaN, ``max_reading_age_s=0``) and fusion releases on the reorder window
+    alone (its wall clock far ahead: the backlog rule). ``streams`` is imported only when a
+    scene is made, so a caller that put another tree first on ``sys.path`` gets its engine.
+    """
+
+    ctx: Any  # streams.engine.Context
+    ingest: Any  # streams.engine.IngestStage
+    fusion: Any  # streams.engine.FusionStage
+    gen: Generator | None = None  # the loadgen records; None for a scenario written otherwise
+    partitions: int = 2
+    t0: float = 1.0e9  # event time of the first loadgen slice
+    step: float = 0.01  # s of event time per slice; a slice's records share its end time
+
+    @classmethod
+    def loadgen(
+        cls, rate: float, sectors: int, work: Path, bucket_s: float | None = None
+    ) -> BacklogScene:
+        """The loadgen mix at ``rate`` readings/s in ``sectors`` sectors, its deployment
+        (``sensors.yaml``, ``zones.geojson``) written under ``work``."""
+        border = Border(Mix(rate=rate, sectors=sectors), 2)
+        border.write(work)
+        return cls.of_dir(work, bucket_s, Generator(border))
+
+    @classmethod
+    def of_dir(
+        cls, work: Path, bucket_s: float | None = None, gen: Generator | None = None
+    ) -> BacklogScene:
+        """The deployment written in ``work`` (``rules.yaml`` too, if there is one);
+        ``bucket_s`` None: the settings' fusion bucket."""
+        from streams.engine import Context, FusionStage, IngestStage
+
+        kw = {} if bucket_s is None else {"bucket_s": bucket_s}
+        ctx = Context.from_scenario(work, max_reading_age_s=0, **kw)
+        ingest = IngestStage(ctx, now=lambda: float("nan"))
+        fusion = FusionStage(ctx, now=lambda: float("inf"))  # always a backlog: window release
+        return cls(ctx, ingest, fusion, gen)
+
+    def partition(self, key: str) -> int:
+        """The partition the default (murmur2) partitioner gives a record keyed ``key``."""
+        from kafka.partitioner.default import murmur2
+
+        return (murmur2(key.encode()) & 0x7FFFFFFF) % self.partitions
+
+    def observations(
+        self, records: list[tuple[str, bytes]], sources: list[list[Any]]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """One ingest batch (``(topic, value)`` records stamped with their ``[topic,
+        partition, offset]``) as the ingest agent writes it: observation dicts per sector."""
+        from streams.engine import observation_dict
+
+        by_sector: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for res in self.ingest.ingest_many(records, contain=True, sources=sources):
+            for o in res.observations:
+                by_sector[o.sector].append(observation_dict(o))
+        return by_sector
+
+    def fuse(self, by_sector: dict[str, list[dict[str, Any]]]) -> None:
+        """Add each sector's observations to fusion as the fusion agent gets them: after the
+        JSON hop of the ``observations`` topic (``raw`` kept for the checkpoint)."""
+        from fusion.types import Observation
+        from streams.agents import dumps, loads
+
+        for sector, batch in by_sector.items():
+            raw = loads(dumps(batch))
+            self.fusion.add(sector, [Observation.from_dict(o) for o in raw], raw=raw)
 
 
 def run(

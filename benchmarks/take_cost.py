@@ -49,25 +49,27 @@ STEPS = ("loads", "from_dict", "add", "advance - tracker", "out: dict + dumps",
          "checkpoint", "gc", "tracker")
 
 
-def readings(a: argparse.Namespace, out: Path) -> list[tuple[str, Any]]:
-    """``(topic, value)`` in event-time order, the deployment written under ``out``
-    (``sensors.yaml``, ``zones.geojson``): the loadgen mix at ``--rate`` readings/s, or
-    with ``--rate 0`` a simulator scenario (``--layout``, ``--seed``, ``--density``)."""
-    if a.rate:
-        sys.path.insert(0, str(ROOT / "benchmarks"))
-        from loadgen import Border, Generator, Mix
+def scene(a: argparse.Namespace, out: Path) -> tuple[Any, list[tuple[str, Any]]]:
+    """The deployment written under ``out`` (``sensors.yaml``, ``zones.geojson``) taken as
+    in backlog (``loadgen.BacklogScene``) and its ``(topic, value)`` in event-time order: the
+    loadgen mix at ``--rate`` readings/s, or with ``--rate 0`` a simulator scenario
+    (``--layout``, ``--seed``, ``--density``)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from loadgen import BacklogScene
 
-        border = Border(Mix(rate=a.rate, sectors=16), 2)
-        border.write(out)
-        gen, t0, step = Generator(border), 1.0e9, 0.01  # a slice's records share its end time
-        return [(tp, v) for k in range(round(a.duration / step))
-                for tp, _k, v, *_ in gen.slice(t0 + k * step, t0 + (k + 1) * step)]
+    if a.rate:
+        sc = BacklogScene.loadgen(a.rate, 16, out)
+        gen, t0, step = sc.gen, sc.t0, sc.step
+        assert gen is not None
+        return sc, [(tp, v) for k in range(round(a.duration / step))
+                    for tp, _k, v, *_ in gen.slice(t0 + k * step, t0 + (k + 1) * step)]
     from sensors.recorded import iter_recorded
     from sensors.simulate import build_scenario, write_scenario
 
     write_scenario(build_scenario(seed=a.seed, duration=a.duration, layout=a.layout,
                                   density=a.density), out)
-    return [(it.topic, it.value) for it in iter_recorded(out / "readings.jsonl")]
+    items = [(it.topic, it.value) for it in iter_recorded(out / "readings.jsonl")]
+    return BacklogScene.of_dir(out), items
 
 
 def make_records(a: argparse.Namespace, out: Path) -> Path:
@@ -75,11 +77,8 @@ def make_records(a: argparse.Namespace, out: Path) -> Path:
     batch a list of ``(sector, observations record bytes)``."""
     sys.path.insert(0, str(ROOT))
     from streams.agents import dumps
-    from streams.engine import Context, IngestStage, observation_dict
 
-    items = readings(a, out)
-    ctx = Context.from_scenario(out, max_reading_age_s=0)
-    ingest = IngestStage(ctx, now=lambda: float("nan"))
+    sc, items = scene(a, out)
     offsets: dict[str, int] = defaultdict(lambda: -1)
     batches = []
     for i in range(0, len(items), a.batch_records):
@@ -88,10 +87,7 @@ def make_records(a: argparse.Namespace, out: Path) -> Path:
             offsets[topic] += 1
             records.append((topic, value))
             sources.append([topic, 0, offsets[topic]])
-        by_sector: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for res in ingest.ingest_many(records, contain=True, sources=sources):
-            for o in res.observations:
-                by_sector[o.sector].append(observation_dict(o))
+        by_sector = sc.observations(records, sources)
         batches.append([(s, dumps(b)) for s, b in by_sector.items()])
     path = out / "records.pickle"
     path.write_bytes(pickle.dumps(batches))

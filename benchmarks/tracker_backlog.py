@@ -47,27 +47,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def record(a: argparse.Namespace, path: Path) -> None:
     """Run ingest + fusion on the backlog load and pickle every tracker call."""
     import numpy as np
-    from kafka.partitioner.default import murmur2
 
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from loadgen import Border, Generator, Mix
+    from loadgen import BacklogScene
 
     import fusion.tracker as ft
-    from fusion.types import Observation
-    from streams.agents import dumps, loads
-    from streams.engine import Context, FusionStage, IngestStage, observation_dict
 
     work = Path(tempfile.mkdtemp(prefix="bf-tb-"))
-    border = Border(Mix(rate=a.rate, sectors=a.sectors), 2)
-    sensors, zones = border.write(work)
-    kw = {} if a.bucket is None else {"bucket_s": a.bucket}
-    ctx = Context.from_files(sensors, zones, max_reading_age_s=0, **kw)
-    gen = Generator(border)
-    ingest = IngestStage(ctx, now=lambda: float("nan"))
-    fusion = FusionStage(ctx, now=lambda: float("inf"))  # always a backlog: window release
+    scene = BacklogScene.loadgen(a.rate, a.sectors, work, a.bucket)
+    gen, fusion = scene.gen, scene.fusion
+    assert gen is not None
     rng = np.random.default_rng(a.seed)
-    t0, step = 1.0e9, 0.01
+    t0, step = scene.t0, scene.step
     lag: dict[tuple[str, int], float] = {}
     lag_t: dict[tuple[str, int], float] = {}
     last_due: dict[tuple[str, int], float] = {}
@@ -89,7 +81,7 @@ def record(a: argparse.Namespace, path: Path) -> None:
         k += 1
         if k * step <= a.seconds:
             for topic, key, value, *_ in gen.slice(lo, hi):
-                part = (murmur2(key.encode()) & 0x7FFFFFFF) % 2
+                part = scene.partition(key)
                 tp = (topic, part)
                 if tp not in lag:
                     lag[tp], lag_t[tp] = float(rng.uniform(0, a.max_lag)), hi
@@ -111,13 +103,8 @@ def record(a: argparse.Namespace, path: Path) -> None:
             sources.append([topic, part, offsets[topic, part]])
             offsets[topic, part] += 1
             records.append((topic, value))
-        by_sector: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for res in ingest.ingest_many(records, contain=True, sources=sources):
-            for o in res.observations:
-                by_sector[o.sector].append(observation_dict(o))
-        for sector, batch in by_sector.items():  # the observations hop, as JSON
-            raw = loads(dumps(batch))
-            fusion.add(sector, [Observation.from_dict(o) for o in raw], raw=raw)
+        by_sector = scene.observations(records, sources)
+        scene.fuse(by_sector)  # the observations hop, as JSON
         for sector in sorted(by_sector):
             fusion.advance(sector)
     for sector in sorted(fusion.buffers):

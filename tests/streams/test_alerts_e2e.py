@@ -8,12 +8,16 @@ in-process ``OfflinePipeline`` over the same readings is the reference for every
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
+import subprocess
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +94,31 @@ def _settings(bootstrap: str, prefix: str) -> Settings:
     return s
 
 
+@dataclass
+class _Live:
+    """A consuming worker (ingest, fusion, alerts), a pusher and a reader of ``alerts``."""
+
+    worker: subprocess.Popen[bytes]  # a test that restarts the worker puts the new one here
+    pusher: KafkaPusher
+    alerts: TopicReader
+
+
+@contextlib.contextmanager
+def _live(bootstrap: str, prefix: str, scenario: Path, tmp: Path,
+          alerts_inline: bool = True) -> Iterator[_Live]:
+    """Topics made, the worker started and consuming (probe seen on ``deadletter``); at the
+    end, whatever happened, the pusher closed and the worker stopped."""
+    s = _settings(bootstrap, prefix)
+    live = _Live(_worker(bootstrap, prefix, scenario, tmp, alerts_inline),
+                 KafkaPusher(bootstrap, prefix), TopicReader(bootstrap, prefix + "alerts"))
+    try:
+        wait_until_consuming(s, live.pusher, live.worker, timeout_s=60)
+        yield live
+    finally:
+        live.pusher.close()
+        stop_process(live.worker)
+
+
 def _versions(values: list[Any]) -> dict[str, list[dict[str, Any]]]:
     by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for a in values:
@@ -118,17 +147,10 @@ def test_one_crossing_alert_per_crossing_with_updates(
     reference: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    s = _settings(kafka_bootstrap, topic_prefix)
-    worker = _worker(kafka_bootstrap, topic_prefix, scenario, tmp_path)
-    pusher = KafkaPusher(kafka_bootstrap, topic_prefix)
-    alerts = TopicReader(kafka_bootstrap, topic_prefix + "alerts")
-    try:
-        wait_until_consuming(s, pusher, worker, timeout_s=60)
-        push_paced(pusher, scenario / "readings.jsonl", SPEED)
-        _settle(alerts, len(reference))
-    finally:
-        pusher.close()
-        stop_process(worker)
+    with _live(kafka_bootstrap, topic_prefix, scenario, tmp_path) as live:
+        push_paced(live.pusher, scenario / "readings.jsonl", SPEED)
+        _settle(live.alerts, len(reference))
+    alerts = live.alerts
     by_id = _versions(alerts.values())
     assert {i: v[-1]["rule"] for i, v in by_id.items()} == reference
     crossings = {i: v for i, v in by_id.items() if v[0]["rule"] == "border_crossing"}
@@ -155,30 +177,22 @@ def test_sigkill_and_restart_gives_the_same_alert_ids(
     tmp_path: Path,
     alerts_inline: bool,
 ) -> None:
-    s = _settings(kafka_bootstrap, topic_prefix)
     lines = (scenario / "readings.jsonl").read_text().splitlines()
     first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
     cut = len(lines) // 2
     first.write_text("\n".join(lines[:cut]) + "\n")
     second.write_text("\n".join(lines[cut:]) + "\n")
-    pusher = KafkaPusher(kafka_bootstrap, topic_prefix)
-    alerts = TopicReader(kafka_bootstrap, topic_prefix + "alerts")
-    dead = TopicReader(kafka_bootstrap, topic_prefix + "deadletter")
-    worker = _worker(kafka_bootstrap, topic_prefix, scenario, tmp_path, alerts_inline)
-    try:
-        wait_until_consuming(s, pusher, worker, timeout_s=60)
-        push_paced(pusher, first, SPEED)
+    with _live(kafka_bootstrap, topic_prefix, scenario, tmp_path, alerts_inline) as live:
+        dead = TopicReader(kafka_bootstrap, topic_prefix + "deadletter")  # from the beginning
+        push_paced(live.pusher, first, SPEED)
         time.sleep(1.0)  # the worker is mid-stream: state in its tables, offsets behind
-        os.kill(worker.pid, signal.SIGKILL)
-        worker.wait(10)
-        push_paced(pusher, second, 0)  # arrives while no worker runs: a backlog
-        worker = _worker(kafka_bootstrap, topic_prefix, scenario, tmp_path, alerts_inline)
-        _settle(alerts, len(reference))
+        os.kill(live.worker.pid, signal.SIGKILL)
+        live.worker.wait(10)
+        push_paced(live.pusher, second, 0)  # arrives while no worker runs: a backlog
+        live.worker = _worker(kafka_bootstrap, topic_prefix, scenario, tmp_path, alerts_inline)
+        _settle(live.alerts, len(reference))
         dead.poll()
-    finally:
-        pusher.close()
-        stop_process(worker)
-    by_id = _versions(alerts.values())
+    by_id = _versions(live.alerts.values())
     assert {i: v[-1]["rule"] for i, v in by_id.items()} == reference
     reasons = [d["reason"] for d in dead.values() if "bf-replay-probe" not in d.get("raw", "")]
     assert "out_of_sequence" not in reasons  # redelivered observations are not "late"
@@ -193,7 +207,6 @@ def test_dismissed_alert_stays_quiet_for_its_suppression_time(
     reference_alerts: list[dict[str, Any]],
     tmp_path: Path,
 ) -> None:
-    s = _settings(kafka_bootstrap, topic_prefix)
     lines = (scenario / "readings.jsonl").read_text().splitlines()
     t0 = json.loads(lines[0])["value"]["t"]
     # an approach alert that, undisturbed, stays live well past the dismissal and then past
@@ -204,15 +217,12 @@ def test_dismissed_alert_stays_quiet_for_its_suppression_time(
         for a in reference_alerts
         if a["rule"] == "approach" and a["t_first"] < t0 + 28 and a["t_last"] > t0 + 30 + SUPPRESS_S
     )
-    pusher = KafkaPusher(kafka_bootstrap, topic_prefix)
-    alerts = TopicReader(kafka_bootstrap, topic_prefix + "alerts")
-    worker = _worker(kafka_bootstrap, topic_prefix, scenario, tmp_path)
     head, tail = tmp_path / "head.jsonl", tmp_path / "tail.jsonl"
     split = next(i for i, ln in enumerate(lines) if json.loads(ln)["value"]["t"] > t0 + 30)
     head.write_text("\n".join(lines[:split]) + "\n")
     tail.write_text("\n".join(lines[split:]) + "\n")
-    try:
-        wait_until_consuming(s, pusher, worker, timeout_s=60)
+    with _live(kafka_bootstrap, topic_prefix, scenario, tmp_path) as live:
+        pusher, alerts = live.pusher, live.alerts
         push_paced(pusher, head, SPEED)
         # a long-lived approach alert, open, still being refreshed
         vals = alerts.wait_for(
@@ -241,9 +251,6 @@ def test_dismissed_alert_stays_quiet_for_its_suppression_time(
         )
         push_paced(pusher, tail, SPEED)
         _settle(alerts, 1)
-    finally:
-        pusher.close()
-        stop_process(worker)
     vals = alerts.values()
     dismissed = [
         a for a in vals if a["alert_id"] == target["alert_id"] and a["status"] == "dismissed"
@@ -276,26 +283,18 @@ def test_an_edited_rules_file_applies_without_a_restart(
     """The worker starts with the scenario's rules; the operator then switches border
     crossings off in the file: the running worker raises none for the same input that gives
     the reference its crossing alerts, and the other rules still alert."""
-    s = _settings(kafka_bootstrap, topic_prefix)
     local = tmp_path / "scenario"
     shutil.copytree(scenario, local)
-    worker = _worker(kafka_bootstrap, topic_prefix, local, tmp_path)
-    pusher = KafkaPusher(kafka_bootstrap, topic_prefix)
-    alerts = TopicReader(kafka_bootstrap, topic_prefix + "alerts")
-    try:
-        wait_until_consuming(s, pusher, worker, timeout_s=60)
+    with _live(kafka_bootstrap, topic_prefix, local, tmp_path) as live:
         rules = local / "rules.yaml"
         rules.write_text(rules.read_text() + "rules:\n  border_crossing: {enabled: false}\n")
         deadline = time.monotonic() + 30  # looked at every 2 s
         while "rules file reloaded" not in (tmp_path / "worker.log").read_text():
             assert time.monotonic() < deadline, "the worker did not pick up the edit"
             time.sleep(0.5)
-        push_paced(pusher, local / "readings.jsonl", SPEED)
+        push_paced(live.pusher, local / "readings.jsonl", SPEED)
         others = [i for i, rule in reference.items() if rule != "border_crossing"]
-        _settle(alerts, len(others))
-    finally:
-        pusher.close()
-        stop_process(worker)
-    rules_seen = {a["rule"] for a in alerts.values()}
+        _settle(live.alerts, len(others))
+    rules_seen = {a["rule"] for a in live.alerts.values()}
     assert "border_crossing" not in rules_seen
     assert rules_seen & set(reference.values())  # the other rules still run
