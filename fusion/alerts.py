@@ -56,8 +56,10 @@ ENGINE_DEFAULTS: dict[str, Any] = {
     # alert goes to the sector it entered, which continues it (same id) on its own track of
     # the target if that raises the same rule and zone within ``handover_window_s``, no
     # farther than ``handover_radius_m`` + ``handover_speed_mps`` × the time since (else it
-    # resolves it); a dismissal's suppression travels the same way ([] turns it off)
-    "handover_rules": ["dark_vessel", "loitering", "restricted_entry"],
+    # resolves it); a dismissal's suppression travels the same way ([] turns it off).
+    # Dark vessel only by default: loitering/restricted/approach measured no better or worse
+    # (docs/rules.md, "Eighth round")
+    "handover_rules": ["dark_vessel"],
     "handover_window_s": 120.0,
     "handover_radius_m": 150.0,
     "handover_speed_mps": 5.0,

@@ -36,6 +36,7 @@ from streams.engine import (
     FusionStage,
     IngestStage,
     alert_sector,
+    keep_newest,
     observation_dict,
 )
 from streams.rules_watch import RulesFile
@@ -329,6 +330,14 @@ class AlertRunner:
             await self.alerts_topic.send(key=a.alert_id.encode(), value=dumps(a.to_dict()))
             M.observe_sensor_to_alert(a.rule, a.t_last)
 
+    async def note_seen(self, sector: str, seen: dict[str, float], judge: bool,
+                        dirty: set[str]) -> None:
+        """The sector's sensors' newest reading times to the sensor-silence rule
+        (``AlertStage.note_seen``); the sectors whose alert state changed become ``dirty``."""
+        gaps = self.stage.note_seen(sector, seen, judge=judge)
+        dirty.update({sector, *(alert_sector(a.alert_id) or sector for a in gaps)})
+        await self.send(gaps)
+
     async def send_to_sectors(self) -> None:
         """Send the messages for other sectors that the last call left in ``outbox``."""
         while self.outbox:
@@ -391,15 +400,12 @@ def register(handle: AppHandle) -> None:
             newest: dict[str, float] = {}
             for result in results:
                 for sid, t in result.seen.items():
-                    if t > newest.get(sid, -math.inf):
-                        newest[sid] = t
-            out: dict[str, dict[str, float]] = defaultdict(dict)
-            homes = ctx.sensor_homes
-            for sid, t in newest.items():
-                home = homes.get(sid, "outside")
-                if home != "outside" and t - seen_sent.get(sid, -math.inf) >= SEEN_EVERY_S:
-                    seen_sent[sid] = t
-                    out[home][sid] = t
+                    keep_newest(newest, sid, t)
+            due = {sid: t for sid, t in newest.items()
+                   if t - seen_sent.get(sid, -math.inf) >= SEEN_EVERY_S}
+            out = ctx.seen_by_home(due)
+            for times in out.values():
+                seen_sent.update(times)
             return out
 
         @app.agent(tp.readings, name="ingest")
@@ -555,9 +561,7 @@ def register(handle: AppHandle) -> None:
             seen = parse_seen(event)  # the ingest's proof of life of the sector's sensors
             if seen and key_sector is not None:
                 if inline is not None:
-                    gaps = inline.stage.note_seen(key_sector, seen, judge=not fusion_input.behind)
-                    dirty.update(alert_sector(a.alert_id) or key_sector for a in gaps)
-                    await inline.send(gaps)
+                    await inline.note_seen(key_sector, seen, not fusion_input.behind, dirty)
                 else:  # for the alerts agent, in order with the sector's track buckets
                     await tp.tracks.send(key=key_sector.encode(), value=b"[]",
                                          headers=seen_header(seen))
@@ -711,10 +715,7 @@ def register(handle: AppHandle) -> None:
                     if not runner.already_applied(sector, "tracks", event):
                         # a record that waited in Kafka: catching up, silence not judged
                         fresh = time.time() - (event.message.timestamp or 0.0) < 5.0
-                        gaps = runner.stage.note_seen(sector, seen, judge=fresh)
-                        alerts_ckpt.dirty.update(
-                            {sector, *(alert_sector(a.alert_id) or sector for a in gaps)})
-                        await runner.send(gaps)
+                        await runner.note_seen(sector, seen, fresh, alerts_ckpt.dirty)
                     return
                 updates = [
                     TrackUpdate.from_dict(u)

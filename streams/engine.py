@@ -72,14 +72,24 @@ class Context:
 
     @functools.cached_property
     def sensor_homes(self) -> dict[str, str]:
-        """Home sector of every registered sensor (by its position; ``"outside"`` when no
-        sector holds it): the sector whose alert state watches it for silence."""
+        """Home sector of every registered sensor a sector holds (by its position; one
+        outside every sector is left out): the sector whose alert state watches it for
+        silence."""
         sensors = list(self.registry)
         if not sensors:
             return {}
         homes = self.sectorizer.home(np.array([x.lat for x in sensors]),
                                      np.array([x.lon for x in sensors]))
-        return {x.id: h for x, h in zip(sensors, homes, strict=True)}
+        return {x.id: h for x, h in zip(sensors, homes, strict=True) if h != "outside"}
+
+    def seen_by_home(self, seen: dict[str, float]) -> dict[str, dict[str, float]]:
+        """Sensors' newest reading times (``IngestResult.seen``) grouped by home sector."""
+        out: dict[str, dict[str, float]] = defaultdict(dict)
+        homes = self.sensor_homes
+        for sid, t in seen.items():
+            if sid in homes:
+                out[homes[sid]][sid] = t
+        return out
 
     @classmethod
     def from_files(cls, sensors_file: Path | str, zones_file: Path | str | None = None,
@@ -245,7 +255,7 @@ class IngestStage:
                     self._refuse(topic, reading, index, out, result)
                 else:
                     placed.append((index, out))
-                    _note_seen(result.seen, sid, float(reading["t"]))
+                    keep_newest(result.seen, sid, float(reading["t"]))
         if len(groups) > 1:
             placed.sort(key=lambda item: item[0])
         result.observations.extend(o for _, o in placed)
@@ -257,7 +267,7 @@ class IngestStage:
         if sensor is None:
             raise ReadingError("sensor_id", "unknown_sensor",
                                f"sensor {reading['sensor_id']!r} is not in the registry")
-        _note_seen(result.seen, sensor.id, float(reading["t"]))
+        keep_newest(result.seen, sensor.id, float(reading["t"]))
         if kind == "radar":
             result.observations.append(radar_observation(reading, sensor))
         elif kind == "thermal":
@@ -340,7 +350,8 @@ class IngestStage:
 # ---------------------------------------------------------------- fusion
 
 
-def _note_seen(seen: dict[str, float], sensor_id: str, t: float) -> None:
+def keep_newest(seen: dict[str, float], sensor_id: str, t: float) -> None:
+    """Keep ``t`` as the sensor's newest reading time if it is newer."""
     if t > seen.get(sensor_id, float("-inf")):
         seen[sensor_id] = t
 
@@ -814,8 +825,7 @@ class AlertStage:
         any of them (a sector whose only radar died has no clock of its own)."""
         mine = self.seen.setdefault(sector, {})
         for sid, t in seen.items():
-            if t > mine.get(sid, float("-inf")):
-                mine[sid] = float(t)
+            keep_newest(mine, sid, float(t))
         self.clock = max(self.clock, max(seen.values(), default=self.clock))
         if not judge:
             return []
@@ -843,7 +853,7 @@ class AlertStage:
         homes = self.ctx.sensor_homes
         for sensor in self.ctx.registry:
             period = sensor.param("scan_period_s") if sensor.type == "radar" else None
-            if period and homes.get(sensor.id, "outside") != "outside":
+            if period and sensor.id in homes:
                 out[homes[sensor.id]][sensor.id] = float(period)
         return dict(out)
 

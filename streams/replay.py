@@ -64,11 +64,10 @@ class OfflinePipeline:
         self.result.observations += len(res.observations)
         for dl in res.deadletters:
             self._dead(dl.reason)
-        homes = self.ctx.sensor_homes
-        for sid, t in res.seen.items():  # proof of life for the sensor-silence rule
-            if homes.get(sid, "outside") != "outside":
-                for alert in self.alerts.note_seen(homes[sid], {sid: t}):
-                    self.result.alerts[alert.alert_id] = alert
+        # proof of life for the sensor-silence rule
+        for sector, seen in self.ctx.seen_by_home(res.seen).items():
+            for alert in self.alerts.note_seen(sector, seen):
+                self.result.alerts[alert.alert_id] = alert
         for sector, observations in res.by_sector().items():
             for _ in self.fusion.add(sector, observations):
                 self._dead("out_of_sequence")
