@@ -80,6 +80,10 @@ def alert_id_for(rule: str, track_key: str, zone_id: str | None, episode: int) -
     return hashlib.sha1(raw).hexdigest()[:16]
 
 
+def _escalated_by(ack: dict[str, Any]) -> str:
+    return f"escalated by {ack.get('user') or 'a coordinator'}"
+
+
 def _key(rule: str, track_key: str, zone_id: str | None) -> str:
     return f"{rule}|{track_key}|{zone_id or ''}"
 
@@ -579,6 +583,7 @@ class AlertEngine:
         if not departed or not rules:
             return []
         by_track = {u.track_id: (u, to) for u, to in departed}
+        live_s = float(self.cfg["merge_skip_live_s"])
         out: list[tuple[str, dict[str, Any]]] = []
         for key, a in list(self.live.items()):
             if a["rule"] not in rules:
@@ -587,11 +592,11 @@ class AlertEngine:
             if not gone:
                 continue
             u, to = gone[-1]
-            live_s = float(self.cfg["merge_skip_live_s"])
             if any(self.last_pos.get(t, [-np.inf])[0] >= u.t - live_s
                    for t in a["track_ids"] if t not in by_track):
                 continue  # another track here still carries it (a fragment)
             del self.live[key]
+            self.last_emit.pop(a["alert_id"], None)  # (the receiving engine throttles it now)
             a["t_last"] = max(a["t_last"], u.t)
             a["lat"], a["lon"] = u.lat, u.lon
             self.handed[a["alert_id"]] = [to, u.t]
@@ -693,7 +698,7 @@ class AlertEngine:
         a = self.live[key] if key else self.closed.get(str(aid))
         offer = self.offers.get(str(aid)) if a is None else None
         if offer is not None and offer["alert"] is not None:
-            return self._ack_offer(offer, ack, t)
+            a = offer["alert"]  # on its way to a track here (sector hand-over)
         if a is None:
             log.warning("ack for unknown alert %s ignored", aid)
             return None
@@ -704,6 +709,8 @@ class AlertEngine:
             {"action": action, "user": ack.get("user"), "note": ack.get("note"), "t": t}
         )
         a["evidence"]["actions"] = a["evidence"]["actions"][-20:]
+        if offer is not None:
+            return self._act_on_offer(offer, str(action), ack, t)
         if key is None:  # closed already: record the action, change nothing else
             return None if action != "escalate" else self._reopen_escalated(a, t, ack)
         if action == "ack":
@@ -712,31 +719,31 @@ class AlertEngine:
             a["status"] = "acknowledged"
             return self._emit(a, t)
         if action == "escalate":
-            self._escalate(a, t, f"escalated by {ack.get('user') or 'a coordinator'}")
+            self._escalate(a, t, _escalated_by(ack))
             return self._emit(a, t)
-        wait = self.cfg[
-            "suppress_after_dismiss_s" if action == "dismiss" else "suppress_after_resolve_s"
-        ]
-        self.suppressed[key] = t + float(wait)
+        self.suppressed[key] = t + self._suppress_s(action)
         return self._close(key, "dismissed" if action == "dismiss" else "resolved", t)
 
-    def _ack_offer(self, offer: dict[str, Any], ack: dict[str, Any], t: float) -> Alert | None:
-        """An action on an alert on its way to a track here: it changes the alert as it
-        would have in the sector that sent it (a dismissal keeps the target quiet once a
-        track here takes it)."""
-        a, action = offer["alert"], ack.get("action")
-        if action not in ("ack", "dismiss", "resolve", "escalate") or a["status"] not in LIVE:
+    def _suppress_s(self, action: str) -> float:
+        """How long a dismissed or by-hand resolved situation stays quiet."""
+        return float(self.cfg["suppress_after_dismiss_s" if action == "dismiss"
+                              else "suppress_after_resolve_s"])
+
+    def _act_on_offer(self, offer: dict[str, Any], action: str, ack: dict[str, Any],
+                      t: float) -> Alert | None:
+        """An action on an alert on its way to a track here changes it as it would have in
+        the sector that sent it; a dismissal keeps the target quiet once a track here takes
+        it (``_take_offer``)."""
+        a = offer["alert"]
+        if a["status"] not in LIVE or (action == "ack" and a["status"] == "acknowledged"):
             return None
-        a["evidence"].setdefault("actions", []).append(
-            {"action": action, "user": ack.get("user"), "note": ack.get("note"), "t": t})
         if action == "ack":
             a["status"] = "acknowledged"
         elif action == "escalate":
-            self._escalate(a, t, f"escalated by {ack.get('user') or 'a coordinator'}")
+            self._escalate(a, t, _escalated_by(ack))
         else:
             a["status"] = "dismissed" if action == "dismiss" else "resolved"
-            offer["until"] = t + float(self.cfg[
-                "suppress_after_dismiss_s" if action == "dismiss" else "suppress_after_resolve_s"])
+            offer["until"] = t + self._suppress_s(action)
         return self._emit(a, t)
 
     def _reopen_escalated(self, a: dict[str, Any], t: float, ack: dict[str, Any]) -> Alert | None:
@@ -745,7 +752,7 @@ class AlertEngine:
             return None
         self.closed.pop(a["alert_id"], None)
         self.suppressed.pop(key, None)
-        self._escalate(a, t, f"escalated by {ack.get('user') or 'a coordinator'}")
+        self._escalate(a, t, _escalated_by(ack))
         self.live[key] = a
         return self._emit(a, t)
 
