@@ -91,8 +91,9 @@ def archive_scenario_run(
 
     process = pipe.alerts.process
 
-    def process_and_archive(sector: str, updates: list[Any]) -> list[Alert]:
-        out = process(sector, updates)
+    def process_and_archive(sector: str, updates: list[Any],
+                            departed: list[Any] | None = None) -> list[Alert]:
+        out = process(sector, updates, departed)
         for a in out:
             emit(a)
         return out
