@@ -418,6 +418,8 @@ class BacklogScene:
         """The loadgen mix at ``rate`` readings/s in ``sectors`` sectors, its deployment
         (``sensors.yaml``, ``zones.geojson``) written under ``work``."""
         border = Border(Mix(rate=rate, sectors=sectors), 2)
+        border.t0 = cls.t0  # walkers and vessels start at the first slice, not at the
+        # wall-clock moment the run began: the same arguments give the same load
         border.write(work)
         return cls.of_dir(work, bucket_s, Generator(border))
 
