@@ -531,7 +531,7 @@ def register(handle: AppHandle) -> None:
             if fusion.absorbed[sector] > absorbed0:
                 M.OBSERVATIONS_ABSORBED.labels(sector).inc(fusion.absorbed[sector] - absorbed0)
             dirty.add(sector)
-            departures = fusion.departures.get(sector) or [[]] * len(buckets)
+            departures = fusion.departures[sector]  # one list per bucket (set by advance)
             for i, (updates, departed) in enumerate(zip(buckets, departures, strict=True),
                                                     start=1):  # one record per time bucket
                 counts["track_updates"] += len(updates)

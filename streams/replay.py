@@ -82,7 +82,7 @@ class OfflinePipeline:
         buckets, late = self.fusion.advance(sector, flush=flush)
         for _ in late:
             self._dead("out_of_sequence")
-        departures = self.fusion.departures.get(sector) or [[]] * len(buckets)
+        departures = self.fusion.departures[sector]  # one list per bucket (set by advance)
         for updates, departed in zip(buckets, departures, strict=True):
             self.result.track_updates += len(updates)
             if self.on_tracks:
