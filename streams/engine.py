@@ -695,6 +695,8 @@ class FusionStage:
             state["own_force"] = self.own[sector].snapshot()
         if self.inside.get(sector):
             state["inside"] = sorted(self.inside[sector])
+        if self._departing.get(sector):  # a call that owned nothing left them waiting
+            state["departing"] = [u.to_dict() for u in self._departing[sector]]
         return state
 
     def restore(self, sector: str, state: dict[str, Any]) -> None:
@@ -716,6 +718,7 @@ class FusionStage:
                                     (state.get("src_offsets") or {}).items()}
         self._buffered_ids.pop(sector, None)
         self.inside[sector] = {str(t) for t in state.get("inside") or ()}
+        self._departing[sector] = [TrackUpdate.from_dict(d) for d in state.get("departing") or ()]
         self.own.pop(sector, None)
         if state.get("own_force"):
             self.own_force(sector).restore(state["own_force"])

@@ -39,6 +39,23 @@ def test_the_first_update_outside_the_sector_is_a_departure() -> None:
     assert restored.inside == stage.inside
 
 
+def test_a_departure_waiting_for_a_bucket_survives_a_restart() -> None:
+    """A call that owned nothing leaves its departure waiting; a checkpoint taken then
+    keeps it, so the restored stage hands it on with its next bucket."""
+    stage = FusionStage(_grid_context())
+    stage._owned("g3_-3", [[upd("A", T0, 3500, -2100)]])
+    stage._owned("g3_-3", [[upd("A", T0 + 1, 3500, -1990)]])  # left; nothing owned
+    assert stage.departures["g3_-3"] == []
+    state = stage.snapshot("g3_-3")
+    restored = FusionStage(_grid_context())
+    restored.restore("g3_-3", state)
+    buckets = restored._owned("g3_-3", [[upd("C", T0 + 2, 3500, -2400)]])
+    assert [[u.track_id for u in b] for b in buckets] == [["C"]]
+    [[gone]] = restored.departures["g3_-3"]
+    assert (gone.track_id, gone.t, gone.lat) == ("A", T0 + 1, state["departing"][0]["lat"])
+    assert "departing" not in restored.snapshot("g3_-3")  # handed on: not kept twice
+
+
 def test_an_ack_for_a_handed_over_alert_reaches_the_sector_holding_it() -> None:
     a, b = _engines()
     stage = AlertStage(_grid_context())
