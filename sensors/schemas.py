@@ -142,6 +142,15 @@ def _check_field(name: str, value: Any, spec: FieldSpec) -> None:
         raise ReadingError(name, "too_long", f"longer than {spec.max_len} characters")
 
 
+def _shown(name: Any) -> str:
+    """A sender's field name as an error can show it: quoted when empty, cut when long (a
+    megabyte key must not come back in every dead letter)."""
+    text = str(name)
+    if not text:
+        return '""'
+    return text if len(text) <= 64 else text[:64] + "…"
+
+
 def validate_reading(kind: str, reading: Any, now: float | None = None,
                      max_age_s: float = MAX_AGE_S) -> dict[str, Any]:
     """Check one reading of ``kind`` (radar|thermal|seismic|ais|friendly); return it or raise.
@@ -174,7 +183,9 @@ def validate_reading(kind: str, reading: Any, now: float | None = None,
     if not _ALLOWED[kind].issuperset(reading):
         for name in reading:
             if name not in _ALLOWED[kind]:
-                raise ReadingError(name, "unknown_field", f"not a field of a {kind} reading")
+                raise ReadingError(_shown(name), "unknown_field",
+                                   f"not a field of a {kind} reading (its fields: "
+                                   f"{', '.join(sorted(_ALLOWED[kind]))})")
 
     t = float(reading["t"])
     now = time.time() if now is None else now

@@ -48,6 +48,17 @@ def test_bad_radar_readings_name_the_field(reading: object, field: str, reason: 
     assert (err.value.field, err.value.reason) == (field, reason)
 
 
+def test_an_unknown_field_is_named_legibly_and_the_known_ones_listed() -> None:
+    """Found by the long fuzz run: an empty key gave the error ": not a field ..."."""
+    with pytest.raises(ReadingError) as err:
+        validate_reading("radar", {**radar(), "": 1}, now=NOW)
+    assert (err.value.field, err.value.reason) == ('""', "unknown_field")
+    assert "range_m" in err.value.message and "bearing_deg" in err.value.message
+    with pytest.raises(ReadingError) as err:
+        validate_reading("radar", {**radar(), "x" * 100_000: 1}, now=NOW)
+    assert err.value.field == "x" * 64 + "…" and len(str(err.value)) < 400
+
+
 def test_thermal_needs_a_range_and_a_known_class() -> None:
     base = {"sensor_id": "C1", "t": NOW, "bearing_deg": 10, "confidence": 0.5}
     with pytest.raises(ReadingError, match="range_m or depression_deg"):
