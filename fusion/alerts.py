@@ -63,10 +63,17 @@ ENGINE_DEFAULTS: dict[str, Any] = {
     "handover_window_s": 120.0,
     "handover_radius_m": 150.0,
     "handover_speed_mps": 5.0,
+    # a track back over the border within this long of its crossing alert's last crossing
+    # updates that alert (``evidence.crossings``) instead of opening a second one: a track
+    # at the line flips over and back on noise within seconds, and a real quick return is
+    # one incident for the patrol (0: every crossing back is a new alert; docs/rules.md,
+    # "Ninth round")
+    "crossing_return_s": 30.0,
 }
 # rules whose hits are about one track (pair, MMSI and sensor keys are never merged)
 MERGEABLE = ("border_crossing", "approach", "restricted_entry", "dark_vessel", "loitering")
 LIVE = ("open", "acknowledged")
+MAX_FLIPS = 20  # a crossing alert's ``evidence.crossings`` keeps this many
 # sensor track ids (``fusion.tracker.SectorTracker.track_id``: "<sector>-T<n>", n from a
 # checkpointed counter) are never reused once deleted; AIS tracks ("<sector>-AIS<mmsi>") are
 SENSOR_TRACK_ID = re.compile(r"-T[0-9]+$")
@@ -334,6 +341,8 @@ class AlertEngine:
         if self.suppressed.get(key, -np.inf) > h.t:
             return None
         if cur is not None and h.rule == "border_crossing" and self._crossed_back(cur, h):
+            if h.t - float(cur["t_last"]) <= float(self.cfg["crossing_return_s"]):
+                return self._note_return(cur, h)
             # a new crossing (the ferry going back): its own alert, the first one ends
             cur["evidence"]["resolved_because"] = f"crossed again ({h.details['direction']})"
             self._pending.append(self._close(key, "resolved", h.t))
@@ -354,6 +363,26 @@ class AlertEngine:
         """A crossing in the other direction is a new event, not a refresh of the open one."""
         before = a["evidence"].get("details", {}).get("direction")
         return bool(before and h.details.get("direction") not in (None, before))
+
+    def _note_return(self, a: dict[str, Any], h: Hit) -> Alert:
+        """Back over the line soon after the alert's last crossing: one incident. The alert
+        keeps its id and status and takes the new crossing (direction, place, summary: where
+        the target is now; of two opposite crossings seconds apart one is often a young or
+        noisy track's flip, and it may be either), with the ones before in
+        ``evidence.crossings``; it is published at once."""
+        ev = a["evidence"]
+        flips = ev.setdefault("crossings", [])
+        if not flips:
+            flips.append({"t": a["t_last"], "direction": ev["details"].get("direction")})
+        before = flips[-1]
+        flips.append({"t": h.t, "direction": h.details.get("direction")})
+        del flips[:-MAX_FLIPS]
+        self._merge(a, h)
+        a["summary"] = (
+            f"{h.summary.rstrip('.')} ({h.t - float(before['t']):.0f} s after crossing "
+            f"{before['direction']})."
+        )
+        return self._emit(a, h.t)
 
     def _join_fragment(self, key: str, h: Hit) -> Alert | None:
         """Attach ``h`` to an alert of the same rule and zone raised on another track nearby.

@@ -39,14 +39,40 @@ def test_crossing_is_reported_once_firmly_over_and_at_the_line() -> None:
 
 
 def test_crossing_back_is_a_second_alert() -> None:
-    """A ferry goes over and comes back: two crossings, two alerts (the first one resolved)."""
-    ns = [40.0, 20.0, -20.0, -40.0, -40.0, -20.0, 20.0, 40.0]
+    """A ferry goes over, waits a minute and comes back: two crossings, two alerts (the
+    first one resolved)."""
+    ns = [40.0, 20.0, -20.0] + [-40.0] * 60 + [-20.0, 20.0, 40.0]
     out = feed(_engine("border_crossing"), _dither("F", 3000, ns))
     ids = list(dict.fromkeys(a.alert_id for a in out))
     assert len(ids) == 2
     firsts = [next(a for a in out if a.alert_id == i) for i in ids]
     assert [a.evidence["details"]["direction"] for a in firsts] == ["inbound", "outbound"]
     assert [a.status for a in out if a.alert_id == ids[0]][-1] == "resolved"
+    assert all("crossings" not in a.evidence for a in out)
+
+
+def test_a_quick_return_updates_the_crossing_alert() -> None:
+    """A track at the line goes over and is back 8 s later (a noisy or young track's flip,
+    or someone stepping over and back): one incident, one alert, which takes the newer
+    crossing (where the target is now) and keeps both in ``evidence.crossings``; with
+    ``crossing_return_s`` 0 the return is a second alert, as for the ferry."""
+    ns = [40.0, 30.0, -30.0, -30.0, -30.0, -30.0, -30.0, -30.0, -30.0, -30.0, 30.0, 40.0]
+    out = feed(_engine("border_crossing"), _dither("Q", 3000, ns))
+    assert len({a.alert_id for a in out}) == 1
+    first, last = out[0], out[-1]
+    assert first.evidence["details"]["direction"] == "inbound"
+    assert last.evidence["details"]["direction"] == "outbound"
+    assert (last.status, last.t_first) == ("open", first.t_first)
+    # (a young track: the second plot over the line reports each crossing)
+    assert last.evidence["crossings"] == [
+        {"t": T0 + 3, "direction": "inbound"},
+        {"t": T0 + 11, "direction": "outbound"},
+    ]
+    assert "outbound" in last.summary and "(8 s after crossing inbound)" in last.summary
+    eng = AlertEngine(scene(), {**only("border_crossing"), "engine": {"crossing_return_s": 0}},
+                      SENSORS)
+    apart = feed(eng, _dither("Q", 3000, ns))
+    assert len({a.alert_id for a in apart}) == 2
 
 
 def test_tentative_jump_across_the_line_is_no_crossing() -> None:
