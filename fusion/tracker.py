@@ -66,6 +66,10 @@ class TrackerConfig:
     confirm_m: int = 3  # M hits ...
     confirm_n: int = 5  # ... within the first N opportunities confirm a track (0: no window)
     tentative_max_misses: int = 0  # consecutive misses that delete a tentative track (0: off)
+    # a tentative track is reported (updates, and its deletion) from this many plots on:
+    # under load most tracks are one clutter plot that the next scans do not continue, and
+    # each cost an update and a deletion downstream (docs/performance.md, "Session 10")
+    announce_hits: int = 1
     max_misses: int = 5  # consecutive missed opportunities that delete a confirmed track
     coast_after_s: float = 5.0  # a confirmed track without update this long is "coasting"
     max_coast_s: float = 60.0  # ... and is deleted after this long
@@ -110,7 +114,12 @@ class TrackerConfig:
 # velocity and wandered across it (full set: crossing precision 80 -> 93 %, false alerts
 # 16.3 -> 12.9 per sector-hour, crossing TTA median 5.9 -> 6.1 s). TrackerConfig's own defaults stay as
 # the fusion core's unit tests and benchmark document them.
-ENGINE_TRACKER: dict[str, Any] = {"adaptive": False, "tentative_max_misses": 2, "q": 0.2}
+ENGINE_TRACKER: dict[str, Any] = {
+    "adaptive": False,
+    "tentative_max_misses": 2,
+    "q": 0.2,
+    "announce_hits": 2,
+}
 
 
 @lru_cache(maxsize=64)
@@ -700,14 +709,22 @@ class SectorTracker:
         if not mask.any():
             return
         rows = np.flatnonzero(mask)
-        # the deletion records are built once per call (``_emit``), from copies taken now
+        # the deletion records are built once per call (``_emit``), from copies taken now,
+        # for the tracks that were reported (``announce_hits``)
         st = self.tracks
-        gone = self._rows_of(rows, st.x[rows], st.P[rows], st.t[rows])
-        self._deleted.append(gone)
-        for n in gone.nums:
+        told = rows[self._announced(rows)]
+        if told.size:
+            self._deleted.append(self._rows_of(told, st.x[told], st.P[told], st.t[told]))
+        for n in st.num[rows].tolist():
             self._touched.pop(n, None)
             self.correlator.forced.pop(n, None)
         st.keep(~mask)
+
+    def _announced(self, rows: NDArray[np.intp]) -> NDArray[np.bool_]:
+        """Which of ``rows`` are reported: all but tentative tracks of fewer than
+        ``announce_hits`` plots."""
+        st = self.tracks
+        return (st.status[rows] != TENTATIVE) | (st.hits[rows] >= self.config.announce_hits)
 
     def _maintain(self) -> None:
         """Time-based deletion: too long without update, or position too uncertain.
@@ -1124,7 +1141,8 @@ class SectorTracker:
         st = self.tracks
         nums = np.array(sorted(self._touched), np.int64)
         rows = st.index_of(nums) if nums.size else np.empty(0, np.intp)
-        out = self._deleted_updates() + self._updates(rows[rows >= 0])
+        rows = rows[rows >= 0]
+        out = self._deleted_updates() + self._updates(rows[self._announced(rows)])
         if self._ais_touched:
             linked = set(self.correlator.assigned)
             mm = np.array(sorted(self._ais_touched), np.int64)

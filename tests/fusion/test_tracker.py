@@ -585,11 +585,35 @@ def test_pruning_only_the_changed_rows_gives_the_same_tracks() -> None:
 
     for seed in range(3):
         scene = _busy_scene(seed)
-        fast = SectorTracker("S", LAT0, LON0, engine_config())
-        ref = _CheckEveryRow("S", LAT0, LON0, engine_config())
+        cfg = engine_config({"announce_hits": 1})  # every deletion reported, clutter's too
+        fast = SectorTracker("S", LAT0, LON0, cfg)
+        ref = _CheckEveryRow("S", LAT0, LON0, cfg)
         out_fast, out_ref = _run(fast, scene), _run(ref, scene)
         assert out_fast == out_ref
         deleted = sum(u["status"] == "deleted" for c in out_ref for u in c)
         confirmed = sum(u["status"] == "confirmed" for c in out_ref for u in c)
         assert deleted > 50 and confirmed > 50  # the scene does exercise both
         assert json.dumps(fast.snapshot()) == json.dumps(ref.snapshot())
+
+
+def test_a_one_plot_tentative_track_is_not_reported() -> None:
+    """The engine reports a tentative track from its second plot (``announce_hits`` 2): a
+    clutter plot that no later scan continues gives neither an update nor a deletion; a
+    target's track appears with its second plot and is the same track as with every birth
+    reported (``announce_hits`` 1)."""
+    from fusion.tracker import engine_config
+
+    scans = [
+        [_obs(0, 0.0, 0.0, 0.0), _obs(1, 0.0, 3000.0, 0.0)],  # a boat, and clutter
+        [_obs(2, 1.0, 3.0, 0.0)],
+        [_obs(3, 2.0, 6.0, 0.0)],
+        [_obs(4, 3.0, 9.0, 0.0)],
+    ]
+    quiet, loud = (SectorTracker("S", LAT0, LON0, engine_config({"announce_hits": k}))
+                   for k in (2, 1))
+    got = [[(u.track_id, u.status) for u in quiet.process(s)] for s in scans]
+    assert got == [[], [("S-T0", "tentative")], [("S-T0", "confirmed")], [("S-T0", "confirmed")]]
+    told = [[(u.track_id, u.status) for u in loud.process(s)] for s in scans]
+    assert told[0] == [("S-T0", "tentative"), ("S-T1", "tentative")]
+    assert ("S-T1", "deleted") in [x for call in told for x in call]  # the clutter's end
+    assert json.dumps(quiet.snapshot()["tracks"]) == json.dumps(loud.snapshot()["tracks"])
