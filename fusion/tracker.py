@@ -119,6 +119,9 @@ ENGINE_TRACKER: dict[str, Any] = {
     "tentative_max_misses": 2,
     "q": 0.2,
     "announce_hits": 2,
+    # observations up to 30 s behind the tracker time are applied or absorbed per track, not
+    # returned late: the streaming engine's late tolerance (a restart's backlog)
+    "oosm_max_lag_s": 30.0,
 }
 
 

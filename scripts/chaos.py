@@ -321,7 +321,9 @@ def run_kill_and_poison(
             f"dead letters by source: "
             + ", ".join(f"{k}={v}" for k, v in sorted(Counter(d["source"] for d in dead).items())),
             "ok": poison_found == len(poison),
-            "detail": {},
+            "detail": {
+                "reasons": dict(sorted(Counter(f"{d['source']}:{d['reason']}" for d in dead).items()))
+            },
         },
     ]
 

@@ -269,7 +269,8 @@ def test_reingested_readings_beyond_the_id_horizon_are_dropped_by_offset(
     offset more than the dedup horizon (event time) behind fusion's checkpoint. With the
     source stamp they are recognised exactly: same tracks as an uninterrupted run, no late."""
     ctx, batches = _stamped_batches(tmp_path)
-    horizon = 3.0  # the 30 s default scaled to a 30 s scenario
+    ctx.late_tolerance_s = 2.0  # the 30 s defaults (id horizon, late tolerance) scaled
+    horizon = 3.0  # to a 30 s scenario
     crash, reread = int(len(batches) * 0.8), int(len(batches) * 0.2)
 
     def crashed_run(bs: list) -> tuple[list, int, FusionStage]:  # type: ignore[type-arg]

@@ -175,7 +175,8 @@ def test_producer_codec_setting() -> None:
 def test_redelivery_is_recognised_by_source_offset(tmp_path: Path) -> None:
     """Observations stamped with their reading's position: at or below the highest offset
     taken from that readings partition is a redelivery, however old (no time horizon)."""
-    ctx, obs = _scenario(tmp_path, reorder_window_s=2.0, bucket_s=0.25, sensor_idle_s=2.0)
+    ctx, obs = _scenario(tmp_path, reorder_window_s=2.0, bucket_s=0.25, sensor_idle_s=2.0,
+                         late_tolerance_s=2.0)
     base = obs[0]
     stage = FusionStage(ctx, dedup_horizon_s=1.0)
     sector = base.sector
