@@ -61,19 +61,12 @@ class ConfiguredFusion(FusionStage):
         super().__init__(ctx)
         self.tracker_cfg = tracker_cfg
 
-    def tracker(self, sector: str) -> Any:
-        tr = self.trackers.get(sector)
-        if tr is None:
-            from fusion.tracker import SectorTracker, engine_config
+    def tracker_config(self) -> Any:
+        from fusion.tracker import engine_config
 
-            origin = self.ctx.sectorizer.origin(sector)
-            tr = self.trackers[sector] = SectorTracker(
-                sector=sector,
-                lat0=origin.lat0,
-                lon0=origin.lon0,
-                config=engine_config(self.tracker_cfg),
-            )
-        return tr
+        return engine_config(
+            {"oosm_max_lag_s": self.ctx.late_tolerance_s, **self.tracker_cfg}
+        )
 
 
 def run_one(

@@ -118,12 +118,13 @@ def record(a: argparse.Namespace, path: Path) -> None:
 def measure(path: Path, warmup: float, profile: str | None = None) -> dict[str, Any]:
     """Replay the recorded calls on fresh trackers of the tree on ``sys.path``."""
     from fusion.tracker import SectorTracker, engine_config
+    from streams.settings import Settings
 
     with path.open("rb") as f:
         rec = pickle.load(f)
-    trackers = {
-        s: SectorTracker(s, la, lo, engine_config()) for s, (la, lo) in rec["origins"].items()
-    }
+    # as FusionStage.tracker_config: the out-of-sequence lag is the late tolerance
+    cfg = engine_config({"oosm_max_lag_s": Settings().fusion_late_tolerance_s})
+    trackers = {s: SectorTracker(s, la, lo, cfg) for s, (la, lo) in rec["origins"].items()}
     start = rec["t0"] + warmup
     digest = hashlib.sha256()
     cpu, n_obs, n_calls, n_behind, n_upd = 0.0, 0, 0, 0, 0

@@ -119,10 +119,9 @@ ENGINE_TRACKER: dict[str, Any] = {
     "tentative_max_misses": 2,
     "q": 0.2,
     "announce_hits": 2,
-    # observations up to 30 s behind the tracker time are applied or absorbed per track, not
-    # returned late: the streaming engine's late tolerance (a restart's backlog)
-    "oosm_max_lag_s": 30.0,
 }
+# (``oosm_max_lag_s`` is not here: the streaming engine sets it to its late tolerance,
+# ``FusionStage.tracker_config``, so that what the stage buffers late the tracker applies)
 
 
 @lru_cache(maxsize=64)
@@ -310,11 +309,17 @@ class SectorTracker:
         }
 
     @classmethod
-    def restore(cls, state: dict[str, Any]) -> SectorTracker:
+    def restore(cls, state: dict[str, Any], config: TrackerConfig | None = None) -> SectorTracker:
+        """The tracker ``snapshot`` saved; with ``config``, run on from here with those settings
+        instead of the saved ones (an upgraded or reconfigured deployment resuming its
+        sectors: the settings are configuration, the tracks are state)."""
         if state.get("version") not in _READABLE_VERSIONS:
             raise ValueError(f"unsupported tracker snapshot version {state.get('version')}")
         tr = cls(
-            state["sector"], state["lat0"], state["lon0"], TrackerConfig.from_dict(state["config"])
+            state["sector"],
+            state["lat0"],
+            state["lon0"],
+            config or TrackerConfig.from_dict(state["config"]),
         )
         tr.time = -math.inf if state["time"] is None else float(state["time"])
         tr.counter = int(state["counter"])

@@ -459,14 +459,22 @@ class FusionStage:
                   self._raw, self.own, self.inside, self.departures, self._departing):
             d.clear()
 
+    def tracker_config(self) -> Any:
+        """The settings every sector's tracker runs with, new or restored: the engine's, with
+        the tracker's out-of-sequence lag at the late tolerance (an observation this stage
+        hands on late is applied or absorbed per track, not returned late again)."""
+        from fusion.tracker import engine_config
+
+        return engine_config({"oosm_max_lag_s": self.ctx.late_tolerance_s})
+
     def tracker(self, sector: str) -> Any:
         tr = self.trackers.get(sector)
         if tr is None:
-            from fusion.tracker import SectorTracker, engine_config
+            from fusion.tracker import SectorTracker
 
             origin = self.ctx.sectorizer.origin(sector)
-            tr = self.trackers[sector] = SectorTracker(sector=sector, lat0=origin.lat0,
-                                                       lon0=origin.lon0, config=engine_config())
+            tr = self.trackers[sector] = SectorTracker(
+                sector=sector, lat0=origin.lat0, lon0=origin.lon0, config=self.tracker_config())
         return tr
 
     def add(self, sector: str, observations: Iterable[Observation],
@@ -702,7 +710,7 @@ class FusionStage:
     def restore(self, sector: str, state: dict[str, Any]) -> None:
         from fusion.tracker import SectorTracker
 
-        self.trackers[sector] = SectorTracker.restore(state["tracker"])
+        self.trackers[sector] = SectorTracker.restore(state["tracker"], self.tracker_config())
         raw_buffer = state.get("buffer") or []
         self.buffers[sector] = [Observation.from_dict(o) for o in raw_buffer]
         self._raw[sector] = {str(o["obs_id"]): o for o in raw_buffer}

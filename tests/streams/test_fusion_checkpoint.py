@@ -324,3 +324,23 @@ def test_a_checkpoint_without_source_offsets_still_restores(tmp_path: Path) -> N
             assert legacy.add(sector, again[-1:]) == [] and legacy.redelivered[sector] == 1
         checked += len(again)
     assert checked, "no recent redelivery: the test would prove nothing"
+
+
+def test_trackers_run_with_the_stage_settings_new_or_restored(tmp_path: Path) -> None:
+    """A tracker's out-of-sequence lag is the stage's late tolerance (what the stage keeps
+    late, the tracker places), and a restored sector runs on with today's settings, not
+    those of the checkpoint (an upgrade or a changed tolerance applies on resume)."""
+    from fusion.tracker import ENGINE_TRACKER
+
+    ctx, stage, _ = _stage_after(tmp_path, raw=True)
+    sector = next(iter(stage.trackers))
+    assert stage.tracker(sector).config.oosm_max_lag_s == ctx.late_tolerance_s
+    state = json.loads(dumps(stage.snapshot(sector)))
+    state["tracker"]["config"].update(oosm_max_lag_s=1.0, announce_hits=1)  # an old checkpoint
+    ctx.late_tolerance_s = 45.0
+    restored = FusionStage(ctx)
+    restored.restore(sector, state)
+    cfg = restored.tracker(sector).config
+    assert cfg.oosm_max_lag_s == 45.0
+    assert cfg.announce_hits == ENGINE_TRACKER["announce_hits"] != 1
+    assert len(restored.tracker(sector).tracks) == len(stage.tracker(sector).tracks) > 0
