@@ -412,6 +412,9 @@ def register(handle: AppHandle) -> None:
         async def ingest_agent(stream: Any) -> None:
             async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
                 records, sources = [], []
+                arrived = min((e.message.timestamp for e in events if e.message.timestamp),
+                              default=None)
+                backlog = arrived is not None and time.time() - arrived > BACKLOG_S
                 for event in events:
                     msg = event.message
                     topic = msg.topic
@@ -445,11 +448,12 @@ def register(handle: AppHandle) -> None:
                 seen = seen_by_home(results)
                 for sector, batch in by_sector.items():
                     counts["observations"] += len(batch)
-                    await tp.observations.send(key=sector.encode(), value=dumps(batch),
-                                               headers=seen_header(seen.pop(sector, None)))
+                    await tp.observations.send(
+                        key=sector.encode(), value=dumps(batch),
+                        headers=seen_header(seen.pop(sector, None), backlog))
                 for sector, times in seen.items():  # sectors with no observation this batch
                     await tp.observations.send(key=sector.encode(), value=b"[]",
-                                               headers=seen_header(times))
+                                               headers=seen_header(times, backlog))
                 await send_deadletters(dead)
 
     runner = AlertRunner(handle, ctx, counts, send_deadletters) if "alerts" in handle.roles else None
@@ -560,11 +564,13 @@ def register(handle: AppHandle) -> None:
             batch = loads(event.value)
             seen = parse_seen(event)  # the ingest's proof of life of the sector's sensors
             if seen and key_sector is not None:
+                backlog = from_backlog(event)
                 if inline is not None:
-                    await inline.note_seen(key_sector, seen, not fusion_input.behind, dirty)
+                    judge = not (fusion_input.behind or backlog)
+                    await inline.note_seen(key_sector, seen, judge, dirty)
                 else:  # for the alerts agent, in order with the sector's track buckets
                     await tp.tracks.send(key=key_sector.encode(), value=b"[]",
-                                         headers=seen_header(seen))
+                                         headers=seen_header(seen, backlog))
             raw = batch if isinstance(batch, list) else [batch]
             if not raw and key_sector is not None:  # a record of sensors' times only
                 obs_offsets[key_sector][part] = offset
@@ -713,8 +719,10 @@ def register(handle: AppHandle) -> None:
                     sector = event.key.decode()
                     runner.ensure_restored(sector)
                     if not runner.already_applied(sector, "tracks", event):
-                        # a record that waited in Kafka: catching up, silence not judged
-                        fresh = time.time() - (event.message.timestamp or 0.0) < 5.0
+                        # a record that waited in Kafka, or whose readings had: catching
+                        # up, silence not judged
+                        fresh = (time.time() - (event.message.timestamp or 0.0) < BACKLOG_S
+                                 and not from_backlog(event))
                         await runner.note_seen(sector, seen, fresh, alerts_ckpt.dirty)
                     return
                 updates = [
@@ -795,14 +803,27 @@ SEQ_HEADER = "bf-bucket-seq"
 # silence rule's proof of life; a header, so the records' values keep their contract
 SEEN_HEADER = "bf-sensor-seen"
 SEEN_EVERY_S = 1.0  # a sensor's reading time is passed on once it moved this far (event time)
+# header beside it when the readings behind those times came from a backlog (one had waited
+# in Kafka longer than BACKLOG_S: a restarted ingest reads its topics back at different
+# speeds, seconds of event time apart): the times are kept, silence is not judged on them
+BACKLOG_HEADER = "bf-backlog"
+BACKLOG_S = 5.0
 # header of a `tracks` record for a separate alerts agent: JSON list of the track updates of
 # tracks that left the sector since the last record (``FusionStage.departures``), whose
 # alerts the alert stage hands over to the sector they entered
 DEPARTED_HEADER = "bf-departed"
 
 
-def seen_header(seen: dict[str, float] | None) -> dict[str, bytes] | None:
-    return {SEEN_HEADER: dumps(seen)} if seen else None
+def seen_header(seen: dict[str, float] | None,
+                backlog: bool = False) -> dict[str, bytes] | None:
+    if not seen:
+        return None
+    return {SEEN_HEADER: dumps(seen), BACKLOG_HEADER: b"1"} if backlog else {SEEN_HEADER: dumps(seen)}
+
+
+def from_backlog(event: Any) -> bool:
+    """Whether a record's ``bf-sensor-seen`` times came from readings read as a backlog."""
+    return _header(event, BACKLOG_HEADER) is not None
 
 
 def parse_seen(event: Any) -> dict[str, float]:
