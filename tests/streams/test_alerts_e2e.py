@@ -187,13 +187,13 @@ def test_one_crossing_alert_per_crossing_with_updates(
 
 
 def _kill_and_restart(bootstrap: str, prefix: str, scenario: Path, reference: dict[str, str],
-                      tmp_path: Path, alerts_inline: bool = True) -> None:
-    """Push half the scenario paced, SIGKILL the worker mid-stream, push the rest as a
-    backlog while none runs, restart it: the same alert ids as the reference, nothing
-    dead-lettered as late, and the restarted worker resumed from its tables."""
+                      tmp_path: Path, alerts_inline: bool = True, cut_at: float = 0.5) -> None:
+    """Push the scenario's first ``cut_at`` paced, SIGKILL the worker mid-stream, push the
+    rest as a backlog while none runs, restart it: the same alert ids as the reference,
+    nothing dead-lettered as late, and the restarted worker resumed from its tables."""
     lines = (scenario / "readings.jsonl").read_text().splitlines()
     first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
-    cut = len(lines) // 2
+    cut = int(len(lines) * cut_at)
     first.write_text("\n".join(lines[:cut]) + "\n")
     second.write_text("\n".join(lines[cut:]) + "\n")
     with _live(bootstrap, prefix, scenario, tmp_path, alerts_inline) as live:
@@ -234,11 +234,18 @@ def test_sigkill_and_restart_with_every_readings_topic_gives_the_same_alert_ids(
 ) -> None:
     """Radar, thermal and seismic backlogs read back at their own speeds after the restart:
     what reaches a sector seconds behind its release is placed by the tracker's
-    out-of-sequence path, not dead-lettered (chaos run 1 lost 1-3 of 15 alerts so)."""
-    topics = {json.loads(ln)["topic"] for ln in (forest / "readings.jsonl").read_text().splitlines()}
-    assert len(topics) >= 3, topics
+    out-of-sequence path, not dead-lettered (chaos run 1 lost 1-3 of 15 alerts so). The
+    backlog is the last ~24 s of event time, inside the 30 s late tolerance: topics that
+    drift further apart than that can still lose observations (README, Limits); a 60 s
+    backlog on a busy box did, 4 of ~900."""
+    records = [json.loads(ln) for ln in (forest / "readings.jsonl").read_text().splitlines()]
+    assert len({r["topic"] for r in records}) >= 3
+    times = [r["value"]["t"] if isinstance(r["value"], dict) else r["value"][0]["t"]
+             for r in records]
+    cut_at = 0.8
+    assert max(times) - times[int(len(times) * cut_at)] < Settings().fusion_late_tolerance_s - 4
     reference = _by_rule(_replayed(forest, tmp_path / "ref"))
-    _kill_and_restart(kafka_bootstrap, topic_prefix, forest, reference, tmp_path)
+    _kill_and_restart(kafka_bootstrap, topic_prefix, forest, reference, tmp_path, cut_at=cut_at)
 
 
 def test_dismissed_alert_stays_quiet_for_its_suppression_time(
