@@ -83,6 +83,12 @@ class TrackerConfig:
     adapt_decay: float = 0.85  # ... × this on a quiet update (never below 1)
     adapt_max_scale: float = 1000.0
     batch_window_s: float = 1.0  # consecutive observations of one sensor within this = one scan
+    # kinds of event-driven point sensors (geophones) whose consecutive observations within
+    # ``batch_window_s`` form one scan whatever sensor made them: each geophone event was a
+    # scan of one plot, most of a busy sector's scans at a third of the tracker's time
+    # (docs/performance.md, "Session 11"); in one such scan a track takes its nearest event
+    # and the others inside its gate start nothing, as a second plot in a radar scan
+    merged_event_kinds: tuple[str, ...] = ()
     polar_update: str = "ekf"  # "ekf" (range/bearing update) | "converted" (position)
     init_exclude_gated: bool = True  # no new track from an observation inside a track's gate
     ais_timeout_s: float = 600.0  # AIS track dropped after this silence
@@ -102,6 +108,8 @@ class TrackerConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrackerConfig:
         d = dict(d)
+        if "merged_event_kinds" in d:  # a JSON list (a checkpoint) or a tuple
+            d["merged_event_kinds"] = tuple(d["merged_event_kinds"])
         corr = CorrelationConfig(**d.pop("correlation", {}))
         return cls(**d, correlation=corr)
 
@@ -119,6 +127,7 @@ ENGINE_TRACKER: dict[str, Any] = {
     "tentative_max_misses": 2,
     "q": 0.2,
     "announce_hits": 2,
+    "merged_event_kinds": ("seismic",),
 }
 # (``oosm_max_lag_s`` is not here: the streaming engine sets it to its late tolerance,
 # ``FusionStage.tracker_config``, so that what the stage buffers late the tracker applies)
@@ -139,6 +148,11 @@ def _config_dict(cfg: TrackerConfig) -> dict[str, Any]:
 def engine_config(overrides: dict[str, Any] | None = None) -> TrackerConfig:
     """The engine's tracker settings, with ``overrides`` (a TrackerConfig dict) on top."""
     return TrackerConfig.from_dict({**ENGINE_TRACKER, **(overrides or {})})
+
+
+def _of(s_idx: int | NDArray[np.intp], rows: NDArray[np.intp]) -> int | NDArray[np.intp]:
+    """The sensor index of scan observations ``rows``: one for all, or per observation."""
+    return s_idx if isinstance(s_idx, int) else s_idx[rows]
 
 
 def _pos_var_at(store: TrackStore, dt: FloatArray, q: float) -> FloatArray:
@@ -368,9 +382,14 @@ class SectorTracker:
         return idx
 
     def _segments(self, obs: ObservationArrays) -> list[tuple[int, int]]:
-        """Split into scans: runs of one sensor (AIS apart) within ``batch_window_s``."""
+        """Split into scans: runs of one sensor (AIS apart), or of one of the
+        ``merged_event_kinds``, within ``batch_window_s``."""
         m = len(obs)
-        key = [(s, a >= 0) for s, a in zip(obs.sensor, obs.mmsi.tolist(), strict=True)]
+        merged = self.config.merged_event_kinds
+        key = [
+            (k, False) if k in merged else (s, a >= 0)
+            for s, k, a in zip(obs.sensor, obs.kind, obs.mmsi.tolist(), strict=True)
+        ]
         t = obs.t.tolist()  # Python floats: the same differences, no NumPy scalar per row
         window = self.config.batch_window_s
         out: list[tuple[int, int]] = []
@@ -410,7 +429,13 @@ class SectorTracker:
         ``out_of_sequence``: the scan is older than the tracker time; pairs with tracks
         updated past an observation's time are only tested for absorption (``_absorb``)."""
         cfg, st = self.config, self.tracks
-        s_idx = self._sensor(obs.sensor[start], obs.kind[start])
+        # the sensor of each observation: one index for a one-sensor scan (the usual case),
+        # an array (per observation) for a merged scan of event-driven sensors
+        s_idx: int | NDArray[np.intp] = self._sensor(obs.sensor[start], obs.kind[start])
+        if obs.kind[start] in cfg.merged_event_kinds and len(set(obs.sensor[start:stop])) > 1:
+            s_idx = np.array(
+                [self._sensor(obs.sensor[i], obs.kind[i]) for i in range(start, stop)], np.intp
+            )
         rows = slice(start, stop)
         meas = obs.measurements(rows)
         m, n = len(meas), len(st)
@@ -452,8 +477,9 @@ class SectorTracker:
                 gated_obs[gated] = True
                 assigned_obs[best_obs] = True
             if hit_rows.size:
-                st.seen[hit_rows, s_idx] = True
-                st.seen_t[hit_rows, s_idx] = meas.t[best_obs]
+                s_hit = _of(s_idx, best_obs)
+                st.seen[hit_rows, s_hit] = True
+                st.seen_t[hit_rows, s_hit] = meas.t[best_obs]
                 st.cls[hit_rows] = classification.fuse(
                     st.cls[hit_rows], obs.cls_ll[start + best_obs]
                 )
@@ -464,7 +490,11 @@ class SectorTracker:
             # other sensors' observations and bucket edges), and counting each segment as
             # a scan turned one missed plot into three misses (tracks deleted in 2 s)
             fresh = (tb - st.last_opp) >= 0.9 * cfg.batch_window_s
-            opp = st.seen[:, s_idx] & fresh
+            seen_by = (
+                st.seen[:, s_idx] if isinstance(s_idx, int)
+                else st.seen[:, np.unique(s_idx)].any(axis=1)
+            )
+            opp = seen_by & fresh
             opp[absorbing] = False  # seen, but by an observation that came too late
             opp_rows = np.flatnonzero(opp)  # rows from here on: a scan sees few tracks
             st.opps[opp_rows] += 1
@@ -481,7 +511,8 @@ class SectorTracker:
         else:
             changed = np.empty(0, np.intp)
         new = ~assigned_obs & ~absorbed_obs & (~gated_obs if cfg.init_exclude_gated else True)
-        self._initiate(obs, start + np.flatnonzero(new), s_idx)
+        born = np.flatnonzero(new)
+        self._initiate(obs, start + born, _of(s_idx, born))
         # the rows whose counts this scan changed, and its new tracks (appended at the end)
         self._confirm_and_prune(np.concatenate([changed, np.arange(n, len(st))]))
 
@@ -491,7 +522,7 @@ class SectorTracker:
         ti: NDArray[np.intp],
         oj: NDArray[np.intp],
         absorbed: NDArray[np.bool_],
-        s_idx: int,
+        s_idx: int | NDArray[np.intp],
     ) -> NDArray[np.intp]:
         """Out-of-sequence pairs whose track was updated after the observation: an
         observation inside such a track's gate (track retrodicted to its time, process noise
@@ -512,7 +543,7 @@ class SectorTracker:
         first = np.r_[True, oj[order][1:] != oj[order][:-1]]
         rows, js = ti[order][first], oj[order][first]
         absorbed[js] = True
-        st.credit(rows, s_idx, meas.t[js])  # a track may absorb several
+        st.credit(rows, _of(s_idx, js), meas.t[js])  # a track may absorb several
         return rows
 
     def _gate_and_update(
@@ -626,7 +657,11 @@ class SectorTracker:
         hit = (1.0 - b0) > 0.5
         return rows[hit], oj[best][hit]
 
-    def _initiate(self, obs: ObservationArrays, rows: NDArray[np.intp], s_idx: int) -> None:
+    def _initiate(
+        self, obs: ObservationArrays, rows: NDArray[np.intp], s_idx: int | NDArray[np.intp]
+    ) -> None:
+        """One-point initiation: a tentative track per observation ``rows`` (their sensor:
+        ``s_idx``, one for all or one per row)."""
         k = rows.size
         if k == 0:
             return
@@ -639,7 +674,7 @@ class SectorTracker:
         nums = self.counter + np.arange(k)
         self.counter += k
         seen = np.zeros((k, len(self.sensors)), bool)
-        seen[:, s_idx] = True
+        seen[np.arange(k), s_idx] = True
         st.append(
             seen,
             num=nums,

@@ -103,11 +103,14 @@ class TrackStore:
             self.seen = np.hstack([self.seen, np.zeros((len(self), extra), dtype=bool)])
             self.seen_t = np.hstack([self.seen_t, np.zeros((len(self), extra))])
 
-    def credit(self, rows: int | NDArray[np.intp], sensor: int, t: ArrayLike) -> None:
-        """Record ``sensor`` as a source of ``rows`` at times ``t`` without touching their
-        state (an out-of-sequence observation already superseded); never moves a time back."""
+    def credit(
+        self, rows: int | NDArray[np.intp], sensor: int | NDArray[np.intp], t: ArrayLike
+    ) -> None:
+        """Record ``sensor`` (one, or one per row) as a source of ``rows`` at times ``t``
+        without touching their state (an out-of-sequence observation already superseded);
+        never moves a time back."""
         self.seen[rows, sensor] = True
-        np.maximum.at(self.seen_t[:, sensor], rows, t)
+        np.maximum.at(self.seen_t, (rows, sensor), t)  # type: ignore[arg-type]
 
     def append(self, seen: NDArray[np.bool_], **values: ArrayLike) -> None:
         """Append rows; every column but ``_OPTIONAL``'s must be given (same length).

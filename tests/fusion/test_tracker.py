@@ -617,3 +617,39 @@ def test_a_one_plot_tentative_track_is_not_reported() -> None:
     assert told[0] == [("S-T0", "tentative"), ("S-T1", "tentative")]
     assert ("S-T1", "deleted") in [x for call in told for x in call]  # the clutter's end
     assert json.dumps(quiet.snapshot()["tracks"]) == json.dumps(loud.snapshot()["tracks"])
+
+
+def test_geophone_events_within_a_second_are_one_scan() -> None:
+    """The engine merges consecutive seismic events of different geophones within
+    ``batch_window_s`` into one scan (``merged_event_kinds``): a track takes the nearest of
+    the events in its gate and credits that geophone, the other event in its gate starts
+    nothing (as a second plot of one radar scan), a far event starts its own track seen by
+    its own geophone. Event by event (TrackerConfig's default) both near events update it."""
+    from fusion.tracker import engine_config
+
+    walk = [[_obs(i, float(i), float(i), 0.0)] for i in range(4)]  # R1: 1 m/s east
+    events = [
+        _obs(10, 3.2, 4.0, 2.0, 20.0, "G1", "seismic"),
+        _obs(11, 3.3, 10.0, -5.0, 20.0, "G2", "seismic"),
+        _obs(12, 3.4, 2000.0, 0.0, 20.0, "G3", "seismic"),
+    ]
+    merged = SectorTracker("S", LAT0, LON0, engine_config({"announce_hits": 1}))
+    single = SectorTracker("S", LAT0, LON0, engine_config(
+        {"announce_hits": 1, "merged_event_kinds": []}))
+    for tr in (merged, single):
+        _run(tr, walk)
+    seen = {}
+    for name, tr in (("merged", merged), ("single", single)):
+        updates = {u.track_id: u for u in tr.process(events)}
+        st = tr.tracks
+        seen[name] = {
+            f"S-T{num}": {s for s, on in zip(tr.sensors, st.seen[row], strict=True) if on}
+            for row, num in enumerate(st.num.tolist())
+        }
+        assert updates["S-T0"].status == "confirmed"
+    assert seen["merged"] == {"S-T0": {"R1", "G1"}, "S-T1": {"G3"}}
+    assert seen["single"] == {"S-T0": {"R1", "G1", "G2"}, "S-T1": {"G3"}}
+    # merged or not, the state survives a checkpoint (the config's kinds through JSON)
+    again = SectorTracker.restore(json.loads(json.dumps(merged.snapshot())))
+    assert again.config.merged_event_kinds == ("seismic",)
+    assert json.dumps(again.snapshot()) == json.dumps(merged.snapshot())
