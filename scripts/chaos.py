@@ -22,6 +22,7 @@ Writes a table to stdout and ``benchmarks/results/chaos.md`` / ``chaos.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import signal
@@ -80,10 +81,12 @@ def simulate(d: Path, duration: int, start: float) -> list[dict[str, Any]]:
     return [json.loads(x) for x in (d / "readings.jsonl").read_text().splitlines() if x]
 
 
-def replay(d: Path, out: Path) -> tuple[set[str], set[str]]:
+def replay(d: Path, out: Path) -> tuple[dict[str, str], set[str]]:
+    """The offline replay's alert ids (→ rule) and track ids."""
     sh("replay", str(d), "--out", str(out), "--reorder-window", REORDER_S)
     alerts = {
-        json.loads(x)["alert_id"] for x in (out / "alerts.jsonl").read_text().splitlines() if x
+        a["alert_id"]: a["rule"]
+        for a in map(json.loads, (out / "alerts.jsonl").read_text().splitlines())
     }
     tracks = {
         json.loads(x)["track_id"] for x in (out / "tracks.jsonl").read_text().splitlines() if x
@@ -220,7 +223,7 @@ def run_kill_and_poison(
     bootstrap: str,
     scen: Path,
     records: list[dict[str, Any]],
-    ref_alerts: set[str],
+    ref_alerts: dict[str, str],
     ref_tracks: set[str],
 ) -> list[dict[str, Any]]:
     from tests.streams.test_faults import poison_records
@@ -270,11 +273,23 @@ def run_kill_and_poison(
         alerts = alerts_r.drain(quiet_s=15, timeout_s=180)
         tracks = tracks_r.drain(quiet_s=5, timeout_s=60)
         dead = Lenient(bootstrap, prefix + "deadletter").drain(quiet_s=3, timeout_s=60)
+        obs_r = Lenient(bootstrap, prefix + "observations")
+        obs_r.drain(quiet_s=3, timeout_s=60)
     finally:
         producer.close()
         gw.stop()
         stop_process(state["worker"])
+    for name, values in (("alerts", alerts), ("tracks", tracks), ("deadletter", dead)):
+        with (work / f"live_{name}.jsonl").open("w") as f:  # kept with --keep
+            f.writelines(json.dumps(v) + "\n" for v in values)
+    with (work / "live_observations.jsonl").open("w") as f:  # with partition, offset, time
+        for r in obs_r.records:
+            f.write(json.dumps({"partition": r.partition, "offset": r.offset,
+                                "ts": r.timestamp, "value": r.value.decode(errors="replace"),
+                                "headers": [[k, v.decode(errors="replace")]
+                                            for k, v in (r.headers or [])]}) + "\n")
     got_alerts = {a["alert_id"] for a in alerts}
+    ref_ids = set(ref_alerts)
     versions = Counter((a["alert_id"], a["t_last"], a["status"]) for a in alerts)
     track_ids = {u["track_id"] for u in flatten(tracks) if isinstance(u, dict) and "track_id" in u}
     after = {
@@ -298,17 +313,17 @@ def run_kill_and_poison(
             "scenario": "1 worker SIGKILL + restart",
             "injected": f"kill -9 at 50% of {len(records)} readings, restart after 3 s",
             "found": (
-                f"alerts {len(got_alerts & ref_alerts)}/{len(ref_alerts)} reference ids "
-                f"(lost {len(ref_alerts - got_alerts)}, extra {len(got_alerts - ref_alerts)}); "
+                f"alerts {len(got_alerts & ref_ids)}/{len(ref_ids)} reference ids "
+                f"(lost {len(ref_ids - got_alerts)}, extra {len(got_alerts - ref_ids)}); "
                 f"versions seen twice on `alerts`: "
                 f"{sum(1 for n in versions.values() if n > 1)}; tracks alive at the kill "
                 f"continuing after it: {len(continued)}/{len(state.get('tracks_before', []))}"
                 f"; track ids {len(track_ids & ref_tracks)}/{len(ref_tracks)} reference"
             ),
-            "ok": not (ref_alerts - got_alerts),
+            "ok": not (ref_ids - got_alerts),
             "detail": {
-                "lost": sorted(ref_alerts - got_alerts),
-                "extra": sorted(got_alerts - ref_alerts),
+                "lost": [f"{i} {ref_alerts[i]}" for i in sorted(ref_ids - got_alerts)],
+                "extra": sorted(got_alerts - ref_ids),
                 "http": dict(stats),
             },
         },
@@ -493,11 +508,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--outage", type=float, default=30.0, help="broker outage, s")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "chaos"))
     p.add_argument("--only", default="1,2,3,4", help="scenarios to run (3 runs with 1)")
+    p.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (scenario, "
+                   "reference replay, worker and gateway logs) instead of a temporary dir")
     args = p.parse_args(argv)
     only = set(args.only.split(","))
     started = time.time()
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="chaos-") as tmp:
+    if args.keep:
+        Path(args.keep).mkdir(parents=True, exist_ok=True)
+    with (contextlib.nullcontext(args.keep) if args.keep
+          else tempfile.TemporaryDirectory(prefix="chaos-")) as tmp:
         work = Path(tmp)
         scen = work / "scenario"
         flat = _flat(simulate(scen, args.duration, time.time()))

@@ -580,7 +580,7 @@ def register(handle: AppHandle) -> None:
             sector = key_sector or obs[0].sector
             ensure_restored(sector)
             dup0, re0 = fusion.duplicates[sector], fusion.redelivered[sector]
-            too_late = fusion.add(sector, obs, raw=raw)
+            too_late = fusion.add(sector, obs, raw=raw, backlog=from_backlog(event))
             counts["duplicates"] += fusion.duplicates[sector] - dup0
             # of which re-ingested readings recognised by source offset (after a restart)
             counts["reingested"] += fusion.redelivered[sector] - re0
@@ -803,9 +803,10 @@ SEQ_HEADER = "bf-bucket-seq"
 # silence rule's proof of life; a header, so the records' values keep their contract
 SEEN_HEADER = "bf-sensor-seen"
 SEEN_EVERY_S = 1.0  # a sensor's reading time is passed on once it moved this far (event time)
-# header beside it when the readings behind those times came from a backlog (one had waited
-# in Kafka longer than BACKLOG_S: a restarted ingest reads its topics back at different
-# speeds, seconds of event time apart): the times are kept, silence is not judged on them
+# header of an `observations` record (and beside `bf-sensor-seen` on a `tracks` one) when
+# its readings came from a backlog (one had waited in Kafka longer than BACKLOG_S: a
+# restarted ingest reads its topics back at different speeds, seconds of event time apart):
+# fusion then waits for lagging radars (``FusionStage.radar_hold``) and silence is not judged
 BACKLOG_HEADER = "bf-backlog"
 BACKLOG_S = 5.0
 # header of a `tracks` record for a separate alerts agent: JSON list of the track updates of
@@ -816,13 +817,16 @@ DEPARTED_HEADER = "bf-departed"
 
 def seen_header(seen: dict[str, float] | None,
                 backlog: bool = False) -> dict[str, bytes] | None:
-    if not seen:
-        return None
-    return {SEEN_HEADER: dumps(seen), BACKLOG_HEADER: b"1"} if backlog else {SEEN_HEADER: dumps(seen)}
+    """The headers of a record carrying ``seen`` times (and the backlog mark), or None."""
+    headers = {SEEN_HEADER: dumps(seen)} if seen else {}
+    if backlog:
+        headers[BACKLOG_HEADER] = b"1"
+    return headers or None
 
 
 def from_backlog(event: Any) -> bool:
-    """Whether a record's ``bf-sensor-seen`` times came from readings read as a backlog."""
+    """Whether a record's observations and ``bf-sensor-seen`` times came from readings
+    read as a backlog."""
     return _header(event, BACKLOG_HEADER) is not None
 
 

@@ -449,6 +449,11 @@ class FusionStage:
         self.inside: dict[str, set[str]] = defaultdict(set)
         self.departures: dict[str, list[list[TrackUpdate]]] = {}
         self._departing: dict[str, list[TrackUpdate]] = defaultdict(list)
+        # catching up (``backlog``): per sector, the newest time of each radar seen in it
+        # (never pruned: a radar between scans is quiet, not gone) and whether its input
+        # is a backlog (the ingest's ``bf-backlog`` mark on the latest record)
+        self.radar_newest: dict[str, dict[str, float]] = defaultdict(dict)
+        self.catching_up: dict[str, bool] = {}
 
     def forget(self) -> None:
         """Drop every sector's in-memory state (after a rebalance): the table is the truth,
@@ -456,7 +461,8 @@ class FusionStage:
         for d in (self.trackers, self.buffers, self.newest, self.sensor_newest,
                   self.released, self.recent, self.emitted, self.duplicates,
                   self.src_offsets, self.redelivered, self.absorbed, self._buffered_ids,
-                  self._raw, self.own, self.inside, self.departures, self._departing):
+                  self._raw, self.own, self.inside, self.departures, self._departing,
+                  self.radar_newest, self.catching_up):
             d.clear()
 
     def tracker_config(self) -> Any:
@@ -478,7 +484,8 @@ class FusionStage:
         return tr
 
     def add(self, sector: str, observations: Iterable[Observation],
-            raw: list[dict[str, Any]] | None = None) -> list[Observation]:
+            raw: list[dict[str, Any]] | None = None,
+            backlog: bool = False) -> list[Observation]:
         """Buffer observations; return those too far behind the released watermark (late).
 
         A redelivery (a restarted ingest or fusion worker reads again from its last
@@ -489,8 +496,11 @@ class FusionStage:
         within ``dedup_horizon_s``. All observations of one reading come in one call (the
         ingest agent sends one record per sector per batch), so the mark moves after it.
         ``raw``: the JSON objects the observations were decoded from (same order), kept for
-        a cheap :meth:`snapshot`.
+        a cheap :meth:`snapshot`. ``backlog``: they come from readings read as a backlog
+        (the sector is *catching up* until a call without it; see :meth:`watermark`).
         """
+        self.catching_up[sector] = backlog
+        radars = self.radar_newest[sector]
         raws = self._raw[sector] if raw is not None else None
         buf = self.buffers[sector]
         ids = self._buffered_ids.get(sector)
@@ -528,6 +538,8 @@ class FusionStage:
                 newest = obs.t
             if obs.t > per_sensor.get(obs.sensor_id, float("-inf")):
                 per_sensor[obs.sensor_id] = obs.t
+                if obs.kind == "radar" and obs.t > radars.get(obs.sensor_id, float("-inf")):
+                    radars[obs.sensor_id] = obs.t
         if newest > newest0:
             self.newest[sector] = newest
         marks.update(taken)  # late ones too: a second copy is a redelivery, not late again
@@ -537,14 +549,30 @@ class FusionStage:
         """Event time before which the sector expects nothing more (see class doc)."""
         newest = self.newest[sector]
         floor = newest - self.ctx.reorder_window_s
+        if self.catching_up.get(sector) or (
+                self.now is not None and self.now() - newest > self.ctx.reorder_window_s):
+            return min(floor, self.radar_hold(sector))
         idle = min(self.ctx.sensor_idle_s, self.ctx.reorder_window_s)
-        if idle <= 0 or (self.now is not None and self.now() - newest > self.ctx.reorder_window_s):
+        if idle <= 0:
             return floor
         per_sensor = self.sensor_newest[sector]
         cut = newest - idle
         for sid in [sid for sid, t in per_sensor.items() if t <= cut]:
             del per_sensor[sid]  # quiet for longer than sensor_idle_s: not waited for
         return max(floor, min(per_sensor.values(), default=newest))
+
+    def radar_hold(self, sector: str) -> float:
+        """While the sector catches up: the newest time of its slowest radar, if within the
+        late tolerance of the sector's newest (else the sector's newest). After a restart the
+        readings topics come back at different speeds, seconds apart; a bucket released
+        before a lagging radar's plots arrive would leave them to the tracker's out-of-
+        sequence path, where a track already updated past them only absorbs them (chaos
+        run 1 lost alerts so: one radar's 13 s absorbed). A radar further behind than the
+        tolerance is taken for gone; event-driven sensors are not waited for."""
+        newest = self.newest[sector]
+        oldest = newest - self.ctx.late_tolerance_s
+        return min((t for t in self.radar_newest[sector].values() if t >= oldest),
+                   default=newest)
 
     def advance(self, sector: str, flush: bool = False
                 ) -> tuple[list[list[TrackUpdate]], list[Observation]]:
@@ -559,6 +587,9 @@ class FusionStage:
             return [], []
         if flush:
             mark = math.floor(self.newest[sector] / self.bucket_s + 1) * self.bucket_s
+            if self.catching_up.get(sector):  # quiet: but a radar's backlog is still to come
+                mark = min(mark, math.floor(self.radar_hold(sector) / self.bucket_s)
+                           * self.bucket_s)
         else:
             mark = math.floor(self.watermark(sector) / self.bucket_s) * self.bucket_s
         ready = [o for o in buf if o.t < mark]
@@ -705,6 +736,8 @@ class FusionStage:
             state["inside"] = sorted(self.inside[sector])
         if self._departing.get(sector):  # a call that owned nothing left them waiting
             state["departing"] = [u.to_dict() for u in self._departing[sector]]
+        if self.radar_newest.get(sector):
+            state["radar_newest"] = dict(self.radar_newest[sector])
         return state
 
     def restore(self, sector: str, state: dict[str, Any]) -> None:
@@ -727,6 +760,8 @@ class FusionStage:
         self._buffered_ids.pop(sector, None)
         self.inside[sector] = {str(t) for t in state.get("inside") or ()}
         self._departing[sector] = [TrackUpdate.from_dict(d) for d in state.get("departing") or ()]
+        self.radar_newest[sector] = {str(k): float(t) for k, t in
+                                     (state.get("radar_newest") or {}).items()}
         self.own.pop(sector, None)
         if state.get("own_force"):
             self.own_force(sector).restore(state["own_force"])

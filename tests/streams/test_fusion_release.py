@@ -204,3 +204,44 @@ def test_redelivery_is_recognised_by_source_offset(tmp_path: Path) -> None:
     assert stage.add(sector, [at(106.0, 100, 3, part=1), at(106.1, 101, 65)]) == []
     assert stage.src_offsets[sector] == {"readings.radar:0": 65, "readings.radar:1": 3}
     assert stage.redelivered[sector] == 2
+
+
+def test_catching_up_waits_for_a_lagging_radar(tmp_path: Path) -> None:
+    """After a restart the ingest reads one radar's backlog before another's: observations
+    marked as a backlog hold the sector's release at its slowest radar (within the late
+    tolerance), so the lagging radar's plots are fused in order; unmarked (live) ones are
+    released on the sensors' own progress and the lagging plots are only absorbed. A radar
+    further behind than the tolerance is not waited for; a live record ends the catch-up."""
+    ctx, obs = _scenario(tmp_path, reorder_window_s=2.0, bucket_s=0.25, sensor_idle_s=0.05,
+                         late_tolerance_s=30.0)
+    base = dataclasses.replace(obs[0], kind="radar")
+    sector = base.sector
+    live, caught = FusionStage(ctx), FusionStage(ctx)
+    for stage in (live, caught):
+        stage.add(sector, [_obs_at(base, "R3", 60.0, 0)])  # a radar long gone
+        for k in range(10):
+            stage.add(sector, [_obs_at(base, "R1", 100.0 + k, k),
+                               _obs_at(base, "R2", 100.5 + k, k)])
+            stage.advance(sector)
+    r1 = [_obs_at(base, "R1", 110.0 + k, 10 + k) for k in range(16)]  # R1 read to 125 first
+    r2 = [_obs_at(base, "R2", 110.5 + k, 10 + k) for k in range(15)]
+    live.add(sector, r1)
+    live.advance(sector)
+    caught.add(sector, r1, backlog=True)
+    caught.advance(sector)
+    assert caught.radar_hold(sector) == 109.5  # R2's newest; R3 (65 s behind) not waited for
+    assert caught.released[sector] <= 109.5 < 123.0 <= live.released[sector]
+    for stage in (live, caught):
+        assert stage.add(sector, r2, backlog=stage is caught) == []  # within the tolerance
+        stage.advance(sector)
+    assert live.absorbed[sector] > 0  # R2's plots on a track R1 had moved past
+    assert caught.absorbed[sector] == 0
+    caught.advance(sector, flush=True)  # a quiet flush still waits for the slowest radar
+    assert caught.released[sector] == 124.5 == caught.radar_hold(sector)
+    caught.add(sector, [_obs_at(base, "R1", 126.0, 99)])  # live input again
+    assert not caught.catching_up[sector]
+    import json
+
+    again = FusionStage(ctx)  # the radars' times are in the checkpoint
+    again.restore(sector, json.loads(json.dumps(caught.snapshot(sector))))
+    assert again.radar_newest[sector] == caught.radar_newest[sector]
