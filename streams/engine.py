@@ -392,6 +392,10 @@ class FusionStage:
     ``sensor_idle_s`` + a bucket instead of the window; its next reading is normally newer
     than the release anyway, and one that is not goes the late path below.
 
+    A sector catching up (behind the wall clock, or its input marked as a backlog by the
+    ingest: ``add(backlog=True)``) is released on the window alone, but not past its
+    slowest radar within the late tolerance (:meth:`radar_hold`).
+
     Late observations (behind the released watermark by at most ``late_tolerance_s``) are
     not dropped here: the next ``advance`` offers them to the tracker in one call before
     the new buckets; the tracker applies them per track or absorbs those a newer update
