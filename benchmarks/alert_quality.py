@@ -59,14 +59,7 @@ class ConfiguredFusion(FusionStage):
 
     def __init__(self, ctx: Context, tracker_cfg: dict[str, Any]) -> None:
         super().__init__(ctx)
-        self.tracker_cfg = tracker_cfg
-
-    def tracker_config(self) -> Any:
-        from fusion.tracker import engine_config
-
-        return engine_config(
-            {"oosm_max_lag_s": self.ctx.late_tolerance_s, **self.tracker_cfg}
-        )
+        self.tracker_overrides = tracker_cfg
 
 
 def run_one(

@@ -563,8 +563,8 @@ def register(handle: AppHandle) -> None:
                     return
             batch = loads(event.value)
             seen = parse_seen(event)  # the ingest's proof of life of the sector's sensors
+            backlog = from_backlog(event)  # its readings had waited in Kafka: catching up
             if seen and key_sector is not None:
-                backlog = from_backlog(event)
                 if inline is not None:
                     judge = not (fusion_input.behind or backlog)
                     await inline.note_seen(key_sector, seen, judge, dirty)
@@ -580,7 +580,7 @@ def register(handle: AppHandle) -> None:
             sector = key_sector or obs[0].sector
             ensure_restored(sector)
             dup0, re0 = fusion.duplicates[sector], fusion.redelivered[sector]
-            too_late = fusion.add(sector, obs, raw=raw, backlog=from_backlog(event))
+            too_late = fusion.add(sector, obs, raw=raw, backlog=backlog)
             counts["duplicates"] += fusion.duplicates[sector] - dup0
             # of which re-ingested readings recognised by source offset (after a restart)
             counts["reingested"] += fusion.redelivered[sector] - re0

@@ -469,13 +469,18 @@ class FusionStage:
                   self.radar_newest, self.catching_up):
             d.clear()
 
+    # TrackerConfig fields on top of the engine's (benchmarks/alert_quality.py --tracker)
+    tracker_overrides: dict[str, Any] = {}  # replaced per instance, never mutated
+
     def tracker_config(self) -> Any:
         """The settings every sector's tracker runs with, new or restored: the engine's, with
         the tracker's out-of-sequence lag at the late tolerance (an observation this stage
-        hands on late is applied or absorbed per track, not returned late again)."""
+        hands on late is applied or absorbed per track, not returned late again), and
+        ``tracker_overrides`` on top."""
         from fusion.tracker import engine_config
 
-        return engine_config({"oosm_max_lag_s": self.ctx.late_tolerance_s})
+        return engine_config({"oosm_max_lag_s": self.ctx.late_tolerance_s,
+                              **self.tracker_overrides})
 
     def tracker(self, sector: str) -> Any:
         tr = self.trackers.get(sector)
