@@ -25,8 +25,12 @@ class TopicReader:
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.topic = topic
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                      group_id=None, consumer_timeout_ms=500)
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            consumer_timeout_ms=500,
+        )
         parts = self.consumer.partitions_for_topic(topic) or set()
         deadline = time.monotonic() + 10
         while not parts and time.monotonic() < deadline:
@@ -45,15 +49,26 @@ class TopicReader:
     def values(self) -> list[Any]:
         return [json.loads(r.value) for r in self.records]
 
-    def wait_for(self, predicate: Callable[[list[Any]], bool], timeout_s: float = 60.0) -> list[Any]:
+    def wait_for(
+        self,
+        predicate: Callable[[list[Any]], bool],
+        timeout_s: float = 60.0,
+        tick: Callable[[], object] | None = None,
+    ) -> list[Any]:
+        """Poll until ``predicate`` holds on every value read so far; ``tick`` runs before
+        each poll (a supervisor's check)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
+            if tick is not None:
+                tick()
             self.poll()
             vals = self.values()
             if predicate(vals):
                 return vals
-        raise AssertionError(f"timed out after {timeout_s} s waiting on {self.topic}; "
-                             f"saw {len(self.records)} records: {self.values()[:5]}")
+        raise AssertionError(
+            f"timed out after {timeout_s} s waiting on {self.topic}; "
+            f"saw {len(self.records)} records: {self.values()[:5]}"
+        )
 
     def close(self) -> None:
         self.consumer.close()
@@ -80,23 +95,64 @@ def flatten(values: list[Any]) -> list[Any]:
     return out
 
 
-def start_worker(bootstrap: str, prefix: str, env: dict[str, str], roles: list[str],
-                 log_path: Path) -> subprocess.Popen[bytes]:
+def start_worker(
+    bootstrap: str, prefix: str, env: dict[str, str], roles: list[str], log_path: Path
+) -> subprocess.Popen[bytes]:
     """A real ``borderfusion worker`` subprocess in its own namespace (prefix + app id)."""
     from streams.broker import _die_with_parent, free_port
 
-    full_env = {**os.environ, "BORDERFUSION_KAFKA_BOOTSTRAP": bootstrap,
-                "BORDERFUSION_TOPIC_PREFIX": prefix, "BORDERFUSION_APP_ID": prefix + "app",
-                "BORDERFUSION_BROKER_SESSION_TIMEOUT_S": "6",
-                "BORDERFUSION_PARTITIONS": "2", "BORDERFUSION_WEB_PORT": str(free_port()), **env}
+    full_env = {
+        **os.environ,
+        "BORDERFUSION_KAFKA_BOOTSTRAP": bootstrap,
+        "BORDERFUSION_TOPIC_PREFIX": prefix,
+        "BORDERFUSION_APP_ID": prefix + "app",
+        "BORDERFUSION_BROKER_SESSION_TIMEOUT_S": "6",
+        "BORDERFUSION_PARTITIONS": "2",
+        "BORDERFUSION_WEB_PORT": str(free_port()),
+        **env,
+    }
     argv = [sys.executable, "-m", "streams.cli", "worker"]
     for r in roles:
         argv += ["--role", r]
     out = open(log_path, "ab")  # noqa: SIM115
-    proc = subprocess.Popen(argv, env=full_env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                            preexec_fn=_die_with_parent)
+    proc = subprocess.Popen(
+        argv,
+        env=full_env,
+        cwd=ROOT,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,
+    )
     out.close()
     return proc
+
+
+class SupervisedWorker:
+    """A worker started again whenever it exits, as its Kubernetes or systemd supervisor
+    would: a Faust worker whose broker is gone for long may exit instead of reconnecting
+    (KAFKA-NOTES), so outage tests keep :meth:`check` in their wait loops."""
+
+    def __init__(
+        self, bootstrap: str, prefix: str, env: dict[str, str], roles: list[str], log_path: Path
+    ) -> None:
+        self.args = (bootstrap, prefix, env, roles, log_path)
+        self.log_path = log_path
+        self.proc = start_worker(*self.args)
+        self.restarts = 0
+
+    def check(self) -> None:
+        if self.proc.poll() is not None:
+            self.restarts += 1
+            self.proc = start_worker(*self.args)
+
+    def report(self, n: int = 6000) -> str:
+        """Liveness, restarts and the log's tail, for a failed test's message."""
+        alive = self.proc.poll() is None
+        tail = self.log_path.read_text(errors="replace")[-n:] if self.log_path.exists() else ""
+        return f"worker alive={alive} restarts={self.restarts}; log tail:\n{tail}"
+
+    def stop(self) -> None:
+        stop_process(self.proc)
 
 
 def stop_process(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:

@@ -21,7 +21,15 @@ import yaml
 from kafka import KafkaProducer
 
 from sensors.gateway.auth import hash_token
-from tests.kafka_utils import ROOT, LenientReader, TopicReader, flatten, start_worker, stop_process
+from tests.kafka_utils import (
+    ROOT,
+    LenientReader,
+    SupervisedWorker,
+    TopicReader,
+    flatten,
+    start_worker,
+    stop_process,
+)
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -347,7 +355,7 @@ def test_broker_outage_is_spooled_and_delivered_in_order_to_a_live_worker(
             "BORDERFUSION_SENSORS_FILE": str(_registry(tmp_path)),
             "BORDERFUSION_DATA_DIR": str(tmp_path / "var"),
         }
-        worker = start_worker(
+        worker = SupervisedWorker(
             broker.bootstrap, topic_prefix, env, ["ingest"], tmp_path / "worker.log"
         )
         gw, url = _gateway(tmp_path, broker.bootstrap, topic_prefix)
@@ -358,7 +366,7 @@ def test_broker_outage_is_spooled_and_delivered_in_order_to_a_live_worker(
             for i in range(0, 20, 5):
                 status, body = post(url, "radar", plots[i : i + 5])
                 assert status == 200 and body["spooled"] == 0, body
-            obs.wait_for(lambda v: len(flatten(v)) >= 5, timeout_s=90)  # the worker is live
+            obs.wait_for(lambda v: len(flatten(v)) >= 5, timeout_s=90, tick=worker.check)
             broker.stop()
             spooled = 0
             for i in range(20, 45, 5):  # 5 requests over ~8 s while the broker is gone
@@ -369,31 +377,31 @@ def test_broker_outage_is_spooled_and_delivered_in_order_to_a_live_worker(
             assert spooled == 25, "readings sent during the outage were not spooled"
             broker.start()
             broker.create_topics(topic_prefix)  # Tansu forgets them; Kafka keeps them
-            # a Faust worker whose broker vanishes for long can exit (KafkaConnectionError)
-            # instead of reconnecting; in production its supervisor restarts it, as here
-            if worker.poll() is not None:
-                worker = start_worker(
-                    broker.bootstrap, topic_prefix, env, ["ingest"], tmp_path / "worker.log"
-                )
             for i in range(45, 60, 5):
                 status, body = post(url, "radar", plots[i : i + 5])
                 assert status == 200 and body["accepted"] == 5, body
             rd = TopicReader(broker.bootstrap, topic_prefix + "readings.radar")
             got = flatten(
                 rd.wait_for(
-                    lambda v: {r["seq"] for r in flatten(v)} >= set(range(20, 60)), timeout_s=120
+                    lambda v: {r["seq"] for r in flatten(v)} >= set(range(20, 60)),
+                    timeout_s=120,
+                    tick=worker.check,
                 )
             )
             seqs = [r["seq"] for r in got if r["seq"] >= 20]
             assert seqs == list(range(20, 60)), "spool drained out of order or twice"
             obs2 = TopicReader(broker.bootstrap, topic_prefix + "observations")
-            obs2.wait_for(
-                lambda v: (
-                    sum(1 for o in flatten(v) if o["sensor_id"] == "R1" and o["t"] >= now + 20)
-                    >= 20
-                ),
-                timeout_s=150,
-            )
+            try:
+                obs2.wait_for(
+                    lambda v: (
+                        sum(1 for o in flatten(v) if o["sensor_id"] == "R1" and o["t"] >= now + 20)
+                        >= 20
+                    ),
+                    timeout_s=150,
+                    tick=worker.check,  # restarted whenever it exits, as by its supervisor
+                )
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{worker.report()}") from None
         finally:
             stop_process(gw)
-            stop_process(worker)
+            worker.stop()
