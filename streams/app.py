@@ -139,7 +139,10 @@ def create_app(settings: Settings, roles: tuple[str, ...] = ROLES) -> AppHandle:
     else:
         views.register_ops(handle)
     if set(roles) & {"ingest", "fusion", "alerts"}:
-        metrics.install_consumer_lag(app, settings.app_id)
+        from streams.liveness import ProgressWatch
+
+        watch = handle.state["progress"] = ProgressWatch(settings.stall_s)
+        metrics.install_consumer_lag(app, settings.app_id, watch=watch)
     if "delivery" in roles:
         from streams.delivery import service
 

@@ -7,7 +7,13 @@ checks that the dashboard asks for nothing we do not export.
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING
+
 from prometheus_client import Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from streams.liveness import ProgressWatch
 
 READINGS_ACCEPTED = Counter(
     "borderfusion_readings_accepted_total",
@@ -104,8 +110,6 @@ DELIVERY_QUEUE = Gauge(
 def observe_sensor_to_alert(rule: str, t_evidence: float, now: float | None = None) -> None:
     """Record an alert being sent ``now`` for evidence whose newest reading is ``t_evidence``
     (event time, epoch seconds; the alert's ``t_last``). Negative skew counts as 0."""
-    import time
-
     now = time.time() if now is None else now
     SENSOR_TO_ALERT_LATENCY.labels(rule).observe(max(0.0, now - t_evidence))
 
@@ -117,23 +121,24 @@ def sensor_label(sensor_id: str | None, known: object) -> str:
     return sensor_id if sensor_id and sensor_id in known else "unknown"  # type: ignore[operator]
 
 
-def update_consumer_lag(app: object, group: str) -> int:
+def update_consumer_lag(app: object, group: str) -> dict[str, tuple[int, int]]:
     """Set ``borderfusion_consumer_lag`` for the partitions this Faust worker owns now.
 
     Why per worker and per owned partition: every replica exports only its own share, so
     ``sum(borderfusion_consumer_lag)`` over all replicas counts each partition once, and a
     partition that moved away in a rebalance stops being reported here. End offsets come
     from the consumer's high-water marks, committed offsets from Faust's monitor. Returns
-    the number of partitions reported.
+    what it reported: ``"topic/partition"`` -> (committed offset, end offset).
     """
     consumer = getattr(app, "consumer", None)
     monitor = getattr(app, "monitor", None)
     if consumer is None or monitor is None:
-        return 0
+        return {}
     assigned = set(consumer.assignment())
     committed = getattr(monitor, "tp_committed_offsets", None) or {}
     ends = getattr(monitor, "tp_end_offsets", None) or {}
     reported: set[tuple[str, str, str]] = set()
+    positions: dict[str, tuple[int, int]] = {}
     for tp in assigned:
         try:
             end = consumer.highwater(tp)
@@ -143,8 +148,10 @@ def update_consumer_lag(app: object, group: str) -> int:
         if end is None:
             continue
         labels = (tp.topic, str(tp.partition), group)
-        CONSUMER_LAG.labels(*labels).set(max(0, int(end) - int(committed.get(tp, 0))))
+        done = int(committed.get(tp, 0))
+        CONSUMER_LAG.labels(*labels).set(max(0, int(end) - done))
         reported.add(labels)
+        positions[f"{tp.topic}/{tp.partition}"] = (done, int(end))
     for labels in _lag_reported - reported:
         try:
             CONSUMER_LAG.remove(*labels)
@@ -152,18 +159,24 @@ def update_consumer_lag(app: object, group: str) -> int:
             pass
     _lag_reported.clear()
     _lag_reported.update(reported)
-    return len(reported)
+    return positions
 
 
 _lag_reported: set[tuple[str, str, str]] = set()
 
 
-def install_consumer_lag(app: object, group: str, interval_s: float = 10.0) -> None:
-    """Register a Faust timer that keeps :data:`CONSUMER_LAG` current (call once per app)."""
+def install_consumer_lag(
+    app: object, group: str, interval_s: float = 10.0, watch: ProgressWatch | None = None
+) -> None:
+    """Register a Faust timer that keeps :data:`CONSUMER_LAG` current (call once per app)
+    and shows the same positions to ``watch`` (the worker's liveness, ``/healthz``)."""
 
     @app.timer(interval=interval_s)  # type: ignore[attr-defined,misc]
     async def export_consumer_lag() -> None:
-        update_consumer_lag(app, group)
+        positions = update_consumer_lag(app, group)
+        if watch is not None:
+            rebalancing = bool(getattr(app, "rebalancing", False))
+            watch.observe(positions, rebalancing, time.monotonic())
 
 
 def init_delivery_channels(channels: tuple[str, ...] = ("tak", "webhook")) -> None:

@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from fusion.types import ACK_ACTIONS
 from streams.app import AppHandle
+from streams.liveness import ProgressWatch
 from streams.web.auth import COOKIE_NAME, ROLE_PERMISSIONS, SESSION_TTL_S, User, UserStore
 from streams.web.live import LiveService, sse_frame
 from streams.web.openapi import document as openapi_document
@@ -120,6 +121,25 @@ def aiohttp_app(handle: AppHandle) -> web.Application:
     return cast(AiohttpWeb, handle.app.web).web_app
 
 
+def _health_response(handle: AppHandle, extra: dict[str, Any]) -> web.Response:
+    """``/healthz``: 200 ``ok``, or 503 ``stalled`` with the reasons when the worker's
+    consumer has stopped making progress (``streams/liveness.py``), so a liveness probe
+    restarts a worker that answers HTTP but no longer consumes."""
+    watch: ProgressWatch | None = handle.state.get("progress")
+    stalled = watch.stalled(time.monotonic()) if watch is not None else []
+    body = {
+        "status": "stalled" if stalled else "ok",
+        "roles": list(handle.roles),
+        "uptime_s": round(time.time() - handle.state.get("started", time.time()), 1),
+        **extra,
+    }
+    if watch is not None:
+        body["progress"] = watch.summary()
+    if stalled:
+        body["stalled"] = stalled
+    return web.json_response(body, status=503 if stalled else 200)
+
+
 def register_ops(handle: AppHandle) -> None:
     """Workers without the ``web`` role still answer probes and Prometheus: ``/healthz``
     (open) and ``/metrics`` (behind the same role check as the full web)."""
@@ -130,13 +150,7 @@ def register_ops(handle: AppHandle) -> None:
     web_app.middlewares.append(make_auth_middleware(store))
 
     async def healthz(request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "status": "ok",
-                "roles": list(handle.roles),
-                "uptime_s": round(time.time() - handle.state.get("started", time.time()), 1),
-            }
-        )
+        return _health_response(handle, {})
 
     async def metrics(request: web.Request) -> web.Response:
         return _metrics_response(request)
@@ -177,14 +191,7 @@ def register(handle: AppHandle) -> None:
     # ---------------------------------------------------------- health, status, metrics
 
     async def healthz(request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "status": "ok",
-                "roles": list(handle.roles),
-                "uptime_s": round(time.time() - handle.state.get("started", time.time()), 1),
-                "live_caught_up": live.caught_up.is_set(),
-            }
-        )
+        return _health_response(handle, {"live_caught_up": live.caught_up.is_set()})
 
     async def counts(request: web.Request) -> web.Response:
         c = handle.state.get("counts", {})

@@ -98,6 +98,7 @@ class Scrapes:
     unauthenticated_status: int
     wrong_role_status: int
     gateway_health: dict[str, object]
+    worker_health: tuple[int, dict[str, object]]
 
 
 def _write_site(work: Path, bootstrap: str, prefix: str) -> Path:
@@ -205,10 +206,46 @@ def scrapes(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> I
             unauthenticated_status=http_get(base + "/metrics")[0],
             wrong_role_status=http_get(base + "/metrics", analyst_token)[0],
             gateway_health=gw_health,
+            worker_health=_idle_health(base + "/healthz", 90),
         )
     finally:
         stop_process(gateway)
         stop_process(worker)
+
+
+def _health(url: str) -> tuple[int, dict[str, object]]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def _idle_health(url: str, timeout_s: float) -> tuple[int, dict[str, object]]:
+    """``/healthz`` once the worker has worked through everything (nothing waiting on its
+    partitions), or the last answer at the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status, body = _health(url)
+        progress = body.get("progress")
+        done = isinstance(progress, dict) and progress["partitions"] > 0 and not progress["waiting"]
+        if done or time.monotonic() > deadline:
+            return status, body
+        time.sleep(2)
+
+
+def test_worker_health_sees_its_partitions_and_nothing_waiting_once_idle(
+    scrapes: Scrapes,
+) -> None:
+    """The liveness verdict (streams/liveness.py) is fed the consumer positions the lag
+    series come from: a worker that worked through the scenario owns partitions, is not
+    stalled, and counts nothing as waiting once idle (committed offsets are "next to read",
+    so an idle worker never looks stuck to its liveness probe)."""
+    status, body = scrapes.worker_health
+    assert status == 200 and body["status"] == "ok", body
+    progress = body["progress"]
+    assert isinstance(progress, dict), body
+    assert progress["partitions"] > 0 and progress["waiting"] == 0, body
 
 
 def test_dashboard_queries_something() -> None:
