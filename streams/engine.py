@@ -392,9 +392,10 @@ class FusionStage:
     ``sensor_idle_s`` + a bucket instead of the window; its next reading is normally newer
     than the release anyway, and one that is not goes the late path below.
 
-    A sector catching up (behind the wall clock, or its input marked as a backlog by the
-    ingest: ``add(backlog=True)``) is released on the window alone, but not past its
-    slowest radar within the late tolerance (:meth:`radar_hold`).
+    A sector catching up (behind the wall clock, or since input marked as a backlog by the
+    ingest, ``add(backlog=True)``, until its radars are within a window of each other again)
+    is released on the window alone, but not past its slowest radar within the late
+    tolerance (:meth:`radar_hold`).
 
     Late observations (behind the released watermark by at most ``late_tolerance_s``) are
     not dropped here: the next ``advance`` offers them to the tracker in one call before
@@ -506,9 +507,11 @@ class FusionStage:
         ingest agent sends one record per sector per batch), so the mark moves after it.
         ``raw``: the JSON objects the observations were decoded from (same order), kept for
         a cheap :meth:`snapshot`. ``backlog``: they come from readings read as a backlog
-        (the sector is *catching up* until a call without it; see :meth:`watermark`).
+        (the sector is *catching up* from then until a call without it finds every radar
+        within the late tolerance no more than a reorder window behind the sector's newest:
+        the ingest drains one readings topic before another, so live records of the first
+        come while the second's backlog is still in Kafka; see :meth:`watermark`).
         """
-        self.catching_up[sector] = backlog
         radars = self.radar_newest[sector]
         raws = self._raw[sector] if raw is not None else None
         buf = self.buffers[sector]
@@ -552,6 +555,11 @@ class FusionStage:
         if newest > newest0:
             self.newest[sector] = newest
         marks.update(taken)  # late ones too: a second copy is a redelivery, not late again
+        if backlog:
+            self.catching_up[sector] = True
+        elif self.catching_up.get(sector) and sector in self.newest:
+            self.catching_up[sector] = (
+                self.radar_hold(sector) < self.newest[sector] - self.ctx.reorder_window_s)
         return late
 
     def watermark(self, sector: str) -> float:

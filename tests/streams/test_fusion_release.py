@@ -245,3 +245,33 @@ def test_catching_up_waits_for_a_lagging_radar(tmp_path: Path) -> None:
     again = FusionStage(ctx)  # the radars' times are in the checkpoint
     again.restore(sector, json.loads(json.dumps(caught.snapshot(sector))))
     assert again.radar_newest[sector] == caught.radar_newest[sector]
+
+
+def test_live_input_during_a_catch_up_still_waits_for_the_lagging_radar(tmp_path: Path) -> None:
+    """The ingest drains one radar's backlog, then passes that radar's live plots (unmarked)
+    while another radar's backlog is still in Kafka: the sector stays catching up until the
+    lagging radar is within a reorder window of the newest again, so its plots still come
+    in order (before, the first unmarked record ended the catch-up and they were absorbed)."""
+    ctx, obs = _scenario(tmp_path, reorder_window_s=2.0, bucket_s=0.25, sensor_idle_s=0.05,
+                         late_tolerance_s=30.0)
+    base = dataclasses.replace(obs[0], kind="radar")
+    sector = base.sector
+    stage = FusionStage(ctx)
+    for k in range(10):
+        stage.add(sector, [_obs_at(base, "R1", 100.0 + k, k), _obs_at(base, "R2", 100.5 + k, k)])
+        stage.advance(sector)
+    stage.add(sector, [_obs_at(base, "R1", 110.0 + k, 10 + k) for k in range(10)], backlog=True)
+    stage.advance(sector)
+    live_r1 = [_obs_at(base, "R1", 120.0 + k, 20 + k) for k in range(3)]  # R1 is live now
+    stage.add(sector, live_r1)
+    stage.advance(sector)
+    stage.advance(sector, flush=True)  # its input is quiet: still not past R2
+    assert stage.catching_up[sector] and stage.released[sector] <= 109.5
+    r2 = [_obs_at(base, "R2", 110.5 + k, 10 + k) for k in range(11)]  # R2's backlog, to 120.5
+    assert stage.add(sector, r2, backlog=True) == []
+    stage.advance(sector)
+    assert stage.absorbed[sector] == 0
+    stage.add(sector, [_obs_at(base, "R2", 121.5, 21)])  # R2 live too: radars aligned
+    assert not stage.catching_up[sector]
+    stage.advance(sector, flush=True)
+    assert stage.released[sector] > 122.0 and stage.absorbed[sector] == 0
