@@ -30,15 +30,21 @@ REBALANCE_FACTOR = 5.0
 @dataclass
 class ProgressWatch:
     stall_s: float = 120.0
-    # partition -> (committed offset, time it was first seen at that offset with records
-    # waiting); only partitions with records waiting are kept
-    waiting: dict[Hashable, tuple[int, float]] = field(default_factory=dict)
+    # partition -> (committed offset, end offset, time it was first seen at that committed
+    # offset with records waiting); only partitions with records waiting are kept
+    waiting: dict[Hashable, tuple[int, int, float]] = field(default_factory=dict)
     rebalancing_since: float | None = None
     owned: int = 0  # partitions seen at the last look
 
-    def summary(self) -> dict[str, int]:
-        """What ``/healthz`` shows: partitions owned, and those with records waiting."""
-        return {"partitions": self.owned, "waiting": len(self.waiting)}
+    def summary(self) -> dict[str, object]:
+        """What ``/healthz`` shows: partitions owned, those with records waiting, and the
+        first few of them with their committed and end offsets."""
+        first = sorted(self.waiting.items(), key=lambda kv: str(kv[0]))[:5]
+        return {
+            "partitions": self.owned,
+            "waiting": len(self.waiting),
+            "waiting_on": {str(tp): [c, e] for tp, (c, e, _) in first},
+        }
 
     def observe(
         self, positions: Mapping[Hashable, tuple[int, int]], rebalancing: bool, now: float
@@ -52,12 +58,13 @@ class ProgressWatch:
             self.waiting = {}  # paused for the rebalance / table recovery: not stuck
             return
         self.rebalancing_since = None
-        waiting: dict[Hashable, tuple[int, float]] = {}
+        waiting: dict[Hashable, tuple[int, int, float]] = {}
         for tp, (committed, end) in positions.items():
             if end <= committed:
                 continue
             seen = self.waiting.get(tp)
-            waiting[tp] = seen if seen is not None and seen[0] == committed else (committed, now)
+            since = seen[2] if seen is not None and seen[0] == committed else now
+            waiting[tp] = (committed, end, since)
         self.waiting = waiting
 
     def stalled(self, now: float) -> list[str]:
@@ -68,9 +75,7 @@ class ProgressWatch:
         since = self.rebalancing_since
         if since is not None and now - since >= REBALANCE_FACTOR * self.stall_s:
             out.append(f"rebalancing (or recovering tables) for {now - since:.0f} s")
-        stuck = sorted(
-            (str(tp) for tp, (_, since) in self.waiting.items() if now - since >= self.stall_s)
-        )
+        stuck = sorted(str(tp) for tp, (*_, t0) in self.waiting.items() if now - t0 >= self.stall_s)
         if stuck:
             out.append(
                 f"no progress for over {self.stall_s:.0f} s with records waiting on "

@@ -127,14 +127,19 @@ def update_consumer_lag(app: object, group: str) -> dict[str, tuple[int, int]]:
     Why per worker and per owned partition: every replica exports only its own share, so
     ``sum(borderfusion_consumer_lag)`` over all replicas counts each partition once, and a
     partition that moved away in a rebalance stops being reported here. End offsets come
-    from the consumer's high-water marks, committed offsets from Faust's monitor. Returns
+    from the consumer's high-water marks, committed offsets from Faust's monitor; table
+    changelog partitions are left out (read by recovery, never committed). Returns
     what it reported: ``"topic/partition"`` -> (committed offset, end offset).
     """
     consumer = getattr(app, "consumer", None)
     monitor = getattr(app, "monitor", None)
     if consumer is None or monitor is None:
         return {}
-    assigned = set(consumer.assignment())
+    # table changelogs are assigned too (recovery, standbys) but never committed by the
+    # group: counting them made every table write look like lag (and a stalled partition)
+    tables = getattr(app, "tables", None)
+    changelogs = set(getattr(tables, "changelog_topics", None) or ())
+    assigned = {tp for tp in consumer.assignment() if tp.topic not in changelogs}
     committed = getattr(monitor, "tp_committed_offsets", None) or {}
     ends = getattr(monitor, "tp_end_offsets", None) or {}
     reported: set[tuple[str, str, str]] = set()

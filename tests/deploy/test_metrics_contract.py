@@ -245,7 +245,7 @@ def test_worker_health_sees_its_partitions_and_nothing_waiting_once_idle(
     assert status == 200 and body["status"] == "ok", body
     progress = body["progress"]
     assert isinstance(progress, dict), body
-    assert progress["partitions"] > 0 and progress["waiting"] == 0, body
+    assert progress["partitions"] > 0 and progress["waiting"] == 0, progress
 
 
 def test_dashboard_queries_something() -> None:

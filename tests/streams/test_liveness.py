@@ -31,7 +31,7 @@ def test_a_worker_that_moves_or_has_nothing_waiting_is_never_stalled() -> None:
     for i in range(20):  # idle: committed == end (or above it after a broker lost its log)
         w2.observe({"tracks/0": (42, 42), "tracks/1": (90, 7)}, False, 10.0 * i)
         assert w2.stalled(10.0 * i) == []
-    assert w2.summary() == {"partitions": 2, "waiting": 0}
+    assert w2.summary() == {"partitions": 2, "waiting": 0, "waiting_on": {}}
 
 
 def test_the_clock_starts_again_when_records_stop_waiting_or_progress_resumes() -> None:
