@@ -455,10 +455,12 @@ class FusionStage:
         self.departures: dict[str, list[list[TrackUpdate]]] = {}
         self._departing: dict[str, list[TrackUpdate]] = defaultdict(list)
         # catching up (``backlog``): per sector, the newest time of each radar seen in it
-        # (never pruned: a radar between scans is quiet, not gone) and whether its input
-        # is a backlog (the ingest's ``bf-backlog`` mark on the latest record)
+        # (never pruned: a radar between scans is quiet, not gone), whether it is catching
+        # up (see ``add``), and since when (wall clock) a quiet flush has been held for a
+        # radar: after a reorder window of quiet the radar is not coming and the tail goes
         self.radar_newest: dict[str, dict[str, float]] = defaultdict(dict)
         self.catching_up: dict[str, bool] = {}
+        self.flush_held: dict[str, float] = {}
 
     def forget(self) -> None:
         """Drop every sector's in-memory state (after a rebalance): the table is the truth,
@@ -467,7 +469,7 @@ class FusionStage:
                   self.released, self.recent, self.emitted, self.duplicates,
                   self.src_offsets, self.redelivered, self.absorbed, self._buffered_ids,
                   self._raw, self.own, self.inside, self.departures, self._departing,
-                  self.radar_newest, self.catching_up):
+                  self.radar_newest, self.catching_up, self.flush_held):
             d.clear()
 
     # TrackerConfig fields on top of the engine's (benchmarks/alert_quality.py --tracker)
@@ -555,6 +557,7 @@ class FusionStage:
         if newest > newest0:
             self.newest[sector] = newest
         marks.update(taken)  # late ones too: a second copy is a redelivery, not late again
+        self.flush_held.pop(sector, None)  # input: the sector is not quiet
         if backlog:
             self.catching_up[sector] = True
         elif self.catching_up.get(sector) and sector in self.newest:
@@ -591,6 +594,20 @@ class FusionStage:
         return min((t for t in self.radar_newest[sector].values() if t >= oldest),
                    default=newest)
 
+    def _flush_hold(self, sector: str, mark: float) -> float:
+        """How far a quiet flush of a catching-up sector may release: to its slowest radar,
+        until the sector has been quiet (no ``add``) for a reorder window of wall clock —
+        then the radar is not coming (a backlog is read in well under that) and the
+        catch-up ends, so the tail of a backlog never waits for new input forever."""
+        hold = math.floor(self.radar_hold(sector) / self.bucket_s) * self.bucket_s
+        if hold >= mark or self.now is None:
+            return hold
+        now = self.now()
+        if now - self.flush_held.setdefault(sector, now) < self.ctx.reorder_window_s:
+            return hold
+        self.catching_up[sector] = False
+        return mark
+
     def advance(self, sector: str, flush: bool = False
                 ) -> tuple[list[list[TrackUpdate]], list[Observation]]:
         """Run the tracker over what the watermark releases.
@@ -604,9 +621,8 @@ class FusionStage:
             return [], []
         if flush:
             mark = math.floor(self.newest[sector] / self.bucket_s + 1) * self.bucket_s
-            if self.catching_up.get(sector):  # quiet: but a radar's backlog is still to come
-                mark = min(mark, math.floor(self.radar_hold(sector) / self.bucket_s)
-                           * self.bucket_s)
+            if self.catching_up.get(sector):  # quiet: but a radar's backlog may still come
+                mark = min(mark, self._flush_hold(sector, mark))
         else:
             mark = math.floor(self.watermark(sector) / self.bucket_s) * self.bucket_s
         ready = [o for o in buf if o.t < mark]

@@ -275,3 +275,32 @@ def test_live_input_during_a_catch_up_still_waits_for_the_lagging_radar(tmp_path
     assert not stage.catching_up[sector]
     stage.advance(sector, flush=True)
     assert stage.released[sector] > 122.0 and stage.absorbed[sector] == 0
+
+
+def test_a_quiet_catching_up_sector_releases_its_tail_after_a_reorder_window(
+    tmp_path: Path,
+) -> None:
+    """The end of a backlog with a radar that never catches up (gone, or its plots in this
+    sector were sparse): the quiet flush holds for it for a reorder window of wall clock,
+    then releases the tail (it used to wait for new input, forever if none came)."""
+    ctx, obs = _scenario(tmp_path, reorder_window_s=2.0, bucket_s=0.25, sensor_idle_s=0.05,
+                         late_tolerance_s=30.0)
+    base = dataclasses.replace(obs[0], kind="radar")
+    sector = base.sector
+    clock = [0.0]
+    stage = FusionStage(ctx, now=lambda: clock[0])
+    for k in range(10):
+        clock[0] = 100.3 + k
+        stage.add(sector, [_obs_at(base, "R1", 100.0 + k, k), _obs_at(base, "R2", 100.5 + k, k)])
+        stage.advance(sector)
+    clock[0] = 140.0  # R1's backlog, read after a restart; R2 has nothing more
+    stage.add(sector, [_obs_at(base, "R1", 110.0 + k, 10 + k) for k in range(16)], backlog=True)
+    stage.advance(sector)
+    for t in (140.1, 141.0, 142.0):  # quiet, held for R2 for up to a reorder window
+        clock[0] = t
+        stage.advance(sector, flush=True)
+        assert stage.released[sector] <= 109.5 and stage.catching_up[sector]
+    clock[0] = 142.2
+    stage.advance(sector, flush=True)
+    assert stage.released[sector] > 125.0 and not stage.catching_up[sector]
+    assert not stage.buffers[sector]
