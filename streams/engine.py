@@ -393,8 +393,8 @@ class FusionStage:
     than the release anyway, and one that is not goes the late path below.
 
     A sector catching up (behind the wall clock, or since input marked as a backlog by the
-    ingest, ``add(backlog=True)``, until its radars are within a window of each other again)
-    is released on the window alone, but not past its slowest radar within the late
+    ingest, ``add(backlog=True)``, until its radars have passed where that backlog brought
+    it) is released on the window alone, but not past its slowest radar within the late
     tolerance (:meth:`radar_hold`).
 
     Late observations (behind the released watermark by at most ``late_tolerance_s``) are
@@ -460,6 +460,7 @@ class FusionStage:
         # radar: after a reorder window of quiet the radar is not coming and the tail goes
         self.radar_newest: dict[str, dict[str, float]] = defaultdict(dict)
         self.catching_up: dict[str, bool] = {}
+        self.backlog_newest: dict[str, float] = {}  # the sector's newest at the last backlog
         self.flush_held: dict[str, float] = {}
 
     def forget(self) -> None:
@@ -469,7 +470,8 @@ class FusionStage:
                   self.released, self.recent, self.emitted, self.duplicates,
                   self.src_offsets, self.redelivered, self.absorbed, self._buffered_ids,
                   self._raw, self.own, self.inside, self.departures, self._departing,
-                  self.radar_newest, self.catching_up, self.flush_held):
+                  self.radar_newest, self.catching_up, self.backlog_newest,
+                  self.flush_held):
             d.clear()
 
     # TrackerConfig fields on top of the engine's (benchmarks/alert_quality.py --tracker)
@@ -510,9 +512,9 @@ class FusionStage:
         ``raw``: the JSON objects the observations were decoded from (same order), kept for
         a cheap :meth:`snapshot`. ``backlog``: they come from readings read as a backlog
         (the sector is *catching up* from then until a call without it finds every radar
-        within the late tolerance no more than a reorder window behind the sector's newest:
-        the ingest drains one readings topic before another, so live records of the first
-        come while the second's backlog is still in Kafka; see :meth:`watermark`).
+        within the late tolerance past the newest time the last backlog call brought: the
+        ingest drains one readings topic before another, so live records of the first come
+        while the second's backlog is still in Kafka; see :meth:`watermark`).
         """
         radars = self.radar_newest[sector]
         raws = self._raw[sector] if raw is not None else None
@@ -560,9 +562,10 @@ class FusionStage:
         self.flush_held.pop(sector, None)  # input: the sector is not quiet
         if backlog:
             self.catching_up[sector] = True
-        elif self.catching_up.get(sector) and sector in self.newest:
+            self.backlog_newest[sector] = self.newest.get(sector, float("-inf"))
+        elif self.catching_up.get(sector):
             self.catching_up[sector] = (
-                self.radar_hold(sector) < self.newest[sector] - self.ctx.reorder_window_s)
+                self.radar_hold(sector) < self.backlog_newest.get(sector, float("-inf")))
         return late
 
     def watermark(self, sector: str) -> float:

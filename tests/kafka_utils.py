@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -128,22 +130,55 @@ def start_worker(
 
 
 class SupervisedWorker:
-    """A worker started again whenever it exits, as its Kubernetes or systemd supervisor
-    would: a Faust worker whose broker is gone for long may exit instead of reconnecting
-    (KAFKA-NOTES), so outage tests keep :meth:`check` in their wait loops."""
+    """A worker supervised as Kubernetes would: started again whenever it exits (a Faust
+    worker whose broker is gone for long may exit instead of reconnecting, KAFKA-NOTES) or
+    its liveness probe, ``/healthz``, answers 503 ``stalled`` (``streams/liveness.py``).
+    Outage tests keep :meth:`check` in their wait loops; :attr:`restarts` says why."""
 
     def __init__(
         self, bootstrap: str, prefix: str, env: dict[str, str], roles: list[str], log_path: Path
     ) -> None:
+        from streams.broker import free_port
+
+        self.health_url = ""
         self.args = (bootstrap, prefix, env, roles, log_path)
         self.log_path = log_path
-        self.proc = start_worker(*self.args)
-        self.restarts = 0
+        self.restarts: list[str] = []
+        self._probed = 0.0
+        self.proc = self._start(free_port)
+
+    def _start(self, free_port: Callable[[], int]) -> subprocess.Popen[bytes]:
+        port = free_port()
+        self.health_url = f"http://127.0.0.1:{port}/healthz"
+        bootstrap, prefix, env, roles, log_path = self.args
+        return start_worker(
+            bootstrap, prefix, {**env, "BORDERFUSION_WEB_PORT": str(port)}, roles, log_path
+        )
+
+    def _stalled(self) -> str | None:
+        """The probe's reasons when it answers 503 (at most every 5 s), else None."""
+        if time.monotonic() - self._probed < 5.0:
+            return None
+        self._probed = time.monotonic()
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=3):
+                return None
+        except urllib.error.HTTPError as e:
+            return str(json.loads(e.read()).get("stalled")) if e.code == 503 else None
+        except OSError:
+            return None  # not listening yet (starting) or busy: not a verdict
 
     def check(self) -> None:
+        from streams.broker import free_port
+
         if self.proc.poll() is not None:
-            self.restarts += 1
-            self.proc = start_worker(*self.args)
+            self.restarts.append(f"exited with {self.proc.returncode}")
+        elif (why := self._stalled()) is not None:
+            self.restarts.append(f"stalled: {why}")
+            stop_process(self.proc)
+        else:
+            return
+        self.proc = self._start(free_port)
 
     def report(self, n: int = 6000) -> str:
         """Liveness, restarts and the log's tail, for a failed test's message."""

@@ -346,7 +346,8 @@ def test_broker_outage_is_spooled_and_delivered_in_order_to_a_live_worker(
     topic_prefix: str, tmp_path: Path, broker_kind: str
 ) -> None:
     """Stop the broker under load: the gateway spools; on restart the spool drains in
-    order and the worker (restarted by its supervisor if it exited) processes it."""
+    order and the worker processes it — restarted by its supervisor if it exited or its
+    liveness probe says it stalled (``SupervisedWorker``, as Kubernetes would)."""
     from tests.fault_broker import RestartableBroker
 
     with RestartableBroker(broker_kind, tmp_path / "broker") as broker:
@@ -354,6 +355,7 @@ def test_broker_outage_is_spooled_and_delivered_in_order_to_a_live_worker(
         env = {
             "BORDERFUSION_SENSORS_FILE": str(_registry(tmp_path)),
             "BORDERFUSION_DATA_DIR": str(tmp_path / "var"),
+            "BORDERFUSION_STALL_S": "30",  # its liveness probe, as the supervisor reads it
         }
         worker = SupervisedWorker(
             broker.bootstrap, topic_prefix, env, ["ingest"], tmp_path / "worker.log"

@@ -211,7 +211,8 @@ def test_catching_up_waits_for_a_lagging_radar(tmp_path: Path) -> None:
     marked as a backlog hold the sector's release at its slowest radar (within the late
     tolerance), so the lagging radar's plots are fused in order; unmarked (live) ones are
     released on the sensors' own progress and the lagging plots are only absorbed. A radar
-    further behind than the tolerance is not waited for; a live record ends the catch-up."""
+    further behind than the tolerance is not waited for; the catch-up ends once every radar
+    has passed where the backlog brought the sector."""
     ctx, obs = _scenario(tmp_path, reorder_window_s=2.0, bucket_s=0.25, sensor_idle_s=0.05,
                          late_tolerance_s=30.0)
     base = dataclasses.replace(obs[0], kind="radar")
@@ -238,7 +239,9 @@ def test_catching_up_waits_for_a_lagging_radar(tmp_path: Path) -> None:
     assert caught.absorbed[sector] == 0
     caught.advance(sector, flush=True)  # a quiet flush still waits for the slowest radar
     assert caught.released[sector] == 124.5 == caught.radar_hold(sector)
-    caught.add(sector, [_obs_at(base, "R1", 126.0, 99)])  # live input again
+    caught.add(sector, [_obs_at(base, "R1", 126.0, 99)])  # live input, R2 still short of
+    assert caught.catching_up[sector]  # 125, where the backlog had brought the sector
+    caught.add(sector, [_obs_at(base, "R2", 125.5, 98)])  # now every radar is past it
     assert not caught.catching_up[sector]
     import json
 
@@ -271,7 +274,9 @@ def test_live_input_during_a_catch_up_still_waits_for_the_lagging_radar(tmp_path
     assert stage.add(sector, r2, backlog=True) == []
     stage.advance(sector)
     assert stage.absorbed[sector] == 0
-    stage.add(sector, [_obs_at(base, "R2", 121.5, 21)])  # R2 live too: radars aligned
+    stage.add(sector, [_obs_at(base, "R2", 121.5, 21)])  # R2 live, short of R1's 122
+    assert stage.catching_up[sector]
+    stage.add(sector, [_obs_at(base, "R2", 122.5, 22)])  # past it: the catch-up is over
     assert not stage.catching_up[sector]
     stage.advance(sector, flush=True)
     assert stage.released[sector] > 122.0 and stage.absorbed[sector] == 0
@@ -304,3 +309,34 @@ def test_a_quiet_catching_up_sector_releases_its_tail_after_a_reorder_window(
     stage.advance(sector, flush=True)
     assert stage.released[sector] > 125.0 and not stage.catching_up[sector]
     assert not stage.buffers[sector]
+
+
+def test_a_catch_up_lasts_until_the_radars_pass_where_the_backlog_brought_the_sector(
+    tmp_path: Path,
+) -> None:
+    """Chaos run 1, session 12: the first (marked) batch after the restart carried R1 to
+    58.85 s and an AIS report, from another partition, at 63.25 s; R1's next plots came
+    unmarked (they had waited under 5 s). Ending the catch-up once R1 was within a reorder
+    window of the newest released the sector to 63 s, and R1's plots up to there took the
+    late path (a new boat's first plots started no track; its dark-vessel alert was lost).
+    It lasts until every radar has passed 63.25 s."""
+    ctx, obs = _scenario(tmp_path, reorder_window_s=2.0, bucket_s=0.25, sensor_idle_s=0.05,
+                         late_tolerance_s=30.0)
+    radar = dataclasses.replace(obs[0], kind="radar")
+    ais = dataclasses.replace(obs[0], kind="ais")
+    sector = radar.sector
+    stage = FusionStage(ctx)
+    for k in range(10):
+        stage.add(sector, [_obs_at(radar, "R1", 40.0 + k, k)])
+        stage.advance(sector)
+    backlog = [_obs_at(radar, "R1", 50.0 + k, 10 + k) for k in range(9)]
+    stage.add(sector, [*backlog, _obs_at(ais, "A1", 63.25, 0)], backlog=True)
+    stage.advance(sector)
+    assert stage.released[sector] <= 58.0
+    stage.add(sector, [_obs_at(radar, "R1", t, 20 + i) for i, t in enumerate((59.5, 60.5, 61.5))])
+    stage.advance(sector)
+    assert stage.catching_up[sector] and stage.released[sector] <= 61.5
+    stage.add(sector, [_obs_at(radar, "R1", t, 30 + i) for i, t in enumerate((62.5, 63.5))])
+    assert not stage.catching_up[sector]
+    stage.advance(sector, flush=True)
+    assert stage.released[sector] > 63.5 and not stage.buffers[sector]
