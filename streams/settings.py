@@ -107,7 +107,8 @@ class Settings:
     broker_session_timeout_s: float = 10.0
     broker_heartbeat_interval_s: float = 1.0
     # /healthz answers 503 "stalled" once the worker has had records waiting on a partition
-    # it owns with no progress, or has been rebalancing, this long (0: never; streams/liveness)
+    # it owns with no progress this long, or has been rebalancing 5x this long (0: never;
+    # streams/liveness)
     stall_s: float = 120.0
     # archive (streams/archive): root (default <data_dir>/archive), segment length, and
     # retention in days (0: keep forever); readings may be kept shorter than alerts/acks

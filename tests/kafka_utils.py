@@ -138,16 +138,16 @@ class SupervisedWorker:
     def __init__(
         self, bootstrap: str, prefix: str, env: dict[str, str], roles: list[str], log_path: Path
     ) -> None:
-        from streams.broker import free_port
-
         self.health_url = ""
         self.args = (bootstrap, prefix, env, roles, log_path)
         self.log_path = log_path
         self.restarts: list[str] = []
         self._probed = 0.0
-        self.proc = self._start(free_port)
+        self.proc = self._start()
 
-    def _start(self, free_port: Callable[[], int]) -> subprocess.Popen[bytes]:
+    def _start(self) -> subprocess.Popen[bytes]:
+        from streams.broker import free_port
+
         port = free_port()
         self.health_url = f"http://127.0.0.1:{port}/healthz"
         bootstrap, prefix, env, roles, log_path = self.args
@@ -169,8 +169,6 @@ class SupervisedWorker:
             return None  # not listening yet (starting) or busy: not a verdict
 
     def check(self) -> None:
-        from streams.broker import free_port
-
         if self.proc.poll() is not None:
             self.restarts.append(f"exited with {self.proc.returncode}")
         elif (why := self._stalled()) is not None:
@@ -178,7 +176,7 @@ class SupervisedWorker:
             stop_process(self.proc)
         else:
             return
-        self.proc = self._start(free_port)
+        self.proc = self._start()
 
     def report(self, n: int = 6000) -> str:
         """Liveness, restarts and the log's tail, for a failed test's message."""

@@ -213,20 +213,13 @@ def scrapes(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> I
         stop_process(worker)
 
 
-def _health(url: str) -> tuple[int, dict[str, object]]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
 def _idle_health(url: str, timeout_s: float) -> tuple[int, dict[str, object]]:
     """``/healthz`` once the worker has worked through everything (nothing waiting on its
     partitions), or the last answer at the timeout."""
     deadline = time.monotonic() + timeout_s
     while True:
-        status, body = _health(url)
+        status, raw = http_get(url)
+        body = json.loads(raw)
         progress = body.get("progress")
         done = isinstance(progress, dict) and progress["partitions"] > 0 and not progress["waiting"]
         if done or time.monotonic() > deadline:
