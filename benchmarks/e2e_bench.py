@@ -445,6 +445,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for flag, name in (
             ("batch_within", "BATCH_WITHIN_S"),
             ("compression", "KAFKA_COMPRESSION"),
+            ("compression_level", "KAFKA_COMPRESSION_LEVEL"),
+            ("checkpoint_interval", "CHECKPOINT_INTERVAL_S"),
             ("sensor_idle", "FUSION_SENSOR_IDLE_S"),
             ("fetch_wait", "KAFKA_FETCH_MAX_WAIT_S"),
             ("quiet_flush", "FUSION_QUIET_FLUSH_S"),
@@ -860,6 +862,16 @@ def parser() -> argparse.ArgumentParser:
         "--compression",
         choices=("lz4", "gzip", "snappy", "zstd", "none"),
         help="BORDERFUSION_KAFKA_COMPRESSION of the workers (producer codec)",
+    )
+    p.add_argument(
+        "--compression-level",
+        help="BORDERFUSION_KAFKA_COMPRESSION_LEVEL of the workers (lz4/zstd/gzip level; "
+        "'' for aiokafka's own: lz4 HC at 9)",
+    )
+    p.add_argument(
+        "--checkpoint-interval",
+        type=float,
+        help="BORDERFUSION_CHECKPOINT_INTERVAL_S of the workers (fusion/alerts state writes)",
     )
     p.add_argument(
         "--sensor-idle",

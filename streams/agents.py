@@ -119,9 +119,6 @@ def state_table(app: Any, name: str, partitions: int) -> Any:
 
 
 PIPELINE_ROLES = ("ingest", "fusion", "alerts")
-# the fusion and alerts agents write their sector states at most this often (wall clock);
-# the offsets of what they took meanwhile are held back from Faust's commit until then
-CHECKPOINT_INTERVAL_S = 1.0
 
 
 class HeldCheckpoints:
@@ -138,7 +135,9 @@ class HeldCheckpoints:
     """
 
     def __init__(self, app: Any, write: Callable[[str], None], name: str,
-                 interval_s: float = CHECKPOINT_INTERVAL_S) -> None:
+                 interval_s: float) -> None:
+        if not interval_s > 0:
+            raise ValueError(f"checkpoint interval must be > 0 s, not {interval_s!r}")
         self.app = app
         self.write = write
         self.name = name
@@ -497,7 +496,8 @@ def register(handle: AppHandle) -> None:
                 state["alerts"] = inline.state(sector)
             tracker_table[sector.encode()] = pack_state(dumps(state))
 
-        fusion_ckpt = HeldCheckpoints(app, checkpoint, "fusion")
+        fusion_ckpt = HeldCheckpoints(app, checkpoint, "fusion",
+                                      s.checkpoint_interval_s)
         handle.state["fusion_checkpoints"] = fusion_ckpt
         dirty = fusion_ckpt.dirty
 
@@ -679,7 +679,8 @@ def register(handle: AppHandle) -> None:
         if inline is not None:
             alerts_ckpt, restore_alerts = fusion_ckpt, ensure_restored
         else:
-            alerts_ckpt = HeldCheckpoints(app, runner.write, "alerts")
+            alerts_ckpt = HeldCheckpoints(app, runner.write, "alerts",
+                                          s.checkpoint_interval_s)
             restore_alerts = runner.ensure_restored
         handle.state["alerts_checkpoints"] = alerts_ckpt
 

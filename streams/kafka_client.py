@@ -1,4 +1,5 @@
-"""Faust's aiokafka transport with the consumer's fetch wait taken from our settings.
+"""Faust's aiokafka transport with the consumer's fetch wait taken from our settings, and
+the producer's compression level (:func:`set_compression_level`).
 
 faust-streaming hard-codes ``fetch_max_wait_ms=1500`` for worker consumers. Apache Kafka
 answers a fetch as soon as one byte is there (``fetch_min_bytes=1``), so there the value only
@@ -46,3 +47,40 @@ def app_class(fetch_max_wait_s: float) -> type[faust.App]:
             return Transport(self.conf.broker_consumer, self)
 
     return App
+
+
+# aiokafka's encoders, by codec, in every module that builds record batches (the Cython
+# builders look the names up in their own module globals at each call)
+_BATCH_MODULES = (
+    "aiokafka.record.default_records",
+    "aiokafka.record.legacy_records",
+    "aiokafka.record._crecords.default_records",
+    "aiokafka.record._crecords.legacy_records",
+)
+_LEVEL_PARAM = {"lz4_encode": "level", "zstd_encode": "level", "gzip_encode": "compresslevel"}
+
+
+def set_compression_level(level: int | None) -> None:
+    """Compress produced batches at ``level`` (lz4, zstd, gzip; snappy has none).
+
+    aiokafka has no producer setting for it and compresses lz4 at level 9 — LZ4 HC, ~10x
+    the CPU of lz4's fast mode for ~15 % smaller batches — and gzip at 9: the producer's
+    lz4 was 12 % of a saturated worker (docs/performance.md "Session 13"). Any level
+    decodes the same everywhere (the frame format does not change). ``None`` restores
+    aiokafka's own levels. Process-wide, as aiokafka's encoders are."""
+    import functools
+    import importlib
+
+    from aiokafka import codec
+
+    for module_name in _BATCH_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # the Cython builders are optional in aiokafka
+            continue
+        for name, param in _LEVEL_PARAM.items():
+            if not hasattr(module, name):
+                continue
+            encode = getattr(codec, name)
+            setattr(module, name,
+                    encode if level is None else functools.partial(encode, **{param: level}))

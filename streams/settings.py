@@ -90,6 +90,12 @@ class Settings:
     # hop waits half of it on average (0.02 s vs 0.2 s at 2 000/s: ingest hop p50 402 -> 229
     # ms, sensor -> alert p50 1.44 -> 1.16 s, +5 % worker CPU; docs/performance.md "Round 7")
     batch_within_s: float = 0.02
+    # the fusion and alerts agents write their sector states at most this often (wall clock)
+    # and hold their input offsets from Faust's commit until then; a restarted worker redoes
+    # at most this much input (plus Faust's 2.8 s commit interval). Each checkpoint encodes
+    # every busy sector's whole state: at 1 s it was ~10 % of a saturated worker
+    # (docs/performance.md "Session 13")
+    checkpoint_interval_s: float = 5.0
     # Kafka client security, passed to every Kafka connection
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str | None = None
@@ -99,6 +105,9 @@ class Settings:
     # producer compression of every topic: lz4 (~3x less CPU than gzip, docs/performance.md),
     # gzip, snappy, zstd or none
     kafka_compression: str = "lz4"
+    # ... at this level (lz4, zstd, gzip): 1 is each codec's fast mode; aiokafka's own (null)
+    # is lz4 HC at 9, ~10x the CPU for ~15 % less (streams/kafka_client.set_compression_level)
+    kafka_compression_level: int | None = 1
     # longest a worker's consumer fetch waits at the broker for data (Faust's own 1.5 s
     # becomes latency on brokers that hold a fetch when data lands on another partition;
     # Kafka answers at once either way: streams/kafka_client.py)
