@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-try:  # what the worker's checkpoints use (streams.agents.dumps)
+try:  # what the worker's checkpoints use (streams.jsonio.dumps)
     import orjson
 
     dumps, loads = orjson.dumps, orjson.loads

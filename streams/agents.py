@@ -19,12 +19,6 @@ from collections.abc import Callable
 from typing import Any
 
 import lz4.frame
-import numpy as np
-
-try:  # orjson: several times faster JSON on the hot path (MIT/Apache-2.0)
-    import orjson
-except ImportError:  # pragma: no cover - the stdlib does the same, slower
-    orjson = None  # type: ignore[assignment]
 
 from fusion.types import Alert, Observation, TrackUpdate
 from streams import metrics as M
@@ -39,41 +33,10 @@ from streams.engine import (
     keep_newest,
     observation_dict,
 )
+from streams.jsonio import dumps, loads
 from streams.rules_watch import RulesFile
 
 log = logging.getLogger(__name__)
-
-
-def _default(value: Any) -> Any:
-    """NumPy scalars/arrays as numbers/lists (``str`` for anything else, as before)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
-
-
-def dumps(value: Any) -> bytes:
-    """Compact JSON: orjson (several times faster), the stdlib for what orjson refuses
-    (ints beyond 64 bits). NaN/inf: orjson writes null, so a value that may hold them must
-    not go through here (observations, tracks and states hold finite numbers)."""
-    if orjson is not None:
-        try:
-            return orjson.dumps(value, default=_default)
-        except TypeError:
-            pass
-    return json.dumps(value, separators=(",", ":"), default=str).encode()
-
-
-def loads(data: bytes | str) -> Any:
-    """Parse JSON written by :func:`dumps` (orjson; the stdlib for what orjson refuses,
-    e.g. ``NaN`` written by older versions)."""
-    if orjson is not None:
-        try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(data)
 
 
 # a state-table value larger than this is compressed by the agent itself: the broker

@@ -35,6 +35,7 @@ from sensors.georef import (
 )
 from sensors.registry import SensorRegistry
 from sensors.schemas import READING_TOPICS, ReadingError, split_batch, validate_reading
+from streams import jsonio
 from streams.deadletter import DeadLetter, dead_letter
 from streams.idruns import RecentIds, iter_recent
 from streams.settings import Settings
@@ -172,7 +173,7 @@ class IngestStage:
                     message=f"record of {len(value)} bytes exceeds {MAX_RECORD_BYTES}"))
                 return result
             try:
-                value = json.loads(value)
+                value = jsonio.loads(value)
             except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 # RecursionError: JSON nested deeper than the parser's stack (e.g. [[[[…]]]])
                 result.deadletters.append(dead_letter(topic, "malformed_json", value,

@@ -48,6 +48,25 @@ def test_malformed_json_huge_records_and_unknown_topics_are_deadlettered() -> No
     assert bad_utf8.deadletters[0].raw.startswith("base64:")
 
 
+def test_what_only_the_stdlib_parses_is_judged_as_before() -> None:
+    """Readings are parsed with orjson, which refuses NaN literals, ints beyond 64 bits and
+    nesting deeper than 255; those fall back to the stdlib, so a NaN range is refused as
+    not finite (not as malformed JSON), a huge int as out of range, and nesting deeper than
+    the stdlib's own stack is malformed JSON."""
+    st = stage()
+    nan = st.ingest("readings.radar",
+                    b'{"sensor_id":"R1","t":%f,"range_m":NaN,"bearing_deg":1}' % T)
+    assert [(d.reason, d.field) for d in nan.deadletters] == [("not_finite", "range_m")]
+    huge = st.ingest("readings.radar",
+                     b'{"sensor_id":"R1","t":%f,"range_m":%d,"bearing_deg":1}' % (T, 10**30))
+    assert [d.field for d in huge.deadletters] == ["range_m"]
+    assert huge.deadletters[0].reason != "malformed_json"
+    deep = st.ingest("readings.radar", b"[" * 300 + b"]" * 300)  # parsed: not a reading
+    assert [(d.reason, d.field) for d in deep.deadletters] == [("wrong_type", "reading")]
+    assert st.ingest("readings.radar", b"[" * 100_000 + b"]" * 100_000).deadletters[0].reason \
+        == "malformed_json"
+
+
 def test_ais_multipart_type5_then_position_carries_static_data() -> None:
     from pyais.encode import encode_dict
 
