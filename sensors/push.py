@@ -18,6 +18,9 @@ class KafkaPusher:
     def __init__(self, bootstrap: str, topic_prefix: str = "", **client_kwargs: Any) -> None:
         from kafka import KafkaProducer
 
+        from sensors import kafka_crc
+
+        kafka_crc.install()
         self.topic_prefix = topic_prefix
         self._producer = KafkaProducer(
             bootstrap_servers=bootstrap,

@@ -28,6 +28,9 @@ from streams.topics import ensure_topics, kafka_python_security
 def _reader(settings: Settings, topic: str) -> Any:
     from kafka import KafkaConsumer, TopicPartition
 
+    from sensors import kafka_crc
+
+    kafka_crc.install()
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=None,

@@ -19,6 +19,8 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
+from sensors import kafka_crc
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -27,6 +29,7 @@ class TopicReader:
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.topic = topic
+        kafka_crc.install()  # the reader checks every batch's CRC: in C, as the product does
         self.consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,
             enable_auto_commit=False,

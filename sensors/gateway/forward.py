@@ -46,6 +46,9 @@ def kafka_link_factory(bootstrap: str, **client_kwargs: Any) -> LinkFactory:
     def make() -> Link:
         from kafka import KafkaProducer
 
+        from sensors import kafka_crc
+
+        kafka_crc.install()
         opts: dict[str, Any] = {
             "bootstrap_servers": bootstrap,
             "acks": "all",
