@@ -4,7 +4,7 @@ Every v2 record batch carries a CRC-32C: kafka-python computes it for each batch
 produces (the gateways' ``KafkaPusher``, the forwarder) and checks it on each batch it
 fetches (``check_crcs``, on by default: replay via Kafka, tools, tests). Unless the
 ``crc32c`` package is installed (LGPL, so not in our default install) it does so in pure
-Python at ~150 ms per MB: ~15 µs per reading of a 500-reading gateway batch, and a fifth of
+Python at ~150 ms per MB: ~10 µs per reading of a 500-reading gateway batch, and a fifth of
 a core for a reader of the workers' output at 10 000 readings/s. google-crc32c
 (Apache-2.0, Google's C implementation) does the same sum at ~0.1 ms per MB.
 """
