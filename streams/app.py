@@ -81,7 +81,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = ROLES) -> AppHandle:
     pipeline = set(roles) & {"ingest", "fusion", "alerts"}
     faust_id = (settings.app_id if pipeline
                 else f"{settings.app_id}-{'-'.join(sorted(roles))}-workers")
-    kafka_client.set_compression_level(settings.kafka_compression_level)
+    kafka_client.set_compression_level(settings.kafka_compression_level, compression(settings))
     app = kafka_client.app_class(settings.kafka_fetch_max_wait_s)(
         faust_id,
         broker=f"kafka://{settings.kafka_bootstrap}",

@@ -60,8 +60,12 @@ _BATCH_MODULES = (
 _LEVEL_PARAM = {"lz4_encode": "level", "zstd_encode": "level", "gzip_encode": "compresslevel"}
 
 
-def set_compression_level(level: int | None) -> None:
+def set_compression_level(level: int | None, codec_name: str | None = None) -> None:
     """Compress produced batches at ``level`` (lz4, zstd, gzip; snappy has none).
+
+    ``codec_name`` (the producer's codec): the level is tried on it at once, so a level the
+    codec refuses (lz4 below 0, gzip above 9) is a startup error naming the setting, not
+    a failure of every produce later.
 
     aiokafka has no producer setting for it and compresses lz4 at level 9 — LZ4 HC, ~10x
     the CPU of lz4's fast mode for ~15 % smaller batches — and gzip at 9: the producer's
@@ -73,14 +77,21 @@ def set_compression_level(level: int | None) -> None:
 
     from aiokafka import codec
 
+    name = f"{codec_name}_encode"
+    if level is not None and name in _LEVEL_PARAM:
+        try:
+            getattr(codec, name)(b'{"probe":1}' * 8, **{_LEVEL_PARAM[name]: level})
+        except (ValueError, OverflowError) as exc:
+            raise ValueError(f"kafka_compression_level {level} is not a level {codec_name} "
+                             f"takes ({exc})") from exc
     for module_name in _BATCH_MODULES:
         try:
             module = importlib.import_module(module_name)
         except ImportError:  # the Cython builders are optional in aiokafka
             continue
-        for name, param in _LEVEL_PARAM.items():
-            if not hasattr(module, name):
+        for encoder, param in _LEVEL_PARAM.items():
+            if not hasattr(module, encoder):
                 continue
-            encode = getattr(codec, name)
-            setattr(module, name,
+            encode = getattr(codec, encoder)
+            setattr(module, encoder,
                     encode if level is None else functools.partial(encode, **{param: level}))

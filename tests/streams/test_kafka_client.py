@@ -90,3 +90,17 @@ def test_workers_compress_lz4_in_fast_mode_and_any_client_reads_it(tmp_path: Pat
     for batch in (hc, fast):
         assert [r.value for r in AioBatch(batch)] == values
         assert [bytes(r.value) for r in KpBatch(batch)] == values
+
+
+@pytest.mark.parametrize("codec, level", [("gzip", 12), ("lz4", -1)])
+def test_a_level_the_codec_refuses_is_a_startup_error(tmp_path: Path, codec: str,
+                                                      level: int) -> None:
+    """Not a failure of every produce once the worker runs."""
+    from streams import kafka_client
+
+    try:
+        with pytest.raises(ValueError, match=f"kafka_compression_level {level} .*{codec}"):
+            create_app(Settings(data_dir=tmp_path, kafka_compression=codec,
+                                kafka_compression_level=level), ("web",))
+    finally:
+        kafka_client.set_compression_level(Settings().kafka_compression_level)
