@@ -456,12 +456,12 @@ class FusionStage:
         self.departures: dict[str, list[list[TrackUpdate]]] = {}
         self._departing: dict[str, list[TrackUpdate]] = defaultdict(list)
         # catching up (``backlog``): per sector, the newest time of each radar seen in it
-        # (never pruned: a radar between scans is quiet, not gone), whether it is catching
-        # up (see ``add``), and since when (wall clock) a quiet flush has been held for a
-        # radar: after a reorder window of quiet the radar is not coming and the tail goes
+        # (never pruned: a radar between scans is quiet, not gone); while it is catching up
+        # (see ``add``), the sector's newest time at its last backlog call; and since when
+        # (wall clock) a quiet flush has been held for a radar: after a reorder window of
+        # quiet the radar is not coming and the tail goes
         self.radar_newest: dict[str, dict[str, float]] = defaultdict(dict)
-        self.catching_up: dict[str, bool] = {}
-        self.backlog_newest: dict[str, float] = {}  # the sector's newest at the last backlog
+        self.backlog_newest: dict[str, float] = {}
         self.flush_held: dict[str, float] = {}
 
     def forget(self) -> None:
@@ -471,8 +471,7 @@ class FusionStage:
                   self.released, self.recent, self.emitted, self.duplicates,
                   self.src_offsets, self.redelivered, self.absorbed, self._buffered_ids,
                   self._raw, self.own, self.inside, self.departures, self._departing,
-                  self.radar_newest, self.catching_up, self.backlog_newest,
-                  self.flush_held):
+                  self.radar_newest, self.backlog_newest, self.flush_held):
             d.clear()
 
     # TrackerConfig fields on top of the engine's (benchmarks/alert_quality.py --tracker)
@@ -562,18 +561,20 @@ class FusionStage:
         marks.update(taken)  # late ones too: a second copy is a redelivery, not late again
         self.flush_held.pop(sector, None)  # input: the sector is not quiet
         if backlog:
-            self.catching_up[sector] = True
             self.backlog_newest[sector] = self.newest.get(sector, float("-inf"))
-        elif self.catching_up.get(sector):
-            self.catching_up[sector] = (
-                self.radar_hold(sector) < self.backlog_newest.get(sector, float("-inf")))
+        elif self.catching_up(sector) and self.radar_hold(sector) >= self.backlog_newest[sector]:
+            del self.backlog_newest[sector]  # the radars have passed where the backlog was
         return late
+
+    def catching_up(self, sector: str) -> bool:
+        """Whether the sector is catching up after a backlog (see :meth:`add`)."""
+        return sector in self.backlog_newest
 
     def watermark(self, sector: str) -> float:
         """Event time before which the sector expects nothing more (see class doc)."""
         newest = self.newest[sector]
         floor = newest - self.ctx.reorder_window_s
-        if self.catching_up.get(sector) or (
+        if self.catching_up(sector) or (
                 self.now is not None and self.now() - newest > self.ctx.reorder_window_s):
             return min(floor, self.radar_hold(sector))
         idle = min(self.ctx.sensor_idle_s, self.ctx.reorder_window_s)
@@ -609,7 +610,7 @@ class FusionStage:
         now = self.now()
         if now - self.flush_held.setdefault(sector, now) < self.ctx.reorder_window_s:
             return hold
-        self.catching_up[sector] = False
+        self.backlog_newest.pop(sector, None)  # the catch-up ends
         return mark
 
     def advance(self, sector: str, flush: bool = False
@@ -625,7 +626,7 @@ class FusionStage:
             return [], []
         if flush:
             mark = math.floor(self.newest[sector] / self.bucket_s + 1) * self.bucket_s
-            if self.catching_up.get(sector):  # quiet: but a radar's backlog may still come
+            if self.catching_up(sector):  # quiet: but a radar's backlog may still come
                 mark = min(mark, self._flush_hold(sector, mark))
         else:
             mark = math.floor(self.watermark(sector) / self.bucket_s) * self.bucket_s

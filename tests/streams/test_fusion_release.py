@@ -240,9 +240,9 @@ def test_catching_up_waits_for_a_lagging_radar(tmp_path: Path) -> None:
     caught.advance(sector, flush=True)  # a quiet flush still waits for the slowest radar
     assert caught.released[sector] == 124.5 == caught.radar_hold(sector)
     caught.add(sector, [_obs_at(base, "R1", 126.0, 99)])  # live input, R2 still short of
-    assert caught.catching_up[sector]  # 125, where the backlog had brought the sector
+    assert caught.catching_up(sector)  # 125, where the backlog had brought the sector
     caught.add(sector, [_obs_at(base, "R2", 125.5, 98)])  # now every radar is past it
-    assert not caught.catching_up[sector]
+    assert not caught.catching_up(sector)
     import json
 
     again = FusionStage(ctx)  # the radars' times are in the checkpoint
@@ -269,15 +269,15 @@ def test_live_input_during_a_catch_up_still_waits_for_the_lagging_radar(tmp_path
     stage.add(sector, live_r1)
     stage.advance(sector)
     stage.advance(sector, flush=True)  # its input is quiet: still not past R2
-    assert stage.catching_up[sector] and stage.released[sector] <= 109.5
+    assert stage.catching_up(sector) and stage.released[sector] <= 109.5
     r2 = [_obs_at(base, "R2", 110.5 + k, 10 + k) for k in range(11)]  # R2's backlog, to 120.5
     assert stage.add(sector, r2, backlog=True) == []
     stage.advance(sector)
     assert stage.absorbed[sector] == 0
     stage.add(sector, [_obs_at(base, "R2", 121.5, 21)])  # R2 live, short of R1's 122
-    assert stage.catching_up[sector]
+    assert stage.catching_up(sector)
     stage.add(sector, [_obs_at(base, "R2", 122.5, 22)])  # past it: the catch-up is over
-    assert not stage.catching_up[sector]
+    assert not stage.catching_up(sector)
     stage.advance(sector, flush=True)
     assert stage.released[sector] > 122.0 and stage.absorbed[sector] == 0
 
@@ -304,10 +304,10 @@ def test_a_quiet_catching_up_sector_releases_its_tail_after_a_reorder_window(
     for t in (140.1, 141.0, 142.0):  # quiet, held for R2 for up to a reorder window
         clock[0] = t
         stage.advance(sector, flush=True)
-        assert stage.released[sector] <= 109.5 and stage.catching_up[sector]
+        assert stage.released[sector] <= 109.5 and stage.catching_up(sector)
     clock[0] = 142.2
     stage.advance(sector, flush=True)
-    assert stage.released[sector] > 125.0 and not stage.catching_up[sector]
+    assert stage.released[sector] > 125.0 and not stage.catching_up(sector)
     assert not stage.buffers[sector]
 
 
@@ -335,8 +335,8 @@ def test_a_catch_up_lasts_until_the_radars_pass_where_the_backlog_brought_the_se
     assert stage.released[sector] <= 58.0
     stage.add(sector, [_obs_at(radar, "R1", t, 20 + i) for i, t in enumerate((59.5, 60.5, 61.5))])
     stage.advance(sector)
-    assert stage.catching_up[sector] and stage.released[sector] <= 61.5
+    assert stage.catching_up(sector) and stage.released[sector] <= 61.5
     stage.add(sector, [_obs_at(radar, "R1", t, 30 + i) for i, t in enumerate((62.5, 63.5))])
-    assert not stage.catching_up[sector]
+    assert not stage.catching_up(sector)
     stage.advance(sector, flush=True)
     assert stage.released[sector] > 63.5 and not stage.buffers[sector]
