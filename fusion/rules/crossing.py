@@ -32,6 +32,21 @@ of metres away, across the line, then "confirms" — that jump is no crossing. A
 crosses in the few seconds before its track is confirmed is therefore not reported (it is
 born on the far side, as far as the rule knows). Direction comes from our territory polygon
 (inbound = onto our side).
+
+**First seen inside** (an inferred crossing): where no camera or radar sees the line (a forest),
+the first sign of an intruder is often a ground sensor's footsteps tens of metres inside — the
+crossing itself was never observed, so the rule above cannot report it. A track is reported
+as a likely crossing when it is first seen on our side within ``first_seen_m`` of a border,
+is confirmed within ``first_seen_s`` of that, classified as one of ``first_seen_classes``
+(people and vehicles: the ground sensors' footstep and engine signatures), and is not the
+continuation of something already tracked: no other (non-tentative) track within
+``first_seen_clear_m`` in the ``first_seen_s`` before, not within ``first_seen_edge_m`` of a
+sector edge (a track handed over from the neighbour starts there), not at a checkpoint. Its
+hit carries ``inferred: first_seen_inside`` and no direction: a ground sensor cannot tell
+which way the target is going (a vehicle heading out passes the same sensors), and the summary
+says so. On the simulated set every such track that was classified at confirmation was a
+crossing target; unclassified ground-sensor and radar births (clutter, animals) were not
+(docs/rules.md, "Session 14").
 """
 
 from __future__ import annotations
@@ -39,9 +54,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+import shapely
 from numpy.typing import NDArray
 
 from fusion.rules.base import Batch, Context, FloatArray, Hit, Rule, sensor_bonus
+
+# a track first seen inside whose nearest border point is this near a checkpoint came
+# through it (legal traffic), not over the line
+FIRST_SEEN_CHECKPOINT_M = 100.0
 
 
 class BorderCrossing(Rule):
@@ -65,14 +85,25 @@ class BorderCrossing(Rule):
         # coasted) updates on the new side; 1, or young_updates 0: the first firm one counts
         "confirm_updates": 2,
         "young_updates": 20,
+        # first seen inside (see the module doc; first_seen_m 0: off)
+        "first_seen_m": 150.0,
+        "first_seen_s": 60.0,
+        "first_seen_classes": ["person", "vehicle"],
+        "first_seen_clear_m": 150.0,
+        "first_seen_edge_m": 100.0,
+        "first_seen_score": 0.6,
     }
 
     def __init__(self, cfg: dict[str, Any] | None = None):
         super().__init__(cfg)
         # side: track -> [side (+1 ours / -1 far), t, lat, lon] of its last firm update;
         # seen: track -> measured (not coasted) updates so far; pending: track -> firm updates
-        # on the new side of a young track, not yet enough to count
-        self.state = {"side": {}, "seen": {}, "pending": {}}
+        # on the new side of a young track, not yet enough to count; born: track -> [t, e, n]
+        # of a track first seen inside that may still be reported as first seen there;
+        # recent: track -> [t, e, n] of the newest non-tentative update within first_seen_s
+        # (deleted tracks too: a track re-born where one was lost is a fragment)
+        self.state = {"side": {}, "seen": {}, "pending": {}, "born": {}, "recent": {}}
+        self._pruned_at = float("-inf")  # event time ``recent`` and ``born`` were last pruned
 
     def evaluate(self, batch: Batch, ctx: Context) -> list[Hit]:
         if not ctx.zones.borders or len(batch) == 0:
@@ -89,6 +120,7 @@ class BorderCrossing(Rule):
         seen: dict[str, int] = self.state.setdefault("seen", {})
         pending: dict[str, int] = self.state.setdefault("pending", {})
         flipped: list[int] = []
+        hits = self._first_seen(batch, ctx, allowed)
         rows = np.flatnonzero(allowed if need > 1 else (firm != 0) & allowed)
         plot = batch.status != "coasting"  # a coasted update is a prediction, no evidence
         for i in rows.tolist():
@@ -117,11 +149,10 @@ class BorderCrossing(Rule):
                 pending.pop(tid, None)
             sides[tid] = [int(firm[i]), float(batch.t[i]), float(batch.lat[i]), float(batch.lon[i])]
         if not flipped:
-            return []
+            return hits
         idx = np.array(flipped)
         start = np.array([sides[batch.ids[i]][2:4] for i in flipped], dtype=float)
         cr = ctx.zones.crossings(start[:, 0], start[:, 1], batch.lat[idx], batch.lon[idx])
-        hits = []
         borders = ctx.zones.borders
         for k, i in enumerate(flipped):
             u = batch.updates[i]
@@ -157,6 +188,89 @@ class BorderCrossing(Rule):
             h.lat, h.lon = lat, lon
             hits.append(h)
         return hits
+
+    def forget(self, track_ids: set[str]) -> None:
+        """As every rule, but a deleted track's newest position stays in ``recent`` until it
+        ages out: a track re-born where one was lost is that target, not a new arrival."""
+        recent = self.state.get("recent", {})
+        kept = {tid: recent[tid] for tid in track_ids if tid in recent}
+        super().forget(track_ids)
+        recent.update(kept)
+
+    def _first_seen(self, batch: Batch, ctx: Context, allowed: NDArray[np.bool_]) -> list[Hit]:
+        """Hits for tracks first seen inside, near the border (see the module doc)."""
+        reach = float(self.cfg["first_seen_m"] or 0.0)
+        if reach <= 0:
+            return []
+        span = float(self.cfg["first_seen_s"])
+        born: dict[str, list[float]] = self.state.setdefault("born", {})
+        recent: dict[str, list[float]] = self.state.setdefault("recent", {})
+        d = batch.prox.signed_distance_m
+        with np.errstate(invalid="ignore"):
+            new = np.flatnonzero(np.isnan(batch.prev_t) & (d > 0) & (d <= reach))
+        for i in new.tolist():
+            if self._arrival(batch, ctx, i, recent):
+                born[batch.ids[i]] = [float(batch.t[i]), float(batch.e[i]), float(batch.n[i])]
+        hits = []
+        if born:
+            classes = set(self.cfg["first_seen_classes"])
+            for i in np.flatnonzero(allowed).tolist():
+                b = born.pop(batch.ids[i], None)
+                if b is None or batch.t[i] - b[0] > span:
+                    continue
+                u = batch.updates[i]
+                if (u.classification or "unknown") in classes and not (d[i] <= 0):
+                    hits.append(self._first_seen_hit(batch, ctx, i))
+        rows = np.flatnonzero(allowed)
+        ids = batch.ids
+        recent.update(zip([ids[i] for i in rows.tolist()],
+                          np.column_stack([batch.t[rows], batch.e[rows], batch.n[rows]]).tolist(),
+                          strict=True))
+        t_now = float(batch.t.max())
+        if t_now - self._pruned_at > span:  # at most once per span of event time
+            self._pruned_at = t_now
+            for table in (recent, born):
+                for tid in [k for k, v in table.items() if t_now - v[0] > span]:
+                    del table[tid]
+        return hits
+
+    def _arrival(self, batch: Batch, ctx: Context, i: int,
+                 recent: dict[str, list[float]]) -> bool:
+        """Whether row ``i`` (a track's first update) is something new arriving there, not a
+        fragment of a track already followed, a hand-over or legal traffic."""
+        e, n, t = float(batch.e[i]), float(batch.n[i]), float(batch.t[i])
+        clear, span = float(self.cfg["first_seen_clear_m"]), float(self.cfg["first_seen_s"])
+        for tid, (t0, e0, n0) in recent.items():
+            if tid != batch.ids[i] and t - t0 <= span and np.hypot(e - e0, n - n0) < clear:
+                return False
+        edge = float(self.cfg["first_seen_edge_m"])
+        z = ctx.zones
+        p = shapely.points(e, n)
+        if edge > 0 and any(s.geom.boundary.distance(p) < edge for s in z.of_kind("sector")):
+            return False
+        return not bool(z.near_checkpoint_en([batch.prox.near_e[i]], [batch.prox.near_n[i]],
+                                             FIRST_SEEN_CHECKPOINT_M)[0])
+
+    def _first_seen_hit(self, batch: Batch, ctx: Context, i: int) -> Hit:
+        u = batch.updates[i]
+        dist = float(batch.prox.signed_distance_m[i])
+        border = ctx.zones.borders[int(batch.prox.border[i])]
+        btype = border.props.get("border_type", "")
+        head = (
+            f"{ctx.subject(u, bool(batch.water[i]))} first seen {dist:.0f} m inside the "
+            f"{btype} border with no track leading there, likely crossed (not observed; "
+            f"direction unknown),"
+        ).replace("  ", " ")
+        return self.hit(
+            batch,
+            i,
+            border.id,
+            ctx.sentence(head, u.lat, u.lon, u.t, u.sources),
+            float(self.cfg["first_seen_score"]) + sensor_bonus(batch.kinds[i]),
+            inferred="first_seen_inside",
+            distance_m=round(dist, 1),
+            border_type=btype,
+        )
 
     def margins(self, batch: Batch) -> tuple[FloatArray, FloatArray]:
         """Per row: how far past the line a side is firm, and firm enough to flip to.

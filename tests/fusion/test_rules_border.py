@@ -171,3 +171,62 @@ def test_coasted_updates_do_not_confirm_a_thin_crossing() -> None:
     # a plot back at the line in between starts the confirmation over
     ns2 = [-60.0] * 5 + [60.0, 2.0, 60.0]
     assert _crossings(THIN, _path("K2", ns2)) == []
+
+
+# ---- first seen inside: an inferred crossing (forest, only a ground sensor sees the target)
+
+
+def _sensed(tid: str, e: float, n: float, t0: float = T0, confirm_at: int = 2, steps: int = 8,
+            classification: str | None = "person", vel: tuple[float, float] = (0.0, -1.0)) -> list:
+    """A track born at (e, n), tentative for ``confirm_at`` updates, then confirmed."""
+    ups = walk(tid, (e, n), vel, steps, dt=2.0, t0=t0, sources=["G1"],
+               classification=classification)
+    for u in ups[:confirm_at]:
+        u.status = "tentative"
+    return ups
+
+
+def test_person_first_seen_inside_near_the_border_is_a_likely_crossing() -> None:
+    """Footsteps 80 m inside with nothing tracked there before: one alert, no direction."""
+    out = feed(_engine("border_crossing"), _sensed("G", -3000, -80))
+    assert len({a.alert_id for a in out}) == 1
+    a = out[0]
+    assert (a.rule, a.zone_id, a.track_ids) == ("border_crossing", "B-green", ["G"])
+    assert a.t_first == T0 + 4.0  # at confirmation, not at the first (tentative) update
+    details = a.evidence["details"]
+    assert details["inferred"] == "first_seen_inside" and details["distance_m"] == 84.0
+    assert "direction" not in details  # a ground sensor cannot tell which way it goes
+    assert "first seen 84 m inside the green border" in a.summary
+    assert "direction unknown" in a.summary and "seismic sensor G1" in a.summary
+    assert a.score == 0.6
+
+
+def test_first_seen_inside_needs_a_class_a_new_arrival_and_a_young_confirmation() -> None:
+    assert feed(_engine("border_crossing"), _sensed("U", -3000, -80, classification=None)) == []
+    assert feed(_engine("border_crossing"), _sensed("A", -3000, -80,
+                                                    classification="animal")) == []
+    # deeper inside than first_seen_m, or on the far side: nothing to infer
+    assert feed(_engine("border_crossing"), _sensed("D", -3000, -400)) == []
+    assert feed(_engine("border_crossing"), _sensed("F", -3000, 300, vel=(0.0, 1.0))) == []
+    # confirmed 70 s after it was first seen (first_seen_s 60): not a fresh arrival
+    assert feed(_engine("border_crossing"), _sensed("L", -3000, -80, confirm_at=36,
+                                                    steps=40, vel=(1.0, 0.0))) == []
+    # at a sector edge (east 0 splits the scene; a hand-over starts there) or a checkpoint
+    assert feed(_engine("border_crossing"), _sensed("E", -50, -80, vel=(-1.0, 0.0))) == []
+    assert feed(_engine("border_crossing"), _sensed("K", 150, -80, vel=(0.0, -1.0))) == []
+    # first_seen_m 0 turns it off
+    off = _engine("border_crossing", border_crossing={"first_seen_m": 0})
+    assert feed(off, _sensed("G", -3000, -80)) == []
+
+
+def test_a_track_reborn_where_another_was_lost_is_not_a_new_arrival() -> None:
+    """A confirmed walker's track is deleted; 10 s later a new one starts 40 m from it."""
+    eng = _engine("border_crossing")
+    old = walk("OLD", (-3000, -200), (0, 2), 10, dt=2.0, classification="person")
+    gone = upd("OLD", old[-1].t + 0.5, -3000, -164, status="deleted")
+    assert feed(eng, old, [gone]) == []
+    again = _sensed("NEW", -3000, -125, t0=old[-1].t + 10.0, vel=(0.0, 1.0))
+    assert feed(eng, again) == []
+    # the same birth over a minute after the last of them (NEW ends at +24 s) is new
+    later = _sensed("NEW2", -3000, -100, t0=old[-1].t + 90.0, vel=(0.0, -1.0))
+    assert len({a.alert_id for a in feed(eng, later)}) == 1
