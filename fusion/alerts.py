@@ -152,6 +152,9 @@ class AlertEngine:
         self.suppressed: dict[str, float] = {}  # key -> quiet until t
         self.last_emit: dict[str, float] = {}  # alert id -> t of last emission
         self.last_pos: dict[str, list[float]] = {}  # track -> [t, lat, lon]
+        # track -> event time of its first update here (a track that already existed when an
+        # alert was raised is no fragment of that alert's track: ``_join_fragment``)
+        self.first_seen: dict[str, float] = {}
         self.alias: dict[str, str] = {}  # key of a fragment's hits -> key of the alert it joined
         # sector hand-over (see ``hand_over``): alerts sent away (alert id -> [sector, t]: where
         # an ack for one goes), and those received, waiting for a track here (id -> offer)
@@ -314,8 +317,11 @@ class AlertEngine:
                     changed.append(a)
             crossed = {h.track_key for h in hits if h.rule == "border_crossing"}
             changed.extend(self._escalate_on_crossing(crossed, hits))
+            first = self.first_seen
             for u in alive:
                 self.last_pos[u.track_id] = [u.t, u.lat, u.lon]
+                if u.track_id not in first:
+                    first[u.track_id] = u.t
             self.now = max(self.now, float(batch.t.max()))
         if deleted:
             changed.extend(self._tracks_gone(deleted))
@@ -398,13 +404,18 @@ class AlertEngine:
         (``merge_live_apart_m``): then the new track follows a second target (a boat waiting
         9 m from a dark boat was folded into its alert and never reported). A live track
         that has moved away from the hit has swapped onto another target (a walker who
-        left the boat he landed from): the new track is the alert target's successor.
+        left the boat he landed from): the new track is the alert target's successor. A
+        track already followed here when the alert was raised (``first_seen``) is never its
+        successor: two tracks at once are two targets (a walker heading for the line 85 m
+        from a loiterer had his approach folded into the loiterer's alert, raised a minute
+        before on the loiterer's track, and was never warned of).
         """
         radius, window = float(self.cfg["merge_radius_m"]), float(self.cfg["merge_window_s"])
         live_s = float(self.cfg["merge_skip_live_s"])
         if h.rule not in MERGEABLE or radius <= 0 or h.track_ids != [h.track_key]:
             return None
         direction = h.details.get("direction")
+        born = self.first_seen.get(h.track_key, h.t)
         e0, n0 = self.zones.to_en(np.array([h.lat]), np.array([h.lon]))
         best: tuple[float, dict[str, Any]] | None = None
         pool = list(self.live.values()) + list(reversed(list(self.closed.values())[-200:]))
@@ -417,6 +428,8 @@ class AlertEngine:
                 continue
             if not 0.0 <= h.t - a["t_last"] <= window:
                 continue
+            if born < float(a["evidence"].get("raised", {}).get("t", a["t_first"])):
+                continue  # both tracks existed when the alert was raised: two targets
             adir = a["evidence"].get("details", {}).get("direction")
             if direction and adir and adir != direction:
                 continue
@@ -585,6 +598,7 @@ class AlertEngine:
                 a["evidence"]["resolved_because"] = f"track {u.track_id} deleted"
                 out.append(self._close(key, "resolved", u.t))
             self.last_pos.pop(u.track_id, None)
+            self.first_seen.pop(u.track_id, None)
             self.now = max(self.now, u.t)
         if self.alias:
             for k in [k for k in self.alias if k.split("|")[1] in gone]:
@@ -821,6 +835,7 @@ class AlertEngine:
             "suppressed": self.suppressed,
             "last_emit": self.last_emit,
             "last_pos": self.last_pos,
+            "first_seen": self.first_seen,
             "alias": self.alias,
             "handed": self.handed,
             "offers": self.offers,
@@ -851,6 +866,7 @@ class AlertEngine:
         eng.suppressed = st["suppressed"]
         eng.last_emit = st["last_emit"]
         eng.last_pos = st["last_pos"]
+        eng.first_seen = st.get("first_seen", {})  # (older snapshots: every track young)
         eng.alias = st.get("alias", {})
         eng.handed = st.get("handed", {})
         eng.offers = st.get("offers", {})

@@ -121,6 +121,22 @@ def test_fragmented_track_joins_the_open_alert() -> None:
     assert all(a.status == "open" for a in out2)
 
 
+def test_a_track_followed_before_the_alert_was_raised_is_a_second_target() -> None:
+    """Measured (mixed seed 3): a walker heading into the depot 80 m from an intruder whose
+    alert was raised while both tracks were live; he joined it and had no alert of his own."""
+    eng = _engine("restricted_entry")
+    intruder = [upd("A", T0 + 2 + k, -2450, -2060) for k in range(28)]  # raised at +2 s
+    walker = [upd("B", T0 + k, -2380, -1990 - 2 * k) for k in range(30)]  # in at +6 s, 91 m
+    out = feed(eng, intruder, walker)
+    assert {tuple(x.track_ids) for x in out} == {("A",), ("B",)}
+    assert len({x.alert_id for x in out}) == 2
+    # a track born after the alert was raised, where it was, is still its fragment
+    later = [upd("C", T0 + 40 + k, -2450, -2070) for k in range(5)]
+    gone = [upd("A", T0 + 35, -2450, -2060, status="deleted")]
+    joined = feed(eng, gone, later)
+    assert [x.track_ids for x in joined if "C" in x.track_ids][-1] == ["A", "C"]
+
+
 def test_distant_track_does_not_join() -> None:
     eng = _engine("restricted_entry")
     a = [upd("A", T0 + k, -2900, -2900) for k in range(5)]
