@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="everything on this machine: broker, workers, simulator, web UI",
         description="Start the embedded broker, a worker with every role, and a simulator\n"
         "streaming a river-and-forest border scenario in real time; print the\n"
-        "web URL. Everything listens on 127.0.0.1 only. Ctrl-C stops it all.",
+        "web URL. Everything listens on 127.0.0.1 only. Ctrl-C stops it all.\n"
+        "A child that dies is restarted, at most 5 times in 10 min; then it all stops.",
         epilog="example:\n  borderfusion demo --speed 2 --web-port 6066",
         formatter_class=formatter(),
     )
@@ -53,6 +54,28 @@ def _wait_http(url: str, timeout_s: float, sup: Supervisor) -> bool:
         if sup.dead():
             return False
     return False
+
+
+def _restart_dead(sup: Supervisor) -> bool:
+    """Report each child's death and restart it after its backoff; False when one has
+    spent its restart budget (the demo then stops, as a crash loop will not heal)."""
+    window = f"{sup.policy.window_s / 60:g} min"
+    for ex in sup.reap():
+        log = ex.child.log_path or "(none)"
+        if ex.gave_up:
+            print(
+                f"stopped: {ex.child.name} keeps failing (exited with code {ex.code} after "
+                f"{sup.policy.max_restarts} restarts in {window}); see its log: {log}",
+                flush=True,
+            )
+            return False
+        print(
+            f"{ex.child.name} exited with code {ex.code}; restarting it (restart {ex.restart} "
+            f"of {sup.policy.max_restarts} in {window}); log: {log}",
+            flush=True,
+        )
+    sup.restart_due()
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -138,9 +161,7 @@ def run(args: argparse.Namespace) -> int:
         )
         t_end = time.monotonic() + args.duration if args.duration else None
         while not stop.wait(1.0):
-            if sup.dead():
-                names = ", ".join(c.name for c in sup.dead())
-                print(f"stopped: {names} exited; see the logs in {workdir}", flush=True)
+            if not _restart_dead(sup):
                 return 1
             if t_end and time.monotonic() > t_end:
                 break

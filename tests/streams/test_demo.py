@@ -1,4 +1,5 @@
-"""`borderfusion demo`: starts everything, the printed URL answers, Ctrl-C leaves no process."""
+"""`borderfusion demo`: starts everything, the printed URL answers, a killed worker is restarted,
+Ctrl-C leaves no process."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -41,6 +43,30 @@ def descendants(pid: int) -> set[int]:
     return out
 
 
+def cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def worker_pids(demo_pid: int) -> list[int]:
+    """The demo's ``borderfusion worker`` children (``python -m streams.cli worker ...``)."""
+    return [
+        p
+        for p in descendants(demo_pid)
+        if alive(p) and "streams.cli" in (argv := cmdline(p)) and "worker" in argv
+    ]
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "healthz", timeout=3) as r:
+            return r.status == 200 and json.loads(r.read())["status"] == "ok"
+    except (OSError, ValueError):
+        return False
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -49,7 +75,7 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_demo_serves_the_printed_url_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+def test_demo_serves_the_url_restarts_a_killed_worker_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "demo", "--web-port", str(port), "--workdir",
@@ -82,14 +108,48 @@ def test_demo_serves_the_printed_url_and_ctrl_c_stops_everything(tmp_path: Path)
             headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(login, timeout=10) as r:
             cookie = r.headers["Set-Cookie"].split(";", 1)[0]
+        def count_readings() -> int:
+            req = urllib.request.Request(url + "api/counts", headers={"Cookie": cookie})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return int(json.loads(r.read())["counts"].get("readings", 0))
+
         readings = 0
         t_end = time.monotonic() + 60
         while readings == 0 and time.monotonic() < t_end:
-            req = urllib.request.Request(url + "api/counts", headers={"Cookie": cookie})
-            with urllib.request.urlopen(req, timeout=10) as r:
-                readings = json.loads(r.read())["counts"].get("readings", 0)
+            readings = count_readings()
             time.sleep(1)
         assert readings > 0
+        seen |= descendants(proc.pid)
+
+        # a worker killed from outside (OOM killer, an operator) comes back by itself
+        threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True).start()
+        [worker] = worker_pids(proc.pid)
+        at_kill = count_readings()
+        os.kill(worker, signal.SIGKILL)
+        restart = re.compile(
+            r"worker exited with code -9; restarting it \(restart 1 of 5 in 10 min\); "
+            r"log: (\S+worker\.log)$"
+        )
+        said: list[re.Match[str]] = []
+        new: list[int] = []
+        t_end = time.monotonic() + 90
+        while time.monotonic() < t_end:
+            assert proc.poll() is None, "".join(lines)
+            said = [m for x in list(lines) if (m := restart.search(x.strip()))]
+            new = worker_pids(proc.pid)
+            if said and new and healthy(url):
+                break
+            time.sleep(1)
+        assert len(said) == 1, "".join(lines)
+        assert new and worker not in new, "".join(lines)
+        assert healthy(url), "".join(lines)
+        log = Path(said[0].group(1)).read_text(errors="replace")
+        assert "supervisor: worker exited with code -9; restarting it (restart 1)" in log
+        # ... and consumes again: the count, a table, recovers and goes past its value at the kill
+        t_end = time.monotonic() + 45
+        while (after := count_readings()) <= at_kill and time.monotonic() < t_end:
+            time.sleep(1)
+        assert after > at_kill, (at_kill, after)
         seen |= descendants(proc.pid)
     finally:
         proc.send_signal(signal.SIGINT)
