@@ -100,8 +100,8 @@ class BorderCrossing(Rule):
         # seen: track -> measured (not coasted) updates so far; pending: track -> firm updates
         # on the new side of a young track, not yet enough to count; born: track -> [t, e, n]
         # of a track first seen inside that may still be reported as first seen there;
-        # recent: track -> [t, e, n] of the newest non-tentative update within first_seen_s
-        # (deleted tracks too: a track re-born where one was lost is a fragment)
+        # recent: track -> [t, e, n] of the newest non-tentative update within first_seen_s,
+        # near the line (deleted tracks too: a track re-born where one was lost is a fragment)
         self.state = {"side": {}, "seen": {}, "pending": {}, "born": {}, "recent": {}}
         self._pruned_at = float("-inf")  # event time ``recent`` and ``born`` were last pruned
 
@@ -221,7 +221,11 @@ class BorderCrossing(Rule):
                 u = batch.updates[i]
                 if (u.classification or "unknown") in classes and not (d[i] <= 0):
                     hits.append(self._first_seen_hit(batch, ctx, i))
-        rows = np.flatnonzero(allowed)
+        # only tracks that can be within first_seen_clear_m of a birth within reach of the
+        # line (the distance to it changes by at most the distance moved): state stays small
+        with np.errstate(invalid="ignore"):
+            near = np.abs(d) <= reach + float(self.cfg["first_seen_clear_m"])
+        rows = np.flatnonzero(allowed & near)
         ids = batch.ids
         recent.update(zip([ids[i] for i in rows.tolist()],
                           np.column_stack([batch.t[rows], batch.e[rows], batch.n[rows]]).tolist(),
