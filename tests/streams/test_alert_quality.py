@@ -50,11 +50,16 @@ def test_approach_warns_before_every_crossing_with_few_false_alerts(
     # true, one false alert of any rule in 0.5 sector-hours (restricted zone: a patrol).
     # Before it: 4/9 warned, 4 of 12 approach alerts false, 8 false alerts in all.
     # With blue-force tracking (docs/friendly.md) the patrol is known: no false alert.
+    # Since session 14 a track followed before an alert was raised no longer joins it
+    # (docs/rules.md): an unclassified animal standing in the restricted zone beside the
+    # intruder, folded into his alert until then, has its own — the one false alert left.
     abc = scored["_all"]["approach_before_crossing"]
     assert abc["crossings"] == 9 and abc["warned"] == 9
     assert scored["approach"]["precision"] >= 0.9
     sector_hours = scored["_all"]["hours"] * scored["_all"]["sectors"]
-    assert scored["_all"]["overall"]["false_per_sector_hour"] * sector_hours <= 0.5
+    false = round(scored["_all"]["overall"]["false_per_sector_hour"] * sector_hours)
+    assert false <= 1
+    assert scored["restricted_entry"]["recall"] == 1.0
 
 
 def test_crossing_and_dark_vessel_targets(scored: dict[str, Any]) -> None:
