@@ -11,6 +11,7 @@ sector-hour; plus the share of crossings warned by an approach alert beforehand.
     python benchmarks/alert_quality.py --tracker '{"adaptive": false}'   # other TrackerConfig
     python benchmarks/alert_quality.py --quick --explain --name trial   # + trial_explain.md
     python benchmarks/alert_quality.py --bucket 0.1 --name b010   # another fusion bucket
+    python benchmarks/alert_quality.py --rules my_rules.yaml --name trial   # a rules.yaml
 
 ``--tracker`` runs the engine with ``fusion.tracker.engine_config(JSON)`` (the engine's
 tracker settings with JSON's TrackerConfig fields on top), to measure a tracker setting
@@ -71,6 +72,7 @@ def run_one(
     explain: bool = False,
     friendly: bool = True,
     bucket_s: float | None = None,
+    rules_file: Path | None = None,
 ) -> dict[str, Any]:
     """Simulate, replay in-process (as ``borderfusion replay``), score; one result dict.
 
@@ -80,7 +82,7 @@ def run_one(
     scenario = build_scenario(seed, duration, layout)
     write_scenario(scenario, sdir)
     kw = {} if bucket_s is None else {"bucket_s": bucket_s}
-    ctx = Context.from_scenario(sdir, max_reading_age_s=0, **kw)
+    ctx = Context.from_scenario(sdir, rules_file, max_reading_age_s=0, **kw)
     t0 = time.perf_counter()
     tracks: list[Any] = []
     pipe = OfflinePipeline(ctx, on_tracks=(lambda _s, ups: tracks.extend(ups)) if explain else None)
@@ -199,7 +201,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"Scenarios: seeds {report['seeds']} × layouts {report['layouts']}, "
         f"{report['duration_s']:.0f} s each ({agg['sector_hours']:.2f} sector-hours); "
         f"tracker config: `{json.dumps(report['tracker'])}`; fusion bucket "
-        f"{report['bucket_s']:g} s; wall time {report['wall_s']:.0f} s.",
+        f"{report['bucket_s']:g} s; rules {report.get('rules') or 'shipped defaults'}; "
+        f"wall time {report['wall_s']:.0f} s.",
         "",
         "| rule | events | found | recall | alerts | false | precision | TTA median s | "
         "TTA worst s | false / sector-h |",
@@ -277,6 +280,14 @@ def main(argv: list[str] | None = None) -> int:
         help="fusion time bucket in s (default: the engine's, settings.fusion_bucket_s): "
         "how often the tracker and the rules are called",
     )
+    ap.add_argument(
+        "--rules",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a rules.yaml to measure instead of the shipped defaults (keys it leaves out "
+        "keep their defaults), e.g. before deploying it",
+    )
     args = ap.parse_args(argv)
     seeds = [1] if args.quick else args.seeds
     tracker_cfg = json.loads(args.tracker) if args.tracker else {}
@@ -286,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         for layout in args.layouts:
             for seed in seeds:
                 run = run_one(seed, layout, args.duration, Path(tmp), tracker_cfg, args.explain,
-                              not args.no_friendly, args.bucket)
+                              not args.no_friendly, args.bucket, args.rules)
                 o = run["overall"]
                 print(
                     f"{layout:>6} seed {seed}: recall {_f(o['recall'], True)}, precision "
@@ -306,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         "layouts": args.layouts,
         "duration_s": args.duration,
         "tracker": tracker_cfg,
+        "rules": str(args.rules) if args.rules else None,
         "bucket_s": args.bucket if args.bucket is not None else Context.bucket_s,
         "wall_s": time.perf_counter() - t0,
         "aggregate": agg,
