@@ -200,8 +200,8 @@ class BorderCrossing(Rule):
     def _first_seen(self, batch: Batch, ctx: Context, allowed: NDArray[np.bool_]) -> list[Hit]:
         """Hits for tracks first seen inside, near the border (see the module doc)."""
         reach = float(self.cfg["first_seen_m"] or 0.0)
-        if reach <= 0:
-            return []
+        if reach <= 0 or ctx.zones.territory is None:
+            return []  # (without a territory polygon no side is "inside")
         span = float(self.cfg["first_seen_s"])
         born: dict[str, list[float]] = self.state.setdefault("born", {})
         recent: dict[str, list[float]] = self.state.setdefault("recent", {})
@@ -212,14 +212,12 @@ class BorderCrossing(Rule):
             if self._arrival(batch, ctx, i, recent):
                 born[batch.ids[i]] = [float(batch.t[i]), float(batch.e[i]), float(batch.n[i])]
         hits = []
-        if born:
+        if born:  # judged once, at the track's first confirmed (or coasting) update
             classes = set(self.cfg["first_seen_classes"])
-            for i in np.flatnonzero(allowed).tolist():
-                b = born.pop(batch.ids[i], None)
-                if b is None or batch.t[i] - b[0] > span:
-                    continue
-                u = batch.updates[i]
-                if (u.classification or "unknown") in classes and not (d[i] <= 0):
+            for i in [i for i in np.flatnonzero(allowed).tolist() if batch.ids[i] in born]:
+                t_born = born.pop(batch.ids[i])[0]
+                cls = batch.updates[i].classification or "unknown"
+                if batch.t[i] - t_born <= span and cls in classes and d[i] > 0:
                     hits.append(self._first_seen_hit(batch, ctx, i))
         # only tracks that can be within first_seen_clear_m of a birth within reach of the
         # line (the distance to it changes by at most the distance moved): state stays small

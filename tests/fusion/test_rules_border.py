@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fusion.alerts import AlertEngine
-from tests.fusion.test_rules_scene import SENSORS, T0, feed, ll, only, scene, upd, walk
+from fusion.geofence import Zones
+from tests.fusion.test_rules_scene import SENSORS, T0, feed, ll, only, scene, scene_fc, upd, walk
 
 
 def _engine(*names: str, **kw) -> AlertEngine:
@@ -217,6 +218,11 @@ def test_first_seen_inside_needs_a_class_a_new_arrival_and_a_young_confirmation(
     # first_seen_m 0 turns it off
     off = _engine("border_crossing", border_crossing={"first_seen_m": 0})
     assert feed(off, _sensed("G", -3000, -80)) == []
+    # without a territory polygon no side is "inside": nothing is inferred
+    fc = scene_fc()
+    fc["features"] = [f for f in fc["features"] if f["properties"]["kind"] != "territory"]
+    sideless = AlertEngine(Zones.from_geojson(fc), only("border_crossing"), SENSORS)
+    assert feed(sideless, _sensed("G", -3000, -80)) == []
 
 
 def test_a_track_reborn_where_another_was_lost_is_not_a_new_arrival() -> None:
