@@ -37,7 +37,8 @@ born on the far side, as far as the rule knows). Direction comes from our territ
 the first sign of an intruder is often a ground sensor's footsteps tens of metres inside — the
 crossing itself was never observed, so the rule above cannot report it. A track is reported
 as a likely crossing when it is first seen on our side within ``first_seen_m`` of a border,
-is confirmed within ``first_seen_s`` of that, classified as one of ``first_seen_classes``
+is new there (tentative when first seen: a track handed over from the neighbour sector
+arrives confirmed), is confirmed within ``first_seen_s`` of that, classified as one of ``first_seen_classes``
 (people and vehicles: the ground sensors' footstep and engine signatures), and is not the
 continuation of something already tracked: no other (non-tentative) track within
 ``first_seen_clear_m`` in the ``first_seen_s`` before, not within ``first_seen_edge_m`` of a
@@ -207,7 +208,10 @@ class BorderCrossing(Rule):
         recent: dict[str, list[float]] = self.state.setdefault("recent", {})
         d = batch.prox.signed_distance_m
         with np.errstate(invalid="ignore"):
-            new = np.flatnonzero(np.isnan(batch.prev_t) & (d > 0) & (d <= reach))
+            # a new track is tentative; one first seen here already confirmed was followed
+            # elsewhere first (a hand-over from the neighbour sector's halo)
+            new = np.flatnonzero(np.isnan(batch.prev_t) & (batch.status == "tentative")
+                                 & (d > 0) & (d <= reach))
         for i in new.tolist():
             if self._arrival(batch, ctx, i, recent):
                 born[batch.ids[i]] = [float(batch.t[i]), float(batch.e[i]), float(batch.n[i])]

@@ -215,6 +215,8 @@ def test_first_seen_inside_needs_a_class_a_new_arrival_and_a_young_confirmation(
     # at a sector edge (east 0 splits the scene; a hand-over starts there) or a checkpoint
     assert feed(_engine("border_crossing"), _sensed("E", -50, -80, vel=(-1.0, 0.0))) == []
     assert feed(_engine("border_crossing"), _sensed("K", 150, -80, vel=(0.0, -1.0))) == []
+    # first seen already confirmed: followed elsewhere before (a hand-over), not new here
+    assert feed(_engine("border_crossing"), _sensed("H", -3000, -80, confirm_at=0)) == []
     # first_seen_m 0 turns it off
     off = _engine("border_crossing", border_crossing={"first_seen_m": 0})
     assert feed(off, _sensed("G", -3000, -80)) == []
