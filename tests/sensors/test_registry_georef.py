@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fusion.geodesy import LocalFrame
 from sensors.georef import (
@@ -76,3 +78,43 @@ def test_observation_ids_are_content_hashes() -> None:
     a = {"sensor_id": "R1", "t": 1.0, "range_m": 5, "bearing_deg": 1}
     assert observation_id(a) == observation_id(dict(reversed(list(a.items()))))
     assert observation_id(a) != observation_id({**a, "t": 1.5})
+
+
+def _stdlib_id(reading: dict) -> str:
+    """The definition: blake2b-64 of the stdlib's sorted, compact JSON."""
+    import hashlib
+    import json
+
+    blob = json.dumps(reading, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.blake2b(blob, digest_size=8).hexdigest()
+
+
+def test_observation_ids_keep_the_stdlib_definition_on_what_encoders_write_apart() -> None:
+    """orjson writes these differently from the stdlib (or refuses them): same ids anyway."""
+    tricky = [
+        {"sensor_id": "R1", "t": 1e-05, "range_m": 5e-324},  # stdlib 1e-05, orjson 0.00001
+        {"sensor_id": "R1", "t": 1e16, "x": 1.5e20, "y": 123456789012345.6, "z": -0.0},
+        {"sensor_id": "Ж1", "name": "Дніпро", "t": 1.0},  # stdlib escapes non-ASCII
+        {"sensor_id": "R1", "t": float("nan"), "u": float("inf")},  # orjson writes null
+        {"sensor_id": "R1", "t": 1.0, "none": None, "ok": True},
+        {"sensor_id": "R1", "t": 1.0, "big": 2**70, "neg": -(2**63)},  # beyond orjson's ints
+        {"sensor_id": "R1\u001f\"\\/\x7f", "t": 1.0, "nested": {"b": [1, 2.5, "e-1"], "a": {}}},
+        {"sensor_id": "S1e2", "t": 0.0001, "energy": 0.00009},
+    ]
+    for reading in tricky:
+        assert observation_id(reading) == _stdlib_id(reading), reading
+
+
+@given(st.dictionaries(
+    st.text(max_size=8),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
+                                                                    max_size=4),
+        max_leaves=12,
+    ),
+    max_size=8,
+))
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+def test_observation_ids_are_the_stdlib_definition_for_any_reading(reading: dict) -> None:
+    assert observation_id(reading) == _stdlib_id(reading)
