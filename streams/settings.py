@@ -45,6 +45,10 @@ class Settings:
     gateway_port: int = 8088
     gateway_tokens_file: Path | None = None
     spool_dir: Path | None = None
+    # the gateway spool's room: at most this many MiB waiting for Kafka (0: no cap), and
+    # never the file system's last spool_min_free_mb; past either a request gets 503
+    spool_max_mb: float = 0.0
+    spool_min_free_mb: float = 256.0
     log_level: str = "INFO"
     # fusion (also the defaults of streams.engine.Context, i.e. of the offline replay: the
     # values live here only)
@@ -151,6 +155,10 @@ class Settings:
                 value = str(value)
             out[f.name] = value
         return out
+
+    def secret_values(self) -> tuple[str, ...]:
+        """The configured values of the secret fields (masked in logs)."""
+        return tuple(str(getattr(self, f)) for f in sorted(SECRET_FIELDS) if getattr(self, f))
 
     def with_overrides(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -49,6 +49,10 @@ class GatewayConfig:
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     metrics_exposition: Callable[[], tuple[bytes, str]] | None = None
     sensor_rate: SensorRateConfig = field(default_factory=SensorRateConfig)
+    # the spool's room (sensors/gateway/spool.py): at most this much waiting for Kafka (0: no
+    # cap), and never the file system's last ``spool_min_free_bytes``; past either, 503
+    spool_max_bytes: int = 0
+    spool_min_free_bytes: int = 256 * 1024 * 1024
 
 
 def prometheus_exposition() -> tuple[bytes, str]:
@@ -67,7 +71,11 @@ class Gateway:
         self.tokens = TokenStore.load(config.tokens_file) if config.tokens_file else TokenStore({})
         if not len(self.tokens):
             log.warning("no gateway tokens configured: HTTP ingest refuses every request")
-        self.spool = Spool.open(config.spool_dir)
+        self.spool = Spool.open(
+            config.spool_dir,
+            max_bytes=config.spool_max_bytes,
+            min_free_bytes=config.spool_min_free_bytes,
+        )
         depth_gauge = config.metrics.depth
 
         def on_depth(depth: int) -> None:

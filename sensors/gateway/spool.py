@@ -14,10 +14,22 @@ returns, and only then is it acknowledged to the sender. A crash mid-write leave
 (a line without newline or with a bad CRC); :meth:`Spool.open` truncates it with a warning —
 it was never acknowledged. Delivery is at-least-once: a crash between Kafka's ack and the
 cursor write sends that batch again on restart.
+
+A write or fsync that fails while running (a full disk: ``ENOSPC`` after part of the batch
+was written) is undone — the segment is cut back to where the batch began, or, if that fails
+too, writing moves on to a new segment — and the error goes to the caller, which refuses the
+batch. Without that, the next batch would be appended to the torn bytes, its first line would
+fail its CRC on reading, and readings already acknowledged would be skipped.
+
+Room: :class:`SpoolFull` (an ``OSError``, ``ENOSPC``) refuses a batch *before* writing when
+the readings waiting would exceed ``max_bytes`` or the file system would keep less than
+``min_free_bytes`` free. A long Kafka outage then makes the gateway answer 503 + Retry-After
+(senders keep their readings) instead of filling the host's disk.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -31,6 +43,13 @@ log = logging.getLogger(__name__)
 
 SEGMENT_SUFFIX = ".seg"
 CURSOR = "cursor"
+
+
+class SpoolFull(OSError):
+    """No room for a batch: refused before anything was written."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(errno.ENOSPC, message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,17 +97,26 @@ class Spool:
     """Append-only, fsynced, crash-safe FIFO of :class:`Record`. Thread-safe."""
 
     def __init__(
-        self, directory: str | Path, segment_bytes: int = 64 * 1024 * 1024, fsync: bool = True
+        self,
+        directory: str | Path,
+        segment_bytes: int = 64 * 1024 * 1024,
+        fsync: bool = True,
+        max_bytes: int = 0,
+        min_free_bytes: int = 0,
     ) -> None:
         self.directory = Path(directory)
         self.segment_bytes = segment_bytes
         self.fsync = fsync
+        self.max_bytes = max_bytes  # 0: no cap on what waits (the disk's reserve still holds)
+        self.min_free_bytes = min_free_bytes  # keep this much of the file system free
+        self._bytes = 0  # bytes of the records waiting (from the cursor on)
         self._lock = threading.Lock()
         self._depth = 0
         self._cursor = Position(0, 0)
         self._active = 0
         self._active_size = 0
         self._fd: int | None = None
+        self._closed = False
         self.dropped_torn = 0
         self.skipped_corrupt = 0
 
@@ -129,6 +157,7 @@ class Spool:
             depth += self._scan(seg, start, is_last=i == len(segments) - 1)
         self._cursor = cursor
         self._depth = depth
+        self._bytes = self._waiting_bytes(cursor)
         # always write into a fresh segment: recovered ones are read-only from now on
         self._active = (segments[-1] + 1) if segments else max(cursor.segment, 0) + 1
         if not segments:
@@ -174,6 +203,19 @@ class Spool:
                 os.fsync(fh.fileno())
         return count
 
+    def _waiting_bytes(self, cursor: Position) -> int:
+        """Bytes on disk from ``cursor`` on (segments before it are acked, being deleted)."""
+        total = 0
+        for seg in self._segments():
+            if seg >= cursor.segment:
+                try:
+                    total += self._path(seg).stat().st_size
+                except FileNotFoundError:
+                    continue
+                if seg == cursor.segment:
+                    total -= cursor.offset
+        return max(total, 0)
+
     def _read_cursor(self) -> Position | None:
         try:
             doc = json.loads((self.directory / CURSOR).read_text())
@@ -199,6 +241,7 @@ class Spool:
     def _open_active(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
+            self._fd = None  # a failed open below must not leave a closed descriptor here
         path = self._path(self._active)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._active_size = os.fstat(self._fd).st_size
@@ -237,20 +280,58 @@ class Spool:
             return True
 
     def _append_locked(self, records: list[Record]) -> None:
-        if self._fd is None:
+        if self._closed:
             raise RuntimeError("spool is closed")
+        if self._fd is None:  # a rotation after a failed write could not open: again
+            self._open_active()
         if self._active_size >= self.segment_bytes:
             self._active += 1
             self._open_active()
         data = b"".join(encode(r) for r in records)
-        view = memoryview(data)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
-        if self.fsync:
-            os.fsync(self._fd)
+        self._check_room(len(data))
+        view, fd = memoryview(data), self._fd
+        assert fd is not None  # opened above
+        try:
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            if self.fsync:
+                os.fsync(fd)
+        except OSError:
+            self._undo_write()
+            raise
         self._active_size += len(data)
+        self._bytes += len(data)
         self._depth += sum(r.weight for r in records)
+
+    def _check_room(self, n: int) -> None:
+        """Raise :class:`SpoolFull` if ``n`` more bytes would pass ``max_bytes`` or eat
+        into the file system's ``min_free_bytes``."""
+        if self.max_bytes and self._bytes + n > self.max_bytes:
+            raise SpoolFull(
+                f"spool full: {self._bytes} bytes of readings waiting for Kafka "
+                f"(cap {self.max_bytes})"
+            )
+        if self.min_free_bytes:
+            st = os.statvfs(self.directory)
+            free = st.f_bavail * st.f_frsize
+            if free - n < self.min_free_bytes:
+                raise SpoolFull(
+                    f"disk nearly full: {free} bytes free under {self.directory}, "
+                    f"{self.min_free_bytes} kept in reserve"
+                )
+
+    def _undo_write(self) -> None:
+        """Cut the active segment back to before a failed write; failing that, write on
+        in a new segment (the torn bytes then end the old one, where reading stops)."""
+        assert self._fd is not None
+        try:
+            os.ftruncate(self._fd, self._active_size)
+            return
+        except OSError:
+            log.exception("spool: could not cut a failed write back; starting a new segment")
+        self._active += 1
+        self._open_active()
 
     # -- draining -----------------------------------------------------------------------
     def peek(self, max_records: int) -> list[tuple[Record, Position]]:
@@ -290,6 +371,7 @@ class Spool:
         free segments."""
         with self._lock:
             self._depth = max(0, self._depth - count)
+            self._bytes = 0
             if self._depth == 0:
                 # empty: drop every segment and start a fresh one, reclaiming the disk
                 for seg in self._segments():
@@ -305,9 +387,12 @@ class Spool:
             for seg in self._segments():
                 if seg < pos.segment:
                     self._path(seg).unlink(missing_ok=True)
+            if self._depth:
+                self._bytes = self._waiting_bytes(pos)
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None

@@ -7,6 +7,7 @@ everything else lives in ``sensors/gateway/``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -29,6 +30,9 @@ Never loses an accepted reading: while Kafka is unreachable, accepted readings a
 fsynced to an on-disk spool (--spool) and sent, in order, when Kafka is back, also
 after a gateway restart. A reading is acknowledged only once Kafka acked it or it is
 on disk; the HTTP reply says how many of each: {"accepted": n, "spooled": m, ...}.
+The spool keeps its file system's last --spool-min-free-mb free (and holds at most
+--spool-max-mb, if set): past that, readings are refused with 503 + Retry-After, so a
+long outage never fills the disk and the senders keep what was not acknowledged.
 
 HTTP:  POST /ingest/{radar|thermal|seismic|ais}  (JSON lines or a JSON array)
        Authorization: Bearer <token>   (tokens file: hashes of tokens, bound to sensors)
@@ -65,6 +69,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--spool",
         metavar="DIR",
         help="spool directory (default: BORDERFUSION_SPOOL_DIR or DATA_DIR/spool)",
+    )
+    p.add_argument(
+        "--spool-max-mb",
+        type=float,
+        metavar="MB",
+        help="refuse readings (503 + Retry-After) once this many MiB wait in the spool for "
+        "Kafka (default: BORDERFUSION_SPOOL_MAX_MB, 0 = no cap)",
+    )
+    p.add_argument(
+        "--spool-min-free-mb",
+        type=float,
+        metavar="MB",
+        help="refuse readings rather than spool into the file system's last MB MiB "
+        "(default: BORDERFUSION_SPOOL_MIN_FREE_MB, 256)",
     )
     p.add_argument(
         "--sensors", metavar="FILE", help="sensor registry (default: BORDERFUSION_SENSORS_FILE)"
@@ -159,9 +177,11 @@ def run(args: argparse.Namespace) -> int:
         gateway_port=args.port,
         gateway_tokens_file=args.tokens,
         spool_dir=args.spool,
+        spool_max_mb=args.spool_max_mb,
+        spool_min_free_mb=args.spool_min_free_mb,
         sensors_file=args.sensors,
     )
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.secret_values())
     logging.getLogger("kafka").setLevel(logging.WARNING)  # its INFO is per-connection noise
     if settings.sensors_file is None:
         raise SystemExit(
@@ -197,6 +217,8 @@ def run(args: argparse.Namespace) -> int:
         sensor_rate=SensorRateConfig(
             multiple=args.sensor_rate_multiple or 1.0, enabled=args.sensor_rate_multiple > 0
         ),
+        spool_max_bytes=int(settings.spool_max_mb * 1024 * 1024),
+        spool_min_free_bytes=int(settings.spool_min_free_mb * 1024 * 1024),
     )
     print(
         f"gateway: http://{config.host}:{config.port}  spool={config.spool_dir}  "
@@ -204,5 +226,11 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
+    if config.tokens_file is not None:  # the HMAC keys: masked in every log line
+        from sensors.gateway.auth import TokenStore
+        from streams import redaction
+
+        with contextlib.suppress(Exception):  # a bad file: the gateway reports it itself
+            redaction.register(*TokenStore.load(config.tokens_file).hmac_keys())
     serve(config)
     return 0

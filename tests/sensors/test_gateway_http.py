@@ -217,3 +217,36 @@ def test_nmea_udp_and_tcp_lines_reach_the_spool_and_garbage_is_dead_lettered(
     assert {d["reason"] for d in dead} == {"not_ais", "checksum"}
     assert {d["source"] for d in dead} == {"gateway/nmea-udp"}
     assert udp.ingest.accepted + tcp.ingest.accepted == 18
+
+
+def test_a_full_spool_refuses_readings_with_503_and_keeps_the_ones_it_took(tmp_path) -> None:
+    """Kafka away and the spool at its cap: the sender is told to retry (nothing accepted),
+    what the spool took before stays, and room comes back when it drains."""
+    sensors, tokens = _files(tmp_path)
+    one = len(_lines(_radar()))
+    cfg = GatewayConfig(
+        bootstrap="unused",
+        spool_dir=tmp_path / "spool",
+        sensors_file=sensors,
+        tokens_file=tokens,
+        port=0,
+        spool_max_bytes=3 * one,
+    )
+    with Gateway(cfg, link_factory=unreachable) as gw:
+        url = f"{gw.url}/ingest/radar"
+        first = _post(url, _lines(_radar(), _radar()))
+        assert first[0] == 200 and first[1]["spooled"] == 2
+        req = urllib.request.Request(
+            url, data=_lines(_radar(), _radar()), method="POST",
+            headers={"Authorization": "Bearer tok-all"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=10)
+        assert refused.value.code == 503
+        assert refused.value.headers["Retry-After"]
+        assert "retry" in json.loads(refused.value.read())["error"]
+        assert gw.spool.depth == 2  # the refused batch left nothing behind
+        items = gw.spool.peek(10)
+        gw.spool.commit(items[-1][1], 2)  # Kafka back: drained
+        again = _post(url, _lines(_radar(), _radar()))
+        assert again[0] == 200 and again[1]["spooled"] == 2
