@@ -73,6 +73,10 @@ class TokenStore:
     def __len__(self) -> int:
         return len(self._by_hash)
 
+    def hmac_keys(self) -> list[bytes]:
+        """Every credential's HMAC key (for masking them in logs)."""
+        return [c.hmac_key for c in self._by_hash.values() if c.hmac_key]
+
     @classmethod
     def load(cls, path: str | Path) -> TokenStore:
         path = Path(path)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from streams import redaction
 from streams.settings import Settings, SettingsError, load_settings
 
 
@@ -33,7 +34,7 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+        return redaction.redact(json.dumps(out, default=str))
 
 
 # Client libraries that print their configuration (SASL password included) at DEBUG: they
@@ -41,7 +42,10 @@ class JsonFormatter(logging.Formatter):
 QUIET_LOGGERS = ("kafka", "aiokafka")
 
 
-def setup_logging(level: str = "INFO") -> None:
+def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
+    """JSON lines on stderr at ``level``; ``secrets`` (and any registered later,
+    ``streams.redaction``) are masked in every line."""
+    redaction.register(*secrets)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

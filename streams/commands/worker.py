@@ -57,6 +57,6 @@ def run(args: argparse.Namespace) -> int:
         rules_file=args.rules,
         web_port=args.web_port,
     )
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.secret_values())
     roles = tuple(ROLES) if not args.role or "all" in args.role else tuple(dict.fromkeys(args.role))
     return run_worker(settings, roles)

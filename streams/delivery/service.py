@@ -23,6 +23,7 @@ from typing import Any
 
 from fusion.types import SEVERITIES, Alert, TrackUpdate
 from streams import metrics as M
+from streams import redaction
 from streams import topics as T
 from streams.deadletter import dead_letter
 from streams.delivery import cot
@@ -316,6 +317,8 @@ class DeliveryService:
 def register(handle: Any) -> None:
     """Add the delivery service to a Faust app as a task in the worker's event loop."""
     config = load_config(getattr(handle.settings, "delivery_file", None))
+    redaction.register(*(w.secret for w in config.webhooks),
+                       *(t.key_password for t in config.tak))
     service = DeliveryService(handle.settings, config)
     handle.state["delivery"] = service
 

@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from streams import redaction
+
 log = logging.getLogger(__name__)
 
 ROLES: tuple[str, ...] = ("coordinator", "analyst", "gateway", "admin", "metrics")
@@ -138,6 +140,7 @@ class UserStore:
         store = cls(users=users)
         if secret:
             store.session_secret = str(secret).encode()
+            redaction.register(store.session_secret)
         return store
 
     @classmethod

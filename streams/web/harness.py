@@ -154,7 +154,7 @@ def main(argv: list[str]) -> int:
     from streams.worker import run_worker
 
     settings = load_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.secret_values())
     return run_worker(settings, tuple(argv) or ("web",))
 
 
