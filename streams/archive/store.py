@@ -206,6 +206,31 @@ def segment_seq(path: Path) -> int | None:
 # ---------------------------------------------------------------- writer state
 
 
+def _append_durably(path: Path, data: bytes, fsync: bool) -> None:
+    """Append ``data`` to ``path`` (and fsync); if that fails part-way — a full disk — cut the
+    file back to where it was and raise. Recovery on start only repairs a torn *tail*: a
+    member written after torn bytes would sit behind them for good, and the records after
+    them could not be read back (``tests/streams/test_archive_store.py``)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # unbuffered: no
+    try:  # close() that flushes a leftover buffer after the cut
+        start = os.fstat(fd).st_size
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(fd, view):]
+            if fsync:
+                os.fsync(fd)
+        except OSError:
+            try:
+                os.ftruncate(fd, start)
+            except OSError:
+                log.exception("archive: could not cut a failed write back", extra={"path": str(path)})
+            raise
+    finally:
+        os.close(fd)
+
+
+
 @dataclass
 class _Stats:
     """What a manifest says about a segment, accumulated while it is open."""
@@ -403,11 +428,12 @@ class ArchiveStore:
     def _append_topic(self, tp: _Topic, recs: list[ArchiveRecord]) -> int:
         pending: list[ArchiveRecord] = []
         stored = 0
+        seen = dict(tp.hwm)  # this call's view; ``tp.hwm`` moves only once a write is durable
         for r in recs:
-            hwm = tp.hwm.get(r.partition)
+            hwm = seen.get(r.partition)
             if hwm is not None and r.offset <= hwm:
                 continue
-            tp.hwm[r.partition] = r.offset
+            seen[r.partition] = r.offset
             bucket = math.floor(r.ts / self.segment_s) * self.segment_s
             seg = tp.open
             if seg is not None and (bucket > seg.bucket or seg.size >= self.max_segment_bytes):
@@ -441,16 +467,14 @@ class ArchiveStore:
 
         member = gzip.compress(b"".join(r.to_line() for r in recs), compresslevel=6, mtime=0)
         new = not seg.path.exists()
-        with open(seg.path, "ab") as fh:
-            fh.write(member)
-            fh.flush()
-            if self.fsync:
-                os.fsync(fh.fileno())
+        _append_durably(seg.path, member, self.fsync)
         if new and self.fsync:
             _fsync_dir(seg.path.parent)
         seg.size += len(member)
         for r in recs:
             seg.stats.add(r)
+            if r.offset > tp.hwm.get(r.partition, -1):
+                tp.hwm[r.partition] = r.offset
         tp.durable_ts = max(tp.durable_ts or 0.0, max(r.ts for r in recs))
 
     def _close(self, tp: _Topic) -> dict[str, Any]:
@@ -483,11 +507,8 @@ class ArchiveStore:
         entry = {"n": tp.n + 1, **body, "prev": tp.head}
         entry["hash"] = entry_hash(entry)
         tp.dir.mkdir(parents=True, exist_ok=True)
-        with open(tp.dir / CHAIN, "ab") as fh:
-            fh.write((json.dumps(entry, separators=(",", ":")) + "\n").encode())
-            fh.flush()
-            if self.fsync:
-                os.fsync(fh.fileno())
+        line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+        _append_durably(tp.dir / CHAIN, line, self.fsync)
         tp.n, tp.head = entry["n"], entry["hash"]
         return entry
 

@@ -166,3 +166,38 @@ def test_retention_deletes_whole_segments_and_keeps_the_chain(tmp_path: Path) ->
 def test_second_writer_is_refused(tmp_path: Path) -> None:
     with ArchiveStore(tmp_path), pytest.raises(RuntimeError, match="already open"):
         ArchiveStore(tmp_path)
+
+
+def test_a_write_failing_midway_is_cut_back_and_its_records_stored_on_retry(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A full disk fails a batch part-way. The segment is cut back to where the batch began,
+    the store's offsets do not count it (the consumer retries it, after a restart or not),
+    and later batches never sit behind torn bytes: every record reads back, the chain holds."""
+    import errno
+    import os
+
+    import streams.archive.store as store_mod
+
+    recs = [reading(i, T0 + i * 0.5) for i in range(60)]
+    real_write, armed = os.write, {"on": False}
+
+    def write(fd: int, data) -> int:
+        if armed["on"]:
+            armed["on"] = False
+            real_write(fd, bytes(data[: len(data) // 2]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(store_mod.os, "write", write)
+    with ArchiveStore(tmp_path) as store:
+        assert store.append(recs[:20]) == 20
+        armed["on"] = True
+        with pytest.raises(OSError):
+            store.append(recs[20:40])
+        assert store.next_offset("readings.radar", 0) == 10  # batch 2 not counted stored
+        assert store.append(recs[20:40]) == 20  # the retry stores it
+        assert store.append(recs[40:]) == 20
+        store.seal()
+    assert stored_keys(tmp_path) == sorted((r.partition, r.offset) for r in recs)
+    assert verify_archive(tmp_path).ok
