@@ -112,6 +112,7 @@ class Gateway:
             "status": "ok" if ok and depth == 0 else "degraded",
             "kafka": ok,
             "spool_depth": depth,
+            "spool_bytes": self.spool.waiting_bytes,
             "spool_dir": str(self.config.spool_dir),
         }
 

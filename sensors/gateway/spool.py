@@ -261,6 +261,11 @@ class Spool:
         """Readings (and dead letters) waiting to be acked by Kafka."""
         return self._depth
 
+    @property
+    def waiting_bytes(self) -> int:
+        """Bytes on disk of the records waiting (what ``max_bytes`` bounds)."""
+        return self._bytes
+
     def append(self, records: list[Record]) -> None:
         """Write ``records`` and fsync: when this returns they survive a crash."""
         if records:

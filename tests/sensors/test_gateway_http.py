@@ -68,15 +68,22 @@ def _files(tmp_path: Path) -> tuple[Path, Path]:
     return sensors, tokens
 
 
-@pytest.fixture
-def gateway(tmp_path):
+def _config(tmp_path: Path, **kw) -> GatewayConfig:
     sensors, tokens = _files(tmp_path)
-    cfg = GatewayConfig(
+    return GatewayConfig(
         bootstrap="unused",
         spool_dir=tmp_path / "spool",
         sensors_file=sensors,
         tokens_file=tokens,
         port=0,
+        **kw,
+    )
+
+
+@pytest.fixture
+def gateway(tmp_path):
+    cfg = _config(
+        tmp_path,
         http=HttpConfig(max_body_bytes=4096),
         metrics_exposition=prometheus_exposition,
         nmea_udp=[ListenSpec("127.0.0.1", _free_port(socket.SOCK_DGRAM), "A1")],
@@ -222,22 +229,16 @@ def test_nmea_udp_and_tcp_lines_reach_the_spool_and_garbage_is_dead_lettered(
 def test_a_full_spool_refuses_readings_with_503_and_keeps_the_ones_it_took(tmp_path) -> None:
     """Kafka away and the spool at its cap: the sender is told to retry (nothing accepted),
     what the spool took before stays, and room comes back when it drains."""
-    sensors, tokens = _files(tmp_path)
-    one = len(_lines(_radar()))
-    cfg = GatewayConfig(
-        bootstrap="unused",
-        spool_dir=tmp_path / "spool",
-        sensors_file=sensors,
-        tokens_file=tokens,
-        port=0,
-        spool_max_bytes=3 * one,
-    )
-    with Gateway(cfg, link_factory=unreachable) as gw:
+    body = _lines(_radar(), _radar())  # the same bytes each time: the same room taken
+    with Gateway(_config(tmp_path), link_factory=unreachable) as gw:
         url = f"{gw.url}/ingest/radar"
-        first = _post(url, _lines(_radar(), _radar()))
+        first = _post(url, body)
         assert first[0] == 200 and first[1]["spooled"] == 2
+        with urllib.request.urlopen(f"{gw.url}/healthz") as resp:
+            assert json.loads(resp.read())["spool_bytes"] == gw.spool.waiting_bytes > 0
+        gw.spool.max_bytes = gw.spool.waiting_bytes  # full from here (--spool-max-mb)
         req = urllib.request.Request(
-            url, data=_lines(_radar(), _radar()), method="POST",
+            url, data=body, method="POST",
             headers={"Authorization": "Bearer tok-all"},
         )
         with pytest.raises(urllib.error.HTTPError) as refused:
@@ -248,5 +249,5 @@ def test_a_full_spool_refuses_readings_with_503_and_keeps_the_ones_it_took(tmp_p
         assert gw.spool.depth == 2  # the refused batch left nothing behind
         items = gw.spool.peek(10)
         gw.spool.commit(items[-1][1], 2)  # Kafka back: drained
-        again = _post(url, _lines(_radar(), _radar()))
+        again = _post(url, body)
         assert again[0] == 200 and again[1]["spooled"] == 2
