@@ -653,3 +653,39 @@ def test_geophone_events_within_a_second_are_one_scan() -> None:
     again = SectorTracker.restore(json.loads(json.dumps(merged.snapshot())))
     assert again.config.merged_event_kinds == ("seismic",)
     assert json.dumps(again.snapshot()) == json.dumps(merged.snapshot())
+
+
+def test_a_calls_geophone_events_are_one_scan_after_its_other_scans() -> None:
+    """With ``events_after_scans`` (the engine's) a call's geophone events form one scan after
+    its radar scan, whatever their times: an event older than the radar plot that then
+    updated its track is absorbed by that track (the geophone credited, the state not moved
+    back), a far event still starts a track. Without it the radar plot splits the events
+    into two scans of their own and the older event updates the track first."""
+    from fusion.tracker import engine_config
+
+    walk = [[_obs(i, float(i), float(i), 0.0)] for i in range(4)]  # R1: 1 m/s east
+    call = [
+        _obs(10, 3.6, 3.6, 0.0, 20.0, "G1", "seismic"),  # the walker, before the plot
+        _obs(11, 4.0, 4.0, 0.0),  # R1's plot
+        _obs(12, 4.1, 2000.0, 0.0, 20.0, "G3", "seismic"),  # something else, far away
+    ]
+    got = {}
+    for after in (True, False):
+        tr = SectorTracker("S", LAT0, LON0, engine_config(
+            {"announce_hits": 1, "events_after_scans": after}))
+        _run(tr, walk)
+        scans = []
+        real = tr._sensor_batch
+
+        def counted(obs, start, stop, out_of_sequence=False, real=real, scans=scans):
+            scans.append((list(obs.sensor[start:stop]), out_of_sequence))
+            return real(obs, start, stop, out_of_sequence)
+
+        tr._sensor_batch = counted  # type: ignore[method-assign]
+        updates = {u.track_id: u for u in tr.process(call)}
+        seen_g1 = bool(tr.tracks.seen[0, tr.sensors.index("G1")])
+        got[after] = (scans, list(tr.absorbed), sorted(updates), seen_g1)
+    assert got[True] == ([(["R1"], False), (["G1", "G3"], True)], ["o10"],
+                         ["S-T0", "S-T1"], True)
+    assert got[False] == ([(["G1"], False), (["R1"], False), (["G3"], False)], [],
+                          ["S-T0", "S-T1"], True)
