@@ -273,9 +273,6 @@ class SectorTracker:
                     self._ais_rows(behind, start, stop)
                 else:
                     self._sensor_batch(behind, start, stop, out_of_sequence=True)
-            if self.absorbed:
-                self.n_absorbed += len(self.absorbed)
-                log.debug("sector %s: %d superseded observations", self.sector, len(self.absorbed))
         if obs is not None and len(obs):
             if obs.t[0] < self.time:
                 raise ValueError("observations older than the tracker time: pass as behind")
@@ -289,6 +286,9 @@ class SectorTracker:
             self._sensor_batch(events, 0, len(events),
                                out_of_sequence=bool(events.t[0] < self.time))
             self.time = max(self.time, float(events.t[-1]))
+        if self.absorbed:
+            self.n_absorbed += len(self.absorbed)
+            log.debug("sector %s: %d superseded observations", self.sector, len(self.absorbed))
         self._maintain()
         self._dedupe()
         self._correlate()

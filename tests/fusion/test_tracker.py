@@ -685,6 +685,7 @@ def test_a_calls_geophone_events_are_one_scan_after_its_other_scans() -> None:
         updates = {u.track_id: u for u in tr.process(call)}
         seen_g1 = bool(tr.tracks.seen[0, tr.sensors.index("G1")])
         got[after] = (scans, list(tr.absorbed), sorted(updates), seen_g1)
+        assert tr.n_absorbed == len(tr.absorbed)  # counted wherever it was absorbed
     assert got[True] == ([(["R1"], False), (["G1", "G3"], True)], ["o10"],
                          ["S-T0", "S-T1"], True)
     assert got[False] == ([(["G1"], False), (["R1"], False), (["G3"], False)], [],
