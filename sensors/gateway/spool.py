@@ -16,10 +16,11 @@ it was never acknowledged. Delivery is at-least-once: a crash between Kafka's ac
 cursor write sends that batch again on restart.
 
 A write or fsync that fails while running (a full disk: ``ENOSPC`` after part of the batch
-was written) is undone — the segment is cut back to where the batch began, or, if that fails
-too, writing moves on to a new segment — and the error goes to the caller, which refuses the
-batch. Without that, the next batch would be appended to the torn bytes, its first line would
-fail its CRC on reading, and readings already acknowledged would be skipped.
+was written) is undone (``sensors.durable.append_or_cut``: the segment is cut back to where
+the batch began; if that fails too, writing moves on to a new segment) and the error goes to
+the caller, which refuses the batch. Without that, the next batch would be appended to the
+torn bytes, its first line would fail its CRC on reading, and readings already acknowledged
+would be skipped.
 
 Room: :class:`SpoolFull` (an ``OSError``, ``ENOSPC``) refuses a batch *before* writing when
 the readings waiting would exceed ``max_bytes`` or the file system would keep less than
@@ -38,6 +39,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sensors.durable import TornWrite, append_or_cut
 
 log = logging.getLogger(__name__)
 
@@ -294,16 +297,14 @@ class Spool:
             self._open_active()
         data = b"".join(encode(r) for r in records)
         self._check_room(len(data))
-        view, fd = memoryview(data), self._fd
-        assert fd is not None  # opened above
+        assert self._fd is not None  # opened above
         try:
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
-            if self.fsync:
-                os.fsync(fd)
-        except OSError:
-            self._undo_write()
+            append_or_cut(self._fd, data, self.fsync)
+        except TornWrite:
+            # the torn bytes end this segment, where reading stops: write on in a new one
+            log.exception("spool: could not cut a failed write back; starting a new segment")
+            self._active += 1
+            self._open_active()
             raise
         self._active_size += len(data)
         self._bytes += len(data)
@@ -325,18 +326,6 @@ class Spool:
                     f"disk nearly full: {free} bytes free under {self.directory}, "
                     f"{self.min_free_bytes} kept in reserve"
                 )
-
-    def _undo_write(self) -> None:
-        """Cut the active segment back to before a failed write; failing that, write on
-        in a new segment (the torn bytes then end the old one, where reading stops)."""
-        assert self._fd is not None
-        try:
-            os.ftruncate(self._fd, self._active_size)
-            return
-        except OSError:
-            log.exception("spool: could not cut a failed write back; starting a new segment")
-        self._active += 1
-        self._open_active()
 
     # -- draining -----------------------------------------------------------------------
     def peek(self, max_records: int) -> list[tuple[Record, Position]]:

@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sensors.durable import TornWrite, append_or_cut
 from streams.topics import ACKS, ALERTS, READINGS
 
 log = logging.getLogger(__name__)
@@ -207,28 +208,17 @@ def segment_seq(path: Path) -> int | None:
 
 
 def _append_durably(path: Path, data: bytes, fsync: bool) -> None:
-    """Append ``data`` to ``path`` (and fsync); if that fails part-way — a full disk — cut the
-    file back to where it was and raise. Recovery on start only repairs a torn *tail*: a
-    member written after torn bytes would sit behind them for good, and the records after
-    them could not be read back (``tests/streams/test_archive_store.py``)."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # unbuffered: no
-    try:  # close() that flushes a leftover buffer after the cut
-        start = os.fstat(fd).st_size
-        view = memoryview(data)
-        try:
-            while view:
-                view = view[os.write(fd, view):]
-            if fsync:
-                os.fsync(fd)
-        except OSError:
-            try:
-                os.ftruncate(fd, start)
-            except OSError:
-                log.exception("archive: could not cut a failed write back", extra={"path": str(path)})
-            raise
+    """Append ``data`` to ``path`` and fsync, or not at all (``sensors.durable``): start-up
+    recovery only repairs a torn *tail*, so a member or manifest line that failed part-way
+    (a full disk) must not stay behind the next one."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        append_or_cut(fd, data, fsync)
+    except TornWrite:
+        log.exception("archive: could not cut a failed write back", extra={"path": str(path)})
+        raise
     finally:
         os.close(fd)
-
 
 
 @dataclass
