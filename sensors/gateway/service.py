@@ -48,6 +48,8 @@ class GatewayConfig:
     send_timeout_s: float = 5.0
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     metrics_exposition: Callable[[], tuple[bytes, str]] | None = None
+    # told the tokens' HMAC keys once loaded (the command masks them in its logs)
+    on_secrets: Callable[[list[bytes]], None] | None = None
     sensor_rate: SensorRateConfig = field(default_factory=SensorRateConfig)
     # the spool's room (sensors/gateway/spool.py): at most this much waiting for Kafka (0: no
     # cap), and never the file system's last ``spool_min_free_bytes``; past either, 503
@@ -71,6 +73,8 @@ class Gateway:
         self.tokens = TokenStore.load(config.tokens_file) if config.tokens_file else TokenStore({})
         if not len(self.tokens):
             log.warning("no gateway tokens configured: HTTP ingest refuses every request")
+        if config.on_secrets is not None:
+            config.on_secrets(self.tokens.hmac_keys())
         self.spool = Spool.open(
             config.spool_dir,
             max_bytes=config.spool_max_bytes,

@@ -7,7 +7,6 @@ everything else lives in ``sensors/gateway/``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -167,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     from sensors.gateway.nmea import ListenSpec
     from sensors.gateway.ratelimit import SensorRateConfig
     from sensors.gateway.service import GatewayConfig, prometheus_exposition, serve
-    from streams import metrics
+    from streams import metrics, redaction
     from streams.topics import kafka_python_security
 
     settings = settings_from_args(
@@ -217,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
         sensor_rate=SensorRateConfig(
             multiple=args.sensor_rate_multiple or 1.0, enabled=args.sensor_rate_multiple > 0
         ),
+        on_secrets=lambda keys: redaction.register(*keys),  # masked in every log line
         spool_max_bytes=int(settings.spool_max_mb * 1024 * 1024),
         spool_min_free_bytes=int(settings.spool_min_free_mb * 1024 * 1024),
     )
@@ -226,11 +226,5 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    if config.tokens_file is not None:  # the HMAC keys: masked in every log line
-        from sensors.gateway.auth import TokenStore
-        from streams import redaction
-
-        with contextlib.suppress(Exception):  # a bad file: the gateway reports it itself
-            redaction.register(*TokenStore.load(config.tokens_file).hmac_keys())
     serve(config)
     return 0

@@ -141,6 +141,15 @@ def test_mixed_batch_is_accepted_to_the_spool_and_bad_ones_explained(gateway) ->
     assert health["status"] == "degraded"
 
 
+def test_the_gateway_hands_its_hmac_keys_to_on_secrets(tmp_path) -> None:
+    """The command masks the tokens' HMAC keys in its logs: the gateway tells it the keys
+    of the file it loaded (once), not a second reading of the file."""
+    told: list[list[bytes]] = []
+    with Gateway(_config(tmp_path, on_secrets=told.append), link_factory=unreachable):
+        pass
+    assert told == [[HMAC_KEY.encode()]]
+
+
 def test_auth_refusals(gateway) -> None:
     url = f"{gateway.url}/ingest/radar"
     body = _lines(_radar("R2"))
