@@ -8,7 +8,9 @@ would be geo-referenced as a radar plot), and last the sensor's own reading budg
 multiple of its nominal rate without starving the others; only good readings spend it, so
 garbage cannot use up a sensor's budget). AIS sentences must also be framed NMEA with a good
 checksum. Good records of a batch go through even when others are bad; every bad one is
-dead-lettered (DESIGN §3) and reported back as ``{index, field, reason, message}``.
+reported back as ``{index, field, reason, message}`` and dead-lettered (DESIGN §3) — under a
+flood of refusals, within a budget per sender, sensor and reason, the rest counted in the
+next dead letter's ``count`` (:mod:`sensors.gateway.deadletters`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from sensors.ais.framing import FramingError, frame_line
 from sensors.friendly import friendly_report
 from sensors.gateway.auth import Credential
+from sensors.gateway.deadletters import DeadLetterBudget, LetterKey
 from sensors.gateway.forward import Forwarder
 from sensors.gateway.ratelimit import SensorRateConfig, SensorRateLimiter
 from sensors.gateway.spool import Record
@@ -98,9 +101,12 @@ class IngestCore:
         max_age_s: float = MAX_AGE_S,
         clock: Callable[[], float] = time.time,
         sensor_rate: SensorRateConfig | SensorRateLimiter | None = None,
+        deadletters: DeadLetterBudget | None = None,
     ) -> None:
         """``sensor_rate``: the per-sensor reading budget (None: the defaults of
-        :class:`SensorRateConfig`; ``SensorRateConfig(enabled=False)`` turns it off)."""
+        :class:`SensorRateConfig`; ``SensorRateConfig(enabled=False)`` turns it off);
+        ``deadletters``: how many dead letters a flood of refusals may write (module
+        ``deadletters``; None: its defaults)."""
         self.registry = registry
         self.forwarder = forwarder
         self.metrics = metrics or GatewayMetrics()
@@ -111,6 +117,7 @@ class IngestCore:
             if isinstance(sensor_rate, SensorRateLimiter)
             else SensorRateLimiter(sensor_rate)
         )
+        self.deadletters = deadletters or DeadLetterBudget()
 
     def _check(self, kind: str, reading: Any, cred: Credential, now: float) -> float:
         """Raise :class:`ReadingError` for a bad reading; return 0, or the seconds to wait
@@ -187,28 +194,30 @@ class IngestCore:
                 result.rejected.append({"index": i, **err.to_dict()})
                 label = sid if sid is not None and sid in self.registry else "unknown"
                 rejected_by[(label, err.reason)] += 1
-                text = raw[i] if raw is not None else json.dumps(reading, default=str)
-                dead.append(
-                    Record(
-                        DEADLETTER_TOPIC,
-                        f"readings.{kind}",
-                        {
-                            "source": f"gateway/{transport}",
-                            "reason": err.reason,
-                            "raw": text[:RAW_LIMIT],
-                            "t": now,
-                            "field": err.field,
-                            "message": err.message,
-                            "sensor_id": sid,
-                            "index": i,
-                            "topic": f"readings.{kind}",
-                            "client": cred.name,
-                        },
-                    )
+                count = self.deadletters.admit(
+                    LetterKey(cred.name, label, err.reason, kind, transport)
                 )
+                if count:  # else over the dead-letter budget: held, in a later one's count
+                    text = raw[i] if raw is not None else json.dumps(reading, default=str)
+                    dead.append(
+                        _dead_letter(
+                            kind, transport, cred.name, err.reason, now, count,
+                            raw=text[:RAW_LIMIT], field=err.field, message=err.message,
+                            sensor_id=sid, index=i,
+                        )
+                    )
                 continue
             result.accepted.append(i)
             by_sensor[reading["sensor_id"]].append(reading)
+        for key, count in self.deadletters.release():
+            dead.append(
+                _dead_letter(
+                    key.kind, key.transport, key.client, key.reason, now, count,
+                    raw="", field=None, sensor_id=key.sensor,
+                    message=f"{count} more readings refused ({key.reason}) past the "
+                    "dead-letter budget, in summary",
+                )
+            )
 
         records, counts = self._records(kind, by_sensor)
         submitted = self.forwarder.submit(records + dead)
@@ -269,3 +278,30 @@ class IngestCore:
                 m.spooled.labels(sensor_id=sid, sensor_type=kind).inc(n)
         if m.latency is not None and by_sensor:
             m.latency.labels(sensor_type=kind).observe(elapsed)
+
+
+def _dead_letter(
+    kind: str,
+    transport: str,
+    client: str,
+    reason: str,
+    now: float,
+    count: int,
+    **fields: Any,
+) -> Record:
+    """A ``deadletter`` record (DESIGN §3) of refused ``readings.<kind>``; ``count``: how
+    many refusals it stands for (more than 1 past the dead-letter budget)."""
+    topic = f"readings.{kind}"
+    return Record(
+        DEADLETTER_TOPIC,
+        topic,
+        {
+            "source": f"gateway/{transport}",
+            "reason": reason,
+            "t": now,
+            **fields,
+            "topic": topic,
+            "client": client,
+            "count": count,
+        },
+    )

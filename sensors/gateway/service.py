@@ -19,6 +19,7 @@ from aiohttp import web
 
 from sensors.gateway.auth import TokenStore
 from sensors.gateway.core import GatewayMetrics, IngestCore
+from sensors.gateway.deadletters import DEFAULT_PER_S, DeadLetterBudget
 from sensors.gateway.forward import Forwarder, LinkFactory, kafka_link_factory
 from sensors.gateway.http import HttpConfig, make_app
 from sensors.gateway.nmea import ListenSpec, NmeaListener, TcpNmeaListener, UdpNmeaListener
@@ -51,6 +52,9 @@ class GatewayConfig:
     # told the tokens' HMAC keys once loaded (the command masks them in its logs)
     on_secrets: Callable[[list[bytes]], None] | None = None
     sensor_rate: SensorRateConfig = field(default_factory=SensorRateConfig)
+    # dead letters per second per (sender, sensor, reason) before a flood of refusals is
+    # summarised (sensors/gateway/deadletters.py; 0: one for every refusal)
+    deadletter_per_s: float = DEFAULT_PER_S
     # the spool's room (sensors/gateway/spool.py): at most this much waiting for Kafka (0: no
     # cap), and never the file system's last ``spool_min_free_bytes``; past either, 503
     spool_max_bytes: int = 0
@@ -99,6 +103,7 @@ class Gateway:
             config.metrics,
             max_age_s=config.max_age_s,
             sensor_rate=config.sensor_rate,
+            deadletters=DeadLetterBudget(config.deadletter_per_s),
         )
         self.listeners: list[NmeaListener] = [
             UdpNmeaListener(self.core, s) for s in config.nmea_udp

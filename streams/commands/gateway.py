@@ -123,6 +123,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="each sensor may send X times its nominal reading rate (excess: rate_limited); "
         "0 turns the per-sensor limit off (default 3)",
     )
+    p.add_argument(
+        "--deadletter-rate",
+        type=float,
+        default=5.0,
+        metavar="PER_S",
+        help="dead letters per second per sender, sensor and reason; refusals past it are "
+        "counted in the next dead letter's 'count' instead of one record each, so a flood "
+        "of bad or rate-limited readings does not flood the deadletter topic; 0: one dead "
+        "letter for every refusal (default 5)",
+    )
     p.set_defaults(func=run)
 
     tsub = p.add_subparsers(dest="gateway_command", metavar="SUBCOMMAND")
@@ -216,6 +226,7 @@ def run(args: argparse.Namespace) -> int:
         sensor_rate=SensorRateConfig(
             multiple=args.sensor_rate_multiple or 1.0, enabled=args.sensor_rate_multiple > 0
         ),
+        deadletter_per_s=args.deadletter_rate,
         on_secrets=lambda keys: redaction.register(*keys),  # masked in every log line
         spool_max_bytes=int(settings.spool_max_mb * 1024 * 1024),
         spool_min_free_bytes=int(settings.spool_min_free_mb * 1024 * 1024),
