@@ -44,6 +44,11 @@ class Settings:
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8088
     gateway_tokens_file: Path | None = None
+    # HTTPS on the gateway's listener (PEM files; unset: plain HTTP) and, for mutual TLS,
+    # the CA that signs the senders' client certificates (docs/gateway.md "TLS")
+    gateway_tls_cert: Path | None = None
+    gateway_tls_key: Path | None = None
+    gateway_tls_client_ca: Path | None = None
     spool_dir: Path | None = None
     # the gateway spool's room: at most this many MiB waiting for Kafka (0: no cap), and
     # never the file system's last spool_min_free_mb; past either a request gets 503

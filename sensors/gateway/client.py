@@ -8,6 +8,7 @@ stderr. Dead letters are not sent: the gateway dead-letters what it refuses itse
 from __future__ import annotations
 
 import json
+import ssl
 import sys
 import time
 import urllib.error
@@ -33,7 +34,10 @@ class GatewayClient:
         timeout_s: float = 30.0,
         retries: int = 5,
         errors: IO[str] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """``tls``: how an ``https://`` gateway is verified (``sensors.gateway.tls.
+        client_context``: the agency's CA, a client certificate); None: the system's."""
         if not token:
             raise GatewayError("a gateway token is needed (--token)")
         self.url = url.rstrip("/")
@@ -43,6 +47,7 @@ class GatewayClient:
         self.timeout_s = timeout_s
         self.retries = retries
         self.errors = errors if errors is not None else sys.stderr
+        self.tls = tls
         self._buffers: dict[str, list[bytes]] = {}
         self.accepted = 0
         self.spooled = 0
@@ -95,10 +100,10 @@ class GatewayClient:
     def _request(self, url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
         delay = 0.5
         last = ""
-        for _attempt in range(self.retries + 1):
+        for attempt in range(self.retries + 1):
             req = urllib.request.Request(url, data=body, headers=headers, method="POST")
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                with urllib.request.urlopen(req, timeout=self.timeout_s, context=self.tls) as resp:
                     return dict(json.loads(resp.read()))
             except urllib.error.HTTPError as exc:
                 detail = exc.read().decode("utf-8", "replace")
@@ -112,7 +117,15 @@ class GatewayClient:
                 wait = float(retry_after) if retry_after and retry_after.isdigit() else delay
                 last = f"HTTP {exc.code}"
             except (urllib.error.URLError, OSError) as exc:
+                if isinstance(getattr(exc, "reason", exc), ssl.SSLCertVerificationError):
+                    # not transient: retrying cannot make the certificate trusted
+                    raise GatewayError(
+                        f"the gateway's TLS certificate is not trusted ({exc}); give the CA "
+                        "that signed it (--ca-file)"
+                    ) from exc
                 wait, last = delay, str(exc)
+            if attempt == self.retries:
+                break  # no wait after the last attempt
             time.sleep(wait)
             delay = min(delay * 2, 10.0)
         raise GatewayError(f"gateway unreachable after {self.retries + 1} attempts: {last}")

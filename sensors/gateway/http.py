@@ -84,6 +84,16 @@ class HttpConfig:
     max_readings: int = MAX_READINGS
     rate_per_s: float = 50.0  # requests per second per token
     burst: float = 100.0
+    # mutual TLS (sensors/gateway/tls.py): ingest only from a connection that presented a
+    # client certificate (the TLS layer has verified it); /healthz and /metrics stay open to
+    # probes and Prometheus, which hold none
+    require_client_cert: bool = False
+
+
+def _peer_certificate(request: web.Request) -> bool:
+    """Whether the connection presented a (verified) client certificate."""
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    return ssl_object is not None and bool(ssl_object.getpeercert())
 
 
 def _error(status: int, message: str, **extra: Any) -> web.Response:
@@ -106,6 +116,10 @@ def make_app(
         kind = request.match_info["kind"]
         if kind not in KINDS:
             return _error(404, f"unknown reading kind {kind!r}; one of {', '.join(KINDS)}")
+        if cfg.require_client_cert and not _peer_certificate(request):
+            return _error(
+                401, "a client certificate signed by the gateway's client CA is needed (mutual TLS)"
+            )
         cred = tokens.authenticate(request.headers.get("Authorization"))
         if cred is None:
             return web.json_response(

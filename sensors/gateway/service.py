@@ -11,7 +11,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from sensors.gateway.http import HttpConfig, make_app
 from sensors.gateway.nmea import ListenSpec, NmeaListener, TcpNmeaListener, UdpNmeaListener
 from sensors.gateway.ratelimit import SensorRateConfig
 from sensors.gateway.spool import Spool
+from sensors.gateway.tls import TlsConfigError, server_context
 from sensors.registry import SensorRegistry
 from sensors.schemas import MAX_AGE_S
 
@@ -55,6 +56,11 @@ class GatewayConfig:
     # dead letters per second per (sender, sensor, reason) before a flood of refusals is
     # summarised (sensors/gateway/deadletters.py; 0: one for every refusal)
     deadletter_per_s: float = DEFAULT_PER_S
+    # HTTPS (sensors/gateway/tls.py): the certificate chain and key (None: plain HTTP), and
+    # the CA whose client certificates senders must present (None: tokens alone)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
     # the spool's room (sensors/gateway/spool.py): at most this much waiting for Kafka (0: no
     # cap), and never the file system's last ``spool_min_free_bytes``; past either, 503
     spool_max_bytes: int = 0
@@ -73,6 +79,14 @@ class Gateway:
 
     def __init__(self, config: GatewayConfig, link_factory: LinkFactory | None = None) -> None:
         self.config = config
+        if config.tls_cert is None and (config.tls_key or config.tls_client_ca):
+            raise TlsConfigError("a TLS key or client CA needs a certificate (--tls-cert)")
+        # built now: a bad certificate stops the gateway before it opens the spool
+        self.tls = (
+            server_context(config.tls_cert, config.tls_key, config.tls_client_ca)
+            if config.tls_cert is not None
+            else None
+        )
         self.registry = SensorRegistry.load(config.sensors_file)
         self.tokens = TokenStore.load(config.tokens_file) if config.tokens_file else TokenStore({})
         if not len(self.tokens):
@@ -131,16 +145,19 @@ class Gateway:
         await asyncio.get_running_loop().run_in_executor(
             None, self.forwarder.first_attempt.wait, 5.0
         )
+        http = self.config.http
+        if self.config.tls_client_ca is not None:
+            http = replace(http, require_client_cert=True)
         app = make_app(
             self.core,
             self.tokens,
-            self.config.http,
+            http,
             health=self.health,
             metrics=self.config.metrics_exposition,
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        site = web.TCPSite(self._runner, self.config.host, self.config.port, ssl_context=self.tls)
         await site.start()
         server = getattr(site, "_server", None)
         if server is not None and server.sockets:
@@ -149,7 +166,11 @@ class Gateway:
             await listener.start()
         log.info(
             "gateway ready",
-            extra={"host": self.config.host, "port": self.port, "spool_depth": self.spool.depth},
+            extra={
+                "url": self.url,
+                "mutual_tls": self.config.tls_client_ca is not None,
+                "spool_depth": self.spool.depth,
+            },
         )
 
     async def _stop(self) -> None:
@@ -205,7 +226,8 @@ class Gateway:
 
     @property
     def url(self) -> str:
-        return f"http://{self.config.host}:{self.port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{self.config.host}:{self.port}"
 
     def __enter__(self) -> Gateway:
         return self.start()

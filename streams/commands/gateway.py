@@ -46,6 +46,9 @@ examples:
   curl -H "Authorization: Bearer $TOKEN" --data-binary @radar.jsonl \\
       http://127.0.0.1:8088/ingest/radar
   borderfusion push readings.jsonl --http http://127.0.0.1:8088 --token $TOKEN
+  borderfusion gateway --host 0.0.0.0 --tls-cert gw.pem --tls-key gw.key ...   # HTTPS
+  borderfusion push readings.jsonl --http https://gw.post3:8088 --ca-file agency-ca.pem \
+      --token $TOKEN
 """
 
 
@@ -85,6 +88,24 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument(
         "--sensors", metavar="FILE", help="sensor registry (default: BORDERFUSION_SENSORS_FILE)"
+    )
+    p.add_argument(
+        "--tls-cert",
+        metavar="PEM",
+        help="serve HTTPS with this certificate chain (default: BORDERFUSION_GATEWAY_TLS_CERT; "
+        "unset: plain HTTP, which sends every token in clear)",
+    )
+    p.add_argument(
+        "--tls-key",
+        metavar="PEM",
+        help="the certificate's private key, chmod 600 (default: "
+        "BORDERFUSION_GATEWAY_TLS_KEY; unset: in --tls-cert)",
+    )
+    p.add_argument(
+        "--tls-client-ca",
+        metavar="PEM",
+        help="mutual TLS: senders must present a client certificate signed by this CA "
+        "(default: BORDERFUSION_GATEWAY_TLS_CLIENT_CA)",
     )
     add_bootstrap_flag(p)
     p.add_argument(
@@ -176,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
     from sensors.gateway.nmea import ListenSpec
     from sensors.gateway.ratelimit import SensorRateConfig
     from sensors.gateway.service import GatewayConfig, prometheus_exposition, serve
+    from sensors.gateway.tls import TlsConfigError
     from streams import metrics, redaction
     from streams.topics import kafka_python_security
 
@@ -189,6 +211,9 @@ def run(args: argparse.Namespace) -> int:
         spool_max_mb=args.spool_max_mb,
         spool_min_free_mb=args.spool_min_free_mb,
         sensors_file=args.sensors,
+        gateway_tls_cert=args.tls_cert,
+        gateway_tls_key=args.tls_key,
+        gateway_tls_client_ca=args.tls_client_ca,
     )
     setup_logging(settings.log_level, settings.secret_values())
     logging.getLogger("kafka").setLevel(logging.WARNING)  # its INFO is per-connection noise
@@ -230,12 +255,19 @@ def run(args: argparse.Namespace) -> int:
         on_secrets=lambda keys: redaction.register(*keys),  # masked in every log line
         spool_max_bytes=int(settings.spool_max_mb * 1024 * 1024),
         spool_min_free_bytes=int(settings.spool_min_free_mb * 1024 * 1024),
+        tls_cert=settings.gateway_tls_cert,
+        tls_key=settings.gateway_tls_key,
+        tls_client_ca=settings.gateway_tls_client_ca,
     )
+    scheme = "https" if config.tls_cert else "http"
     print(
-        f"gateway: http://{config.host}:{config.port}  spool={config.spool_dir}  "
+        f"gateway: {scheme}://{config.host}:{config.port}  spool={config.spool_dir}  "
         f"kafka={config.bootstrap}",
         file=sys.stderr,
         flush=True,
     )
-    serve(config)
+    try:
+        serve(config)
+    except TlsConfigError as exc:
+        raise SystemExit(f"borderfusion gateway: {exc}") from exc
     return 0

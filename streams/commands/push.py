@@ -32,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "readings that break their schema are dead-lettered by the ingest agent\n"
         "(or refused by the gateway with --http). The run never stops on a bad line.",
         epilog="examples:\n  borderfusion push scenario/readings.jsonl\n"
-        "  borderfusion push - --http http://127.0.0.1:8088 --token $TOKEN < readings.jsonl",
+        "  borderfusion push - --http http://127.0.0.1:8088 --token $TOKEN < readings.jsonl\n"
+        "  borderfusion push readings.jsonl --http https://gw.post3:8088 --ca-file ca.pem "
+        "--token $TOKEN",
         formatter_class=formatter(),
     )
     p.add_argument("file", metavar="FILE", help="JSON lines file, or - for stdin")
@@ -45,6 +47,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default=500,
         help="readings per HTTP request (with --http; default 500)",
     )
+    p.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        help="with an https:// gateway: trust the CA in this file (default: the system's)",
+    )
+    p.add_argument(
+        "--client-cert",
+        metavar="PEM",
+        help="with a gateway that asks for mutual TLS: this client certificate",
+    )
+    p.add_argument("--client-key", metavar="PEM", help="its private key (default: in the cert)")
     p.set_defaults(func=run)
 
 
@@ -57,10 +70,20 @@ def run(args: argparse.Namespace) -> int:
     sent = 0
     t0 = time.monotonic()
     sink: GatewayClient | KafkaPusher
+    gateway: GatewayClient | None = None
     if args.http:
         from sensors.gateway.client import GatewayClient
+        from sensors.gateway.tls import TlsConfigError, client_context
 
-        sink = GatewayClient(args.http, args.token, batch=args.batch)
+        try:
+            tls = (
+                client_context(args.ca_file, args.client_cert, args.client_key)
+                if args.ca_file or args.client_cert
+                else None
+            )
+        except TlsConfigError as exc:
+            raise SystemExit(f"borderfusion push: {exc}") from exc
+        sink = gateway = GatewayClient(args.http, args.token, batch=args.batch, tls=tls)
     else:
         from sensors.push import KafkaPusher
         from streams.topics import kafka_python_security
@@ -96,5 +119,9 @@ def run(args: argparse.Namespace) -> int:
         "rejected_by_reason": dict(bad),
         "seconds": round(time.monotonic() - t0, 3),
     }
+    if gateway is not None:  # what the gateway answered
+        summary.update(
+            accepted=gateway.accepted, spooled=gateway.spooled, refused=gateway.rejected
+        )
     print(json.dumps(summary), file=sys.stderr)
     return 0

@@ -379,3 +379,16 @@ def test_chart_runs_every_role_with_users_and_one_archive_pod() -> None:
         (10110, "UDP"),
         (10111, "TCP"),
     }
+    # the all-on gateway serves HTTPS with mutual TLS: files, named port, probes, scrape
+    assert {p["name"] for p in gw_svc["spec"]["ports"] if p["protocol"] == "TCP"} >= {"https"}
+    gw = next(c for d in pods.values() for c in d["spec"]["template"]["spec"]["containers"]
+              if c["args"][0] == "gateway")  # fmt: skip
+    env = {e["name"]: e.get("value") for e in gw["env"]}
+    mounts = {m["mountPath"] for m in gw["volumeMounts"]}
+    for var in ("CERT", "KEY", "CLIENT_CA"):
+        path = env[f"BORDERFUSION_GATEWAY_TLS_{var}"]
+        assert path.rsplit("/", 1)[0] in mounts, path
+    assert gw["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "https", "scheme": "HTTPS"}
+    assert "https://127.0.0.1:8088/healthz" in gw["readinessProbe"]["exec"]["command"][-1]
+    scrape = {e["port"]: e for e in monitor["spec"]["endpoints"]}
+    assert scrape["https"]["scheme"] == "https" and "http" in scrape
