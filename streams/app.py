@@ -7,11 +7,13 @@ must reach our own error handling (and the dead-letter topic), not crash Faust's
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 
+from sensors.tls import TlsConfigError, server_context
 from streams import kafka_client
 from streams import topics as T
 from streams.settings import Settings
@@ -71,6 +73,16 @@ def compression(settings: Settings) -> str | None:
     return None if name == "none" else name
 
 
+def web_tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The web listener's TLS (``web_tls_cert``/``_key``), or None for plain HTTP; a bad
+    file raises ``sensors.tls.TlsConfigError`` before anything starts."""
+    if settings.web_tls_cert is None:
+        if settings.web_tls_key is not None:
+            raise TlsConfigError("web_tls_key needs web_tls_cert (BORDERFUSION_WEB_TLS_CERT)")
+        return None
+    return server_context(settings.web_tls_cert, settings.web_tls_key)
+
+
 def create_app(settings: Settings, roles: tuple[str, ...] = ROLES) -> AppHandle:
     """Build the Faust app running the agents of ``roles`` (default: all of them)."""
     unknown = set(roles) - set(ROLES)
@@ -99,6 +111,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = ROLES) -> AppHandle:
         web_host=settings.web_host,
         web_bind=settings.web_host,  # Faust binds 0.0.0.0 unless told: loopback by default
         web_port=settings.web_port,
+        web_ssl_context=web_tls_context(settings),
         web_in_thread=False,
         autodiscover=False,
         producer_acks=-1,

@@ -40,6 +40,10 @@ class Settings:
     rules_file: Path | None = None
     web_host: str = "127.0.0.1"
     web_port: int = 6066
+    # HTTPS on the web listener (PEM chain and key, sensors/tls.py; unset: plain HTTP, for a
+    # TLS proxy or Ingress in front). Every worker's /healthz and /metrics share the listener
+    web_tls_cert: Path | None = None
+    web_tls_key: Path | None = None
     users_file: Path | None = None  # web users/roles (streams/web/auth.py)
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8088
@@ -136,6 +140,11 @@ class Settings:
     archive_readings_retention_days: float = 0.0
     # alert delivery (streams/delivery): TAK targets and webhooks, see docs/delivery.md
     delivery_file: Path | None = None
+
+    @property
+    def web_scheme(self) -> str:
+        """``https`` when the web listener has a certificate, else ``http``."""
+        return "https" if self.web_tls_cert is not None else "http"
 
     def topic(self, name: str) -> str:
         """Full topic name with the configured prefix (``replay1.`` + ``observations``)."""

@@ -25,7 +25,8 @@ def run_worker(settings: Settings, roles: tuple[str, ...] = ROLES) -> int:
     worker = Worker(handle.app, loglevel=settings.log_level.lower(), quiet=True,
                     redirect_stdouts=False, override_logging=False)
     log.info("worker starting", extra={"roles": list(roles), "bootstrap": settings.kafka_bootstrap,
-                                       "web": f"http://{settings.web_host}:{settings.web_port}"
+                                       "web": f"{settings.web_scheme}://{settings.web_host}:"
+                                              f"{settings.web_port}"
                                        if "web" in roles else None})
     worker.execute_from_commandline()
     return 0

@@ -36,7 +36,7 @@ class GatewayClient:
         errors: IO[str] | None = None,
         tls: ssl.SSLContext | None = None,
     ) -> None:
-        """``tls``: how an ``https://`` gateway is verified (``sensors.gateway.tls.
+        """``tls``: how an ``https://`` gateway is verified (``sensors.tls.
         client_context``: the agency's CA, a client certificate); None: the system's."""
         if not token:
             raise GatewayError("a gateway token is needed (--token)")

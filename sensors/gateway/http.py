@@ -84,7 +84,7 @@ class HttpConfig:
     max_readings: int = MAX_READINGS
     rate_per_s: float = 50.0  # requests per second per token
     burst: float = 100.0
-    # mutual TLS (sensors/gateway/tls.py): ingest only from a connection that presented a
+    # mutual TLS (sensors/tls.py): ingest only from a connection that presented a
     # client certificate (the TLS layer has verified it); /healthz and /metrics stay open to
     # probes and Prometheus, which hold none
     require_client_cert: bool = False

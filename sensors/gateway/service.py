@@ -25,9 +25,9 @@ from sensors.gateway.http import HttpConfig, make_app
 from sensors.gateway.nmea import ListenSpec, NmeaListener, TcpNmeaListener, UdpNmeaListener
 from sensors.gateway.ratelimit import SensorRateConfig
 from sensors.gateway.spool import Spool
-from sensors.gateway.tls import TlsConfigError, server_context
 from sensors.registry import SensorRegistry
 from sensors.schemas import MAX_AGE_S
+from sensors.tls import TlsConfigError, server_context
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class GatewayConfig:
     # dead letters per second per (sender, sensor, reason) before a flood of refusals is
     # summarised (sensors/gateway/deadletters.py; 0: one for every refusal)
     deadletter_per_s: float = DEFAULT_PER_S
-    # HTTPS (sensors/gateway/tls.py): the certificate chain and key (None: plain HTTP), and
+    # HTTPS (sensors/tls.py): the certificate chain and key (None: plain HTTP), and
     # the CA whose client certificates senders must present (None: tokens alone)
     tls_cert: Path | None = None
     tls_key: Path | None = None

@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
     from sensors.gateway.nmea import ListenSpec
     from sensors.gateway.ratelimit import SensorRateConfig
     from sensors.gateway.service import GatewayConfig, prometheus_exposition, serve
-    from sensors.gateway.tls import TlsConfigError
+    from sensors.tls import TlsConfigError
     from streams import metrics, redaction
     from streams.topics import kafka_python_security
 

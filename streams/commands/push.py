@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     gateway: GatewayClient | None = None
     if args.http:
         from sensors.gateway.client import GatewayClient
-        from sensors.gateway.tls import TlsConfigError, client_context
+        from sensors.tls import TlsConfigError, client_context
 
         try:
             tls = (

@@ -47,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from sensors.tls import TlsConfigError
+    from streams.app import web_tls_context
     from streams.worker import run_worker
 
     settings = settings_from_args(
@@ -59,4 +61,8 @@ def run(args: argparse.Namespace) -> int:
     )
     setup_logging(settings.log_level, settings.secret_values())
     roles = tuple(ROLES) if not args.role or "all" in args.role else tuple(dict.fromkeys(args.role))
+    try:
+        web_tls_context(settings)  # a bad certificate: say so before anything starts
+    except TlsConfigError as exc:
+        raise SystemExit(f"borderfusion worker: {exc}") from exc
     return run_worker(settings, roles)

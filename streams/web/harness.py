@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -35,10 +36,16 @@ class WebWorker:
     tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (role, token)
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    # HTTPS: (certificate chain, key) for the worker, and the CA the requests trust
+    tls: tuple[Path, Path] | None = None
+    ca_file: Path | None = None
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def _context(self) -> ssl.SSLContext | None:
+        return ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file else None
 
     def write_users(self) -> Path:
         entries = [user_entry(n, r, password=p) for n, (r, p) in self.users.items()]
@@ -64,6 +71,8 @@ class WebWorker:
         }
         if self.zones_file:
             env["BORDERFUSION_ZONES_FILE"] = str(self.zones_file)
+        if self.tls:
+            env["BORDERFUSION_WEB_TLS_CERT"], env["BORDERFUSION_WEB_TLS_KEY"] = map(str, self.tls)
         # the worker entry point without the whole CLI tree (same run_worker as `worker`)
         argv = [sys.executable, "-m", "streams.web.harness", *self.roles]
         log = open(self.workdir / "worker.log", "wb")  # noqa: SIM115 - lives as long as proc
@@ -73,7 +82,9 @@ class WebWorker:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"web worker exited: {self.log_tail()}")
             try:
-                with urllib.request.urlopen(self.base + "/healthz", timeout=2) as r:
+                with urllib.request.urlopen(
+                    self.base + "/healthz", timeout=2, context=self._context()
+                ) as r:
                     if json.loads(r.read()).get("live_caught_up"):
                         return self
             except (OSError, ValueError):
@@ -125,7 +136,9 @@ class WebWorker:
         if cookie:
             hdrs["Cookie"] = cookie
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=hdrs)
-        opener = urllib.request.build_opener(_NoRedirect)
+        opener = urllib.request.build_opener(
+            _NoRedirect, urllib.request.HTTPSHandler(context=self._context())
+        )
         try:
             with opener.open(req, timeout=10) as r:
                 return r.status, dict(r.headers), r.read()

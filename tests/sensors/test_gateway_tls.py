@@ -1,12 +1,11 @@
-"""HTTPS on the gateway (sensors/gateway/tls.py): senders that trust the agency's CA are
+"""HTTPS on the gateway (sensors/tls.py): senders that trust the agency's CA are
 served, the token never crosses in clear, and with mutual TLS only senders holding a client
-certificate of that CA get through. Certificates are made with the openssl command."""
+certificate of that CA get through (certificates: tests/tls_certs.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -18,52 +17,17 @@ import pytest
 
 from sensors.gateway.client import GatewayClient, GatewayError
 from sensors.gateway.service import Gateway
-from sensors.gateway.tls import TlsConfigError, client_context, server_context
+from sensors.tls import TlsConfigError, client_context, server_context
 from tests.sensors.test_gateway_http import _config
+from tests.tls_certs import make_pki, needs_openssl
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def _ca(d: Path, name: str) -> None:
-    _openssl(
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "2", "-subj", f"/CN={name}",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        cwd=d,
-    )
-
-
-def _signed(d: Path, name: str, ca: str, ext: str) -> None:
-    (d / f"{name}.ext").write_text(ext)
-    _openssl(
-        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}", cwd=d,
-    )
-    _openssl(
-        "x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
-        "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext",
-        cwd=d,
-    )
-    os.chmod(d / f"{name}.key", 0o600)
+pytestmark = needs_openssl
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory) -> Path:
-    """The agency's CA with a gateway and a sensor certificate; a rogue CA with a sensor."""
-    d = tmp_path_factory.mktemp("pki")
-    _ca(d, "ca")
-    _ca(d, "rogue")
-    _signed(d, "gw", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-                           "extendedKeyUsage=serverAuth\n")
-    _signed(d, "sensor", "ca", "extendedKeyUsage=clientAuth\n")
-    _signed(d, "intruder", "rogue", "extendedKeyUsage=clientAuth\n")
-    return d
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 def _reading() -> dict:
@@ -78,7 +42,7 @@ def _send(url: str, tls, retries: int = 0) -> GatewayClient:
 
 
 def test_an_https_gateway_serves_a_client_that_trusts_its_ca(tmp_path, pki) -> None:
-    cfg = _config(tmp_path, tls_cert=pki / "gw.pem", tls_key=pki / "gw.key")
+    cfg = _config(tmp_path, tls_cert=pki / "server.pem", tls_key=pki / "server.key")
     with Gateway(cfg) as gw:
         assert gw.url.startswith("https://127.0.0.1:")
         client = _send(gw.url, client_context(pki / "ca.pem"))
@@ -96,7 +60,7 @@ def test_an_https_gateway_serves_a_client_that_trusts_its_ca(tmp_path, pki) -> N
 
 
 def test_a_client_that_does_not_trust_the_certificate_stops_at_once(tmp_path, pki) -> None:
-    cfg = _config(tmp_path, tls_cert=pki / "gw.pem", tls_key=pki / "gw.key")
+    cfg = _config(tmp_path, tls_cert=pki / "server.pem", tls_key=pki / "server.key")
     with Gateway(cfg) as gw:
         t0 = time.monotonic()
         with pytest.raises(GatewayError, match="not trusted.*--ca-file"):
@@ -107,7 +71,7 @@ def test_a_client_that_does_not_trust_the_certificate_stops_at_once(tmp_path, pk
 
 def test_mutual_tls_admits_only_senders_with_a_certificate_of_the_agency(tmp_path, pki) -> None:
     cfg = _config(
-        tmp_path, tls_cert=pki / "gw.pem", tls_key=pki / "gw.key", tls_client_ca=pki / "ca.pem"
+        tmp_path, tls_cert=pki / "server.pem", tls_key=pki / "server.key", tls_client_ca=pki / "ca.pem"
     )
     with Gateway(cfg) as gw:
         ok = _send(gw.url, client_context(pki / "ca.pem", pki / "sensor.pem", pki / "sensor.key"))
@@ -129,11 +93,11 @@ def test_mutual_tls_admits_only_senders_with_a_certificate_of_the_agency(tmp_pat
 
 def test_bad_tls_files_are_refused_with_the_reason(tmp_path, pki) -> None:
     with pytest.raises(TlsConfigError, match="not found"):
-        server_context(tmp_path / "missing.pem", pki / "gw.key")
+        server_context(tmp_path / "missing.pem", pki / "server.key")
     with pytest.raises(TlsConfigError, match="cannot use certificate"):
-        server_context(pki / "gw.pem", pki / "sensor.key")  # another certificate's key
+        server_context(pki / "server.pem", pki / "sensor.key")  # another certificate's key
     with pytest.raises(TlsConfigError, match="needs a certificate"):
-        Gateway(_config(tmp_path, tls_key=pki / "gw.key"))
+        Gateway(_config(tmp_path, tls_key=pki / "server.key"))
 
 
 @pytest.mark.slow
@@ -143,12 +107,12 @@ def test_the_commands_serve_and_send_over_https(tmp_path, pki) -> None:
 
     cfg = _config(tmp_path)  # writes the registry and tokens files
     port = free_port()
-    env = {**os.environ, "BORDERFUSION_GATEWAY_TLS_KEY": str(pki / "gw.key")}  # env works too
+    env = {**os.environ, "BORDERFUSION_GATEWAY_TLS_KEY": str(pki / "server.key")}  # env works too
     gw = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "gateway", "--port", str(port),
          "--tokens", str(cfg.tokens_file), "--sensors", str(cfg.sensors_file),
          "--spool", str(tmp_path / "spool"), "--bootstrap", f"127.0.0.1:{free_port()}",
-         "--tls-cert", str(pki / "gw.pem")],
+         "--tls-cert", str(pki / "server.pem")],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     try:

@@ -1,4 +1,4 @@
-"""TLS for the gateway's HTTP listener and its clients.
+"""TLS for the gateway's and the web UI's listeners, and for the gateway's clients.
 
 Gateways sit at border posts and take readings over networks the agency does not own
 (leased lines, mobile data, a shared VPN). Without TLS the bearer token of every request
@@ -6,7 +6,8 @@ crosses that network in clear: one capture and the capturer can report for the s
 the gateway can serve HTTPS itself (``--tls-cert``/``--tls-key``), with TLS 1.2 as the
 floor, and optionally ask senders for a client certificate signed by the agency's CA
 (``--tls-client-ca``: mutual TLS, a stolen token alone is then not enough). A reverse proxy
-in front remains a valid alternative.
+in front remains a valid alternative. The web UI (``BORDERFUSION_WEB_TLS_CERT``) uses the
+same server context: coordinators' passwords and session cookies stay off the wire.
 """
 
 from __future__ import annotations
