@@ -9,6 +9,7 @@ already being tracked on the far side when ownership moves.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,8 @@ import shapely
 from shapely.geometry import shape
 
 from fusion.geodesy import LocalFrame
+
+OUTSIDE = "outside"  # the home of a point no sector polygon contains
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +74,10 @@ class Sectorizer:
             j = np.floor(n / self.grid_m).astype(int)
             return [f"g{a}_{b}" for a, b in zip(i.tolist(), j.tolist(), strict=True)]
         pts = shapely.points(e, n)
-        out = ["outside"] * len(pts)
+        out = [OUTSIDE] * len(pts)
         pi, gi = self._tree.query(pts, predicate="intersects")
         for p, g in zip(pi.tolist(), gi.tolist(), strict=True):
-            if out[p] == "outside":
+            if out[p] == OUTSIDE:
                 out[p] = self._ids[g]
         return out
 
@@ -147,3 +150,45 @@ class Sectorizer:
     def contains(self, sector_id: str, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """Whether each point lies in the sector (used to publish only owned tracks)."""
         return np.array(self.home(lat, lon)) == sector_id
+
+
+class VesselSectors:
+    """The sector of each vessel's last AIS report: the hand-over of sparse reporters.
+
+    A vessel reports every 2 s to 3 min (ITU-R M.1371), so between two reports it can leave
+    a sector *and its halo* altogether: a class B boat at 4 m/s covers 700 m on its 3 min
+    cycle, the halo is 500 m. Its next report then lands where nothing tracked it, and the
+    sector that did sees nothing more: its track goes silent while a new track starts
+    elsewhere, and a border crossed in between is crossed in neither (hold-out river seed 6:
+    an AIS boat's last report 82 s before its crossing in sector-2, the next one 98 s after
+    it, beyond the halo). :meth:`extra` names the sector of the previous report when it is
+    neither the new home nor in the halo; the report goes there too, as a halo copy, and
+    that sector's track is seen to leave — over the line, if it crossed.
+    """
+
+    def __init__(self, hold_s: float = 600.0) -> None:
+        """``hold_s``: a previous report older than this is forgotten (the tracker drops
+        an AIS track after as long a silence, ``TrackerConfig.ais_timeout_s``)."""
+        self.hold_s = hold_s
+        self._last: dict[int, tuple[str, float]] = {}  # mmsi -> (home sector, t)
+        self._pruned = -math.inf
+
+    def extra(self, mmsi: int, t: float, home: str, halo: list[str]) -> str | None:
+        """Record a report of ``mmsi`` at ``t`` homed in ``home``; the other sector it must
+        also go to, or None."""
+        prev = self._last.get(mmsi)
+        if prev is not None and t < prev[1]:
+            return None  # an older report than the last one: it changes nothing
+        self._last[mmsi] = (home, t)
+        if t - self._pruned > self.hold_s:
+            self._prune(t)
+        if prev is None or t - prev[1] > self.hold_s:
+            return None
+        sector = prev[0]
+        if sector in (home, OUTSIDE) or sector in halo:
+            return None
+        return sector
+
+    def _prune(self, t: float) -> None:
+        self._pruned = t
+        self._last = {m: v for m, v in self._last.items() if t - v[1] <= self.hold_s}

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from fusion.sectors import Sectorizer
+from fusion.sectors import Sectorizer, VesselSectors
+from fusion.tracker import TrackerConfig
 from fusion.types import Alert, Observation, TrackUpdate
 from sensors.friendly import friendly_observation
 from sensors.georef import (
@@ -156,6 +157,10 @@ class IngestStage:
         self.now = now
         self._ais: Any = None
         self._seismic: dict[str, Any] = {}
+        # AIS hand-over: a report also goes to the sector of the vessel's previous report
+        # when that is neither its home nor in its halo (fusion.sectors.VesselSectors;
+        # in memory: after a restart the first report of each vessel has no previous one)
+        self.vessels = VesselSectors(TrackerConfig.ais_timeout_s)
 
     def ingest(self, topic: str, value: bytes | str | Any, assign: bool = True) -> IngestResult:
         """One record of a ``readings.*`` topic: raw JSON bytes, or an already-parsed value.
@@ -340,11 +345,15 @@ class IngestStage:
                 home, others = homes[k], halos[k]
                 k += 1
                 obs.sector = home
-                if sz.halo_m > 0:
-                    for other in others:
-                        extra.append(Observation(obs.obs_id, obs.sensor_id, obs.kind, obs.t,
-                                                 obs.lat, obs.lon, obs.cov_en,
-                                                 {**obs.attrs, "halo": True}, other, obs.src))
+                copies = others if sz.halo_m > 0 else []
+                if obs.kind == "ais" and "mmsi" in obs.attrs:
+                    left = self.vessels.extra(int(obs.attrs["mmsi"]), obs.t, home, copies)
+                    if left is not None:
+                        copies = [*copies, left]
+                for other in copies:
+                    extra.append(Observation(obs.obs_id, obs.sensor_id, obs.kind, obs.t,
+                                             obs.lat, obs.lon, obs.cov_en,
+                                             {**obs.attrs, "halo": True}, other, obs.src))
             target.extend(extra)
 
 
@@ -865,9 +874,17 @@ class AlertStage:
     def process(self, sector: str, updates: list[TrackUpdate],
                 departed: list[TrackUpdate] | None = None) -> list[Alert]:
         """One bucket of the sector's track updates through the rules; ``departed``: its
-        tracks that left the sector meanwhile (``FusionStage.departures``), whose alerts
-        are handed over to the sector they entered first (``AlertEngine.hand_over``)."""
-        out = self._hand_over(sector, departed) if departed else []
+        tracks that left the sector meanwhile (``FusionStage.departures``). The rules judge
+        a departed track's first update outside here, then its alerts are handed over to
+        the sector it entered (``AlertEngine.hand_over``): what happened on the way out —
+        a border crossed between its last update inside and that one — is this sector's
+        to report; the next sector only knows the track from its first update there
+        (hold-out river seed 6: an AIS boat whose report after the crossing was already
+        past the sector edge was reported by neither)."""
+        out: list[Alert] = []
+        if departed:
+            out += self.engine(sector).process(departed, max(u.t for u in departed))
+            out += self._hand_over(sector, departed)
         if updates:
             out += self.engine(sector).process(updates, max(u.t for u in updates))
         return out

@@ -24,7 +24,10 @@ line (a coasted update is a prediction, not a plot). On the simulated set over h
 false crossings came from tracks under 15 updates old — a clutter plot joined to a fresh
 track, or a new track drifting 2–3 σ across the line and back while its velocity settled —
 and one plot over the line was all they had (docs/rules.md, "Sixth round"). A settled
-track still crosses on its first firm update.
+track still crosses on its first firm update, and so does an AIS track of its own (no
+sensor behind it): its positions are the vessel's reports, and a class B boat on its 3 min
+cycle may never send a second one from our sector (hold-out river seed 6: one report
+inside, the next past the line and the sector edge).
 
 A sensor track that had no update for ``max_gap_s`` (20 s) before this one forgets its side: a
 track coasting that long has a gate hundreds of metres wide, and the plot it then takes may be
@@ -67,6 +70,9 @@ from numpy.typing import NDArray
 
 from fusion.rules.base import Batch, Context, FloatArray, Hit, Rule, sensor_bonus
 
+# an AIS track of its own: its positions are the vessel's reports (GNSS, metres), not a
+# filter settling on noisy plots, so it crosses on its first firm update however young
+AIS_ONLY = frozenset({"ais"})
 # a track first seen inside whose nearest border point is this near a checkpoint came
 # through it (legal traffic), not over the line
 FIRST_SEEN_CHECKPOINT_M = 100.0
@@ -147,7 +153,7 @@ class BorderCrossing(Rule):
             if prev is not None and int(prev[0]) != int(firm[i]):
                 if not over[i]:
                     pending.pop(tid, None)
-                elif need <= 1 or seen.get(tid, 0) >= young:
+                elif need <= 1 or seen.get(tid, 0) >= young or batch.kinds[i] == AIS_ONLY:
                     flipped.append(i)
                 elif plot[i]:
                     k = pending.get(tid, 0) + 1

@@ -154,6 +154,19 @@ def test_settled_track_crosses_on_its_first_firm_update() -> None:
     assert _crossings(THIN, _path("M", ns)) == [(40.0, "outbound")]
 
 
+def test_a_young_ais_track_crosses_on_its_first_report_over_the_line() -> None:
+    """A class B boat heard three times, the third report past the line (and maybe the
+    last one this sector gets): an AIS track's positions are the vessel's own, there is no
+    filter settling to wait for. A sensor track fed by the same AIS still waits."""
+    ns = [-60.0, -50.0, -40.0, 30.0]
+    ais = [upd("V", T0 + 60 * k, -1000, n, sources=["A1"], mmsi=273000002)
+           for k, n in enumerate(ns)]
+    assert _crossings(THIN, ais) == [(180.0, "outbound")]
+    fused = [upd("F", T0 + 60 * k, -1000, n, sources=["R1", "A1"], mmsi=273000003)
+             for k, n in enumerate(ns)]
+    assert _crossings(THIN, fused) == []
+
+
 def test_young_track_crossing_waits_for_a_second_plot_on_the_line() -> None:
     ns = [40.0, 30.0, 20.0, 5.0, -5.0, 4.0, -6.0, -12.0, -20.0, -30.0]
     assert _crossings(FIRST, _path("Y", ns)) == [(7.0, "inbound")]

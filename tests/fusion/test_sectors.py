@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from fusion.geodesy import LocalFrame
-from fusion.sectors import Sectorizer
+from fusion.sectors import OUTSIDE, Sectorizer, VesselSectors
 
 ORIGIN = (51.5, 30.5)
 
@@ -42,3 +42,29 @@ def test_grid_sectors_when_no_polygons() -> None:
     assert sz.halo(float(lat[0]), float(lon[0]), "g0_0") == ["g-1_0"]  # near the west edge
     assert sorted(sz.halo(float(lat[3]), float(lon[3]), "g0_0")) == ["g-1_-1", "g-1_0", "g0_-1"]
     assert bool(sz.contains("g1_0", lat, lon)[2])
+
+
+def test_a_vessels_report_also_goes_to_the_sector_it_was_last_reported_in() -> None:
+    """A class B vessel's next report, 3 min later, can be past the halo of the sector that
+    tracked it: that sector gets the report too, so its track is seen to leave."""
+    vs = VesselSectors(hold_s=600.0)
+    assert vs.extra(211000001, 100.0, "sector-2", []) is None  # first report: nothing before
+    assert vs.extra(211000001, 280.0, "sector-3", []) == "sector-2"  # left, beyond the halo
+    assert vs.extra(211000001, 300.0, "sector-3", []) is None  # still there: nothing new
+    # in the new home's halo already, or back home: no extra copy
+    assert vs.extra(211000001, 320.0, "sector-2", ["sector-3"]) is None
+    # an older report than the last changes nothing; one after a long silence is a new start
+    assert vs.extra(211000001, 310.0, "sector-4", []) is None
+    assert vs.extra(211000001, 1000.0, "sector-4", []) is None
+    # "outside" (no sector) never gets a copy: nothing tracks there
+    vs.extra(211000002, 0.0, OUTSIDE, [])
+    assert vs.extra(211000002, 60.0, "sector-1", []) is None
+    assert vs.extra(211000002, 120.0, OUTSIDE, []) == "sector-1"
+
+
+def test_vessels_silent_past_the_hold_are_forgotten() -> None:
+    vs = VesselSectors(hold_s=600.0)
+    for k in range(1000):
+        vs.extra(211000000 + k, float(k), "sector-1", [])
+    vs.extra(1, 2000.0, "sector-1", [])  # pruning runs at most once per hold_s of time
+    assert len(vs._last) == 1

@@ -8,10 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from fusion.alerts import AlertEngine
 from fusion.sectors import Sectorizer
 from streams.engine import AlertStage, Context, FusionStage
 from tests.fusion.test_alerts_handover import _boat, _engines
-from tests.fusion.test_rules_scene import ORIGIN, T0, feed, upd
+from tests.fusion.test_rules_scene import (
+    ORIGIN,
+    SENSORS,
+    T0,
+    feed,
+    only,
+    scene,
+    scene_fc,
+    upd,
+)
 
 
 def _grid_context() -> Context:
@@ -73,3 +85,55 @@ def test_an_ack_for_a_handed_over_alert_reaches_the_sector_holding_it() -> None:
     dismiss = {**ack, "action": "dismiss"}
     assert stage.apply_ack("sector-1", dismiss) is None and sent == [("sector-2", {"ack": dismiss})]
     assert [x.status for x in stage.receive(*sent[0])] == ["dismissed"]
+
+
+def _scene_stage() -> tuple[AlertStage, AlertEngine]:
+    """The rule scene's two sectors (SEC-W, SEC-E: e < 0, e > 0, both to |6 km|), with
+    SEC-E's alert state holding only the crossing rule."""
+    sectorizer = Sectorizer.from_zones(scene_fc(), (ORIGIN.lat0, ORIGIN.lon0))
+    stage = AlertStage(Context(registry=None, sectorizer=sectorizer))  # type: ignore[arg-type]
+    engine = AlertEngine(scene(), only("border_crossing"), SENSORS, id_prefix="SEC-E:")
+    stage.engines["SEC-E"] = engine
+    return stage, engine
+
+
+def test_a_border_crossed_on_the_way_out_of_the_sector_is_reported_there() -> None:
+    """An AIS boat reports every 10 s while closing on the blue border at the sector's east
+    edge; its next report, 60 s later, is past the line *and* past the sector: the sector
+    that tracked it judges that report before handing the boat on (nobody else can)."""
+    boat = [upd("AIS1", T0 + 10 * k, 5300 + 20 * k, -330 + 12 * k, 2.0, 1.2, sources=["A1"],
+                mmsi=211000001) for k in range(25)]  # to (5780, -42): a settled track
+    stage, _ = _scene_stage()
+    raised = [a for u in boat for a in stage.process("SEC-E", [u])]
+    assert not raised  # closing on the line, still on our side
+    gone = upd("AIS1", T0 + 300, 6100, 120, 5.0, 3.0, sources=["A1"], mmsi=211000001)
+    assert stage.ctx.sectorizer.home(*map(np.array, ([gone.lat], [gone.lon]))) == ["outside"]
+    crossed = stage.process("SEC-E", [], departed=[gone])
+    assert [(a.rule, a.evidence["details"]["direction"]) for a in crossed] == [
+        ("border_crossing", "outbound")
+    ]
+    assert crossed[0].alert_id.startswith("SEC-E:")
+
+
+def test_a_vessels_report_past_the_halo_also_goes_to_the_sector_that_tracked_it() -> None:
+    """Ingest side of the AIS hand-over: ``g3_-3`` had the vessel; its next report is in
+    ``g5_-3``, 1.5 km on (beyond the 100 m halo), and goes to both, as a halo copy there."""
+    from fusion.types import Observation
+    from streams.engine import IngestStage
+
+    stage = IngestStage(_grid_context())
+
+    def report(k: int, e: float) -> list[Observation]:
+        lat, lon = ORIGIN.to_latlon_exact(e, -2500.0)
+        obs = Observation(f"a{k}", "A1", "ais", T0 + 180 * k, float(lat), float(lon),
+                          [[100.0, 0.0], [0.0, 100.0]], {"mmsi": 211000001})
+        out = [obs]
+        stage._assign_sectors(out)
+        return out
+
+    assert [o.sector for o in report(0, 3500.0)] == ["g3_-3"]
+    later = report(1, 5500.0)
+    assert [(o.sector, o.attrs.get("halo", False)) for o in later] == [
+        ("g5_-3", False), ("g3_-3", True)
+    ]
+    assert [o.sector for o in report(2, 5600.0)] == ["g5_-3"]  # settled there: one copy
