@@ -13,6 +13,7 @@ from sensors.gateway.forward import Forwarder
 from sensors.gateway.ratelimit import SensorRateConfig, SensorRateLimiter
 from sensors.gateway.spool import Spool
 from sensors.registry import SensorRegistry
+from tests.sensors.test_gateway_ratelimit import FakeClock, unreachable
 
 SENSORS = {
     "sensors": [
@@ -22,18 +23,6 @@ SENSORS = {
 }
 POST = Credential("post", None)
 KEY = LetterKey("post", "R1", "rate_limited", "radar", "http")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def unreachable():
-    raise ConnectionRefusedError("kafka down")
 
 
 def _radar(sid: str = "R1", **kw) -> dict:
