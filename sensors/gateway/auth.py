@@ -3,8 +3,10 @@
 The tokens file holds only SHA-256 hashes of the tokens, so a leaked config does not leak
 a credential. A token may report only for its listed sensors, so a stolen camera token
 cannot inject radar plots. A token may also carry an ``hmac_key``: the sender then signs
-each request body (``X-Borderfusion-Signature: sha256=<hex>``), which defeats a replayed or
-forged body from someone who sniffed the token on the wire.
+each request (``sensors/signing.py``: ``X-Borderfusion-Timestamp`` and
+``X-Borderfusion-Signature: sha256=<hex HMAC of timestamp.body>``), which defeats a forged,
+altered or replayed body from someone who sniffed the token on the wire: a signature is
+good for 5 minutes either side of the gateway's clock, and only once.
 
 File format (YAML)::
 
@@ -30,9 +32,10 @@ from typing import Any
 
 import yaml
 
+from sensors.signing import ReplayGuard, check
+
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Borderfusion-Signature"
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -59,16 +62,12 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def sign_body(hmac_key: bytes, body: bytes) -> str:
-    """The ``X-Borderfusion-Signature`` value for ``body``."""
-    return "sha256=" + hmac.new(hmac_key, body, hashlib.sha256).hexdigest()
-
-
 class TokenStore:
     """Credentials by token hash; :meth:`authenticate` turns a header into a credential."""
 
     def __init__(self, credentials: dict[str, Credential]) -> None:
         self._by_hash = dict(credentials)
+        self.replays = ReplayGuard()  # signed requests taken lately: each is good once
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -130,15 +129,22 @@ class TokenStore:
                 found = cred
         return found
 
-    @staticmethod
-    def verify_signature(cred: Credential, body: bytes, header: str | None) -> bool:
-        """True when ``cred`` needs no signature, or ``header`` signs ``body`` with its key."""
+    def check_signature(
+        self,
+        cred: Credential,
+        body: bytes,
+        signature: str | None,
+        ts: str | None,
+        now: float | None = None,
+    ) -> str | None:
+        """Why a request of ``cred`` is refused (its signature missing, stale, wrong or
+        already used), or None: ``cred`` needs no signature, or this one is good and new."""
         if cred.hmac_key is None:
-            return True
-        if not header:
-            return False
-        expected = sign_body(cred.hmac_key, body)
-        return hmac.compare_digest(expected.encode(), header.strip().lower().encode())
+            return None
+        why = check(cred.hmac_key, ts, body, signature, now)
+        if why is None and not self.replays.first_time(str(signature)):
+            why = "this signed request was already taken (a replay)"
+        return why
 
 
 def _parse_entry(i: int, entry: Any, source: str) -> tuple[str, Credential]:

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from typing import IO, Any
 
-from sensors.gateway.auth import SIGNATURE_HEADER, sign_body
+from sensors.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, timestamp
 
 
 class GatewayError(RuntimeError):
@@ -83,8 +83,6 @@ class GatewayClient:
             return {"accepted": 0, "spooled": 0, "rejected": []}
         body = b"\n".join(lines) + b"\n"
         headers = {"Authorization": f"Bearer {self._token}", "Content-Type": "application/x-ndjson"}
-        if self.hmac_key:
-            headers[SIGNATURE_HEADER] = sign_body(self.hmac_key, body)
         result = self._request(f"{self.url}/ingest/{kind}", body, headers)
         self.accepted += int(result.get("accepted", 0))
         self.spooled += int(result.get("spooled", 0))
@@ -101,6 +99,10 @@ class GatewayClient:
         delay = 0.5
         last = ""
         for attempt in range(self.retries + 1):
+            if self.hmac_key:  # signed afresh for each attempt: a signature is good once
+                ts = timestamp()
+                headers = {**headers, TIMESTAMP_HEADER: ts,
+                           SIGNATURE_HEADER: sign(self.hmac_key, ts, body)}
             req = urllib.request.Request(url, data=body, headers=headers, method="POST")
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout_s, context=self.tls) as resp:

@@ -20,10 +20,11 @@ from typing import Any
 
 from aiohttp import web
 
-from sensors.gateway.auth import SIGNATURE_HEADER, TokenStore
+from sensors.gateway.auth import TokenStore
 from sensors.gateway.core import KINDS, IngestCore
 from sensors.gateway.forward import ForwardError
 from sensors.gateway.ratelimit import RateLimiter
+from sensors.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +140,11 @@ def make_app(
         body = await request.content.read(cfg.max_body_bytes + 1)
         if len(body) > cfg.max_body_bytes or not request.content.at_eof():
             return _error(413, f"body over {cfg.max_body_bytes} bytes")
-        if not tokens.verify_signature(cred, body, request.headers.get(SIGNATURE_HEADER)):
-            return _error(401, f"missing or bad {SIGNATURE_HEADER} for this token")
+        why = tokens.check_signature(
+            cred, body, request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER)
+        )
+        if why is not None:
+            return _error(401, f"signed requests are required for this token: {why}")
         try:
             readings, raws = parse_body(body)
         except BodyError as exc:

@@ -187,7 +187,9 @@ def run_token(args: argparse.Namespace) -> int:
     print(yaml.safe_dump([entry], sort_keys=False).rstrip())
     print(f"token for {args.name}: {token}", file=sys.stderr)
     if args.hmac:
-        print(f"hmac_key (sign bodies with it): {entry['hmac_key']}", file=sys.stderr)
+        print("hmac_key (sign requests with it: X-Borderfusion-Timestamp, "
+              "X-Borderfusion-Signature over <timestamp>.<body>; docs/gateway.md): "
+              f"{entry['hmac_key']}", file=sys.stderr)
     return 0
 
 

@@ -5,7 +5,8 @@ Receivers must be able to trust and de-duplicate what they get:
 * ``X-Borderfusion-Signature: sha256=<hex>`` is HMAC-SHA256 with the subscription's
   secret over ``<timestamp>.<raw body>``; ``X-Borderfusion-Timestamp`` is that timestamp
   (UTC seconds). Signing the timestamp lets a receiver refuse a replayed request that is
-  older than its tolerance (:func:`verify`, 5 minutes by default).
+  older than its tolerance (``sensors.signing.verify``, 5 minutes by default). The same scheme as a
+  gateway's signed ingest (``sensors/signing.py``).
 * ``Idempotency-Key`` (also in the body) is ``<alert_id>@<t_last>:<status>:<severity>``:
   the same alert version always has the same key, also when a restarted worker delivers
   it a second time.
@@ -20,12 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +31,7 @@ from typing import Any
 import aiohttp
 
 from fusion.types import Alert
+from sensors.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, timestamp
 from streams import metrics as M
 from streams.deadletter import dead_letter
 from streams.delivery.backoff import backoff_delay
@@ -40,8 +39,6 @@ from streams.delivery.config import WebhookTarget
 
 log = logging.getLogger(__name__)
 CHANNEL = "webhook"
-SIGNATURE_HEADER = "X-Borderfusion-Signature"
-TIMESTAMP_HEADER = "X-Borderfusion-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 
@@ -62,28 +59,6 @@ def payload(alert: Alert) -> bytes:
     """The request body: compact JSON, the same bytes on every retry."""
     doc = {"type": "alert", "idempotency_key": idempotency_key(alert), "alert": alert.to_dict()}
     return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """``sha256=<hex>`` over ``timestamp + "." + body``."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
-
-
-def verify(
-    secret: str,
-    timestamp: str,
-    body: bytes,
-    signature: str,
-    now: float | None = None,
-    tolerance_s: float = 300.0,
-) -> bool:
-    """The receiver's check: a valid signature on a timestamp within the tolerance."""
-    try:
-        age = abs((time.time() if now is None else now) - float(timestamp))
-    except ValueError:
-        return False
-    return age <= tolerance_s and hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
 @dataclass(slots=True)
@@ -138,7 +113,7 @@ class WebhookDispatcher:
         attempt = 0
         for attempt in range(1, max(t.attempts, 1) + 1):
             retry_after: float | None = None
-            ts = f"{time.time():.3f}"
+            ts = timestamp()
             headers = {
                 "Content-Type": "application/json",
                 TIMESTAMP_HEADER: ts,

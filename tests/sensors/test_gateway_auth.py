@@ -14,9 +14,9 @@ from sensors.gateway.auth import (
     TokenStore,
     hash_token,
     new_token_entry,
-    sign_body,
 )
 from sensors.gateway.ratelimit import TokenBucket
+from sensors.signing import ReplayGuard, sign
 
 
 def _store(*entries: dict) -> TokenStore:
@@ -63,14 +63,29 @@ def test_signature_required_when_the_token_has_an_hmac_key() -> None:
     cred = store.authenticate("Bearer t")
     assert cred is not None
     body = b'{"sensor_id":"R1","t":1}\n'
-    good = "sha256=" + __import__("hmac").new(key.encode(), body, hashlib.sha256).hexdigest()
-    assert sign_body(key.encode(), body) == good
-    assert store.verify_signature(cred, body, good)
-    assert not store.verify_signature(cred, body, None)
-    assert not store.verify_signature(cred, body + b" ", good)  # tampered body
-    assert not store.verify_signature(cred, body, "sha256=" + "0" * 64)
+    now, ts = 1_700_000_000.0, "1700000000.000"
+    mac = __import__("hmac").new(key.encode(), ts.encode() + b"." + body, hashlib.sha256)
+    good = "sha256=" + mac.hexdigest()
+    assert sign(key.encode(), ts, body) == good  # HMAC-SHA256 over "<timestamp>.<body>"
+    assert "missing" in store.check_signature(cred, body, None, ts, now)
+    assert "missing" in store.check_signature(cred, body, good, None, now)
+    assert "bad" in store.check_signature(cred, body + b" ", good, ts, now)  # tampered body
+    assert "bad" in store.check_signature(cred, body, "sha256=" + "0" * 64, ts, now)
+    assert "bad" in store.check_signature(cred, body, good, "1700000001.000", now)  # its time
+    assert "from this clock" in store.check_signature(cred, body, good, ts, now + 301)  # stale
+    assert store.check_signature(cred, body, good, ts, now + 299) is None
+    assert "replay" in store.check_signature(cred, body, good, ts, now + 299)  # good once
     plain = Credential("q", None)
-    assert TokenStore.verify_signature(plain, body, None)
+    assert store.check_signature(plain, body, None, None) is None
+
+
+def test_the_replay_guard_forgets_after_its_window_and_stays_bounded() -> None:
+    guard = ReplayGuard(window_s=600.0, max_entries=3)
+    assert guard.first_time("sha256=AA", now=0.0) and not guard.first_time("sha256=aa", now=1.0)
+    assert guard.first_time("sha256=aa", now=601.0)  # past the window: the timestamp check
+    for k in range(5):  # refuses it by then; memory stays bounded
+        assert guard.first_time(f"sha256={k}", now=602.0 + k)
+    assert len(guard._seen) == 3
 
 
 def test_generated_entry_loads_and_authenticates_without_storing_the_token(tmp_path) -> None:

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sensors.gateway.auth import hash_token, sign_body
+from sensors.gateway.auth import hash_token
 from sensors.gateway.client import GatewayClient, GatewayError
 from sensors.gateway.http import BodyError, HttpConfig, parse_body
 from sensors.gateway.nmea import ListenSpec
 from sensors.gateway.service import Gateway, GatewayConfig, prometheus_exposition
+from sensors.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, timestamp
 
 SENSORS = {
     "sensors": [
@@ -158,11 +159,18 @@ def test_auth_refusals(gateway) -> None:
     status, result = _post(url, body, token="tok-r1")
     assert status == 403 and result["rejected"][0]["reason"] == "not_authorised"
     assert _post(url, body, token="tok-signed")[0] == 401  # unsigned
-    bad_sig = {"X-Borderfusion-Signature": sign_body(HMAC_KEY.encode(), body + b"x")}
+    ts = timestamp()
+    bad_sig = {SIGNATURE_HEADER: sign(HMAC_KEY, ts, body + b"x"), TIMESTAMP_HEADER: ts}
     assert _post(url, body, token="tok-signed", headers=bad_sig)[0] == 401
-    good_sig = {"X-Borderfusion-Signature": sign_body(HMAC_KEY.encode(), body)}
+    good_sig = {SIGNATURE_HEADER: sign(HMAC_KEY, ts, body), TIMESTAMP_HEADER: ts}
     status, result = _post(url, body, token="tok-signed", headers=good_sig)
     assert status == 200 and result["accepted"] == 1
+    status, result = _post(url, body, token="tok-signed", headers=good_sig)  # captured, resent
+    assert status == 401 and "replay" in result["error"]
+    old = timestamp(time.time() - 600)  # a signature made 10 minutes ago
+    stale = {SIGNATURE_HEADER: sign(HMAC_KEY, old, body), TIMESTAMP_HEADER: old}
+    status, result = _post(url, body, token="tok-signed", headers=stale)
+    assert status == 401 and "from this clock" in result["error"]
     # stored: the dead letter of the 403 record and the signed reading; no 401 body
     assert [r.topic for r, _ in gateway.spool.peek(10)] == ["deadletter", "readings.radar"]
 
@@ -194,6 +202,20 @@ def test_client_batches_and_reports_rejections(gateway) -> None:
         bad = GatewayClient(gateway.url, "nope", errors=err)
         bad.send("readings.radar", _radar())
         bad.flush()
+
+
+def test_the_client_signs_each_request_afresh(gateway) -> None:
+    """A signed token's sender: the client signs every request, and every retry, with its
+    own timestamp (a signature is good once); without the key the gateway refuses it."""
+    client = GatewayClient(gateway.url, "tok-signed", batch=2, hmac_key=HMAC_KEY)
+    for _ in range(4):  # two requests within the same second: two signatures
+        client.send("readings.radar", _radar())
+    client.close()
+    assert client.accepted == 4
+    with pytest.raises(GatewayError, match="401.*signed requests are required"):
+        unsigned = GatewayClient(gateway.url, "tok-signed")
+        unsigned.send("readings.radar", _radar())
+        unsigned.flush()
 
 
 def test_nmea_udp_and_tcp_lines_reach_the_spool_and_garbage_is_dead_lettered(

@@ -13,21 +13,14 @@ import pytest
 from aiohttp import web
 
 from fusion.types import Alert
+from sensors.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
 from streams.delivery.config import (
     AlertFilter,
     DeliveryConfigError,
     WebhookTarget,
     parse_config,
 )
-from streams.delivery.webhooks import (
-    IDEMPOTENCY_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    WebhookDispatcher,
-    idempotency_key,
-    sign,
-    verify,
-)
+from streams.delivery.webhooks import IDEMPOTENCY_HEADER, WebhookDispatcher, idempotency_key
 
 SECRET = "s3cret-for-tests"
 T0 = 1_718_000_000.0

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sensors.gateway.auth import hash_token, sign_body
+from sensors.gateway.auth import hash_token
+from sensors.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, timestamp
 from streams.broker import _die_with_parent, free_port
 from tests.kafka_utils import ROOT, stop_process
 
@@ -124,7 +125,8 @@ def test_secrets_stay_out_of_gateway_worker_and_config_show(tmp_path: Path, leve
             {"Authorization": f"Bearer {TOKEN}x"},  # wrong token: 401
             {
                 "Authorization": f"Bearer {TOKEN}",
-                "X-Borderfusion-Signature": sign_body(HMAC_KEY.encode(), body),
+                TIMESTAMP_HEADER: (ts := timestamp()),
+                SIGNATURE_HEADER: sign(HMAC_KEY, ts, body),
             },
         ):
             while True:
