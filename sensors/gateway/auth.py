@@ -109,6 +109,11 @@ class TokenStore:
             names.add(cred.name)
         return cls(by_hash)
 
+    def replace_with(self, other: TokenStore) -> None:
+        """Take ``other``'s credentials (a reloaded tokens file) in one assignment: a request
+        sees the old set or the new one, never a mix; signatures already taken stay taken."""
+        self._by_hash = dict(other._by_hash)
+
     def authenticate(self, authorization: str | None) -> Credential | None:
         """The credential for an ``Authorization: Bearer <token>`` header, or None.
 

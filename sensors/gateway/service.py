@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sensors.gateway.auth import TokenStore
+from sensors.gateway.auth import TokensFileError, TokenStore
 from sensors.gateway.core import GatewayMetrics, IngestCore
 from sensors.gateway.deadletters import DEFAULT_PER_S, DeadLetterBudget
 from sensors.gateway.forward import Forwarder, LinkFactory, kafka_link_factory
@@ -65,6 +65,9 @@ class GatewayConfig:
     # cap), and never the file system's last ``spool_min_free_bytes``; past either, 503
     spool_max_bytes: int = 0
     spool_min_free_bytes: int = 256 * 1024 * 1024
+    # the tokens file is checked for changes this often and reloaded without a restart (a new
+    # post's token, a revoked one; a Kubernetes Secret update); a bad file keeps the old set
+    tokens_poll_s: float = 5.0
 
 
 def prometheus_exposition() -> tuple[bytes, str]:
@@ -124,6 +127,8 @@ class Gateway:
         ] + [TcpNmeaListener(self.core, s) for s in config.nmea_tcp]
         self.port = config.port
         self._runner: web.AppRunner | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._tokens_seen = self._tokens_stamp()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
@@ -164,6 +169,8 @@ class Gateway:
             self.port = server.sockets[0].getsockname()[1]
         for listener in self.listeners:
             await listener.start()
+        if self.config.tokens_file is not None and self.config.tokens_poll_s > 0:
+            self._watch = asyncio.create_task(self._watch_tokens())
         log.info(
             "gateway ready",
             extra={
@@ -173,7 +180,43 @@ class Gateway:
             },
         )
 
+    def _tokens_stamp(self) -> tuple[int, int] | None:
+        """(mtime, size) of the tokens file, None if it cannot be read now."""
+        path = self.config.tokens_file
+        try:
+            st = Path(path).stat() if path is not None else None
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size) if st is not None else None
+
+    def reload_tokens(self) -> bool:
+        """Reload the tokens file if it changed since the last look; True if reloaded. A
+        file that does not load (half written, a typo) is logged and the old tokens stay:
+        an edit must never lock every sensor out."""
+        stamp = self._tokens_stamp()
+        if stamp is None or stamp == self._tokens_seen or self.config.tokens_file is None:
+            return False
+        self._tokens_seen = stamp
+        try:
+            fresh = TokenStore.load(self.config.tokens_file)
+        except TokensFileError as exc:
+            log.error("tokens file not reloaded; the previous tokens stay in force",
+                      extra={"reason": str(exc)})
+            return False
+        if self.config.on_secrets is not None:
+            self.config.on_secrets(fresh.hmac_keys())
+        self.tokens.replace_with(fresh)
+        log.info("tokens reloaded", extra={"tokens": len(fresh)})
+        return True
+
+    async def _watch_tokens(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.tokens_poll_s)
+            self.reload_tokens()
+
     async def _stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
         for listener in self.listeners:
             await listener.stop()
         if self._runner is not None:

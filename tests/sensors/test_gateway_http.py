@@ -282,3 +282,38 @@ def test_a_full_spool_refuses_readings_with_503_and_keeps_the_ones_it_took(tmp_p
         gw.spool.commit(items[-1][1], 2)  # Kafka back: drained
         again = _post(url, body)
         assert again[0] == 200 and again[1]["spooled"] == 2
+
+
+def test_the_tokens_file_is_reloaded_without_a_restart(tmp_path, caplog) -> None:
+    """A new post's token works once the file has it, a removed one stops working, and a
+    broken edit keeps the tokens in force (an edit must not lock every sensor out)."""
+    told: list[list[bytes]] = []
+    cfg = _config(tmp_path, tokens_poll_s=0.1, on_secrets=told.append)
+    url_of = lambda gw: f"{gw.url}/ingest/radar"  # noqa: E731
+    body = _lines(_radar())
+
+    def until(gw, token: str, status: int) -> None:
+        deadline = time.monotonic() + 10
+        while _post(url_of(gw), body, token=token)[0] != status:
+            assert time.monotonic() < deadline, f"{token}: never {status}"
+            time.sleep(0.05)
+
+    with Gateway(cfg, link_factory=unreachable) as gw:
+        assert _post(url_of(gw), body, token="tok-new")[0] == 401
+        entries = [e for e in TOKENS["tokens"] if e["name"] != "all"]  # revoke "all" ...
+        entries.append({"name": "new", "token_sha256": hash_token("tok-new"), "sensors": ["R1"],
+                        "hmac_key": "n" * 40})  # ... and add a post with a signing key
+        cfg.tokens_file.write_text(yaml.safe_dump({"tokens": entries}))
+        until(gw, "tok-all", 401)
+        assert _post(url_of(gw), body, token="tok-r1")[0] == 200  # untouched entries stay
+        ts = timestamp()
+        signed = {SIGNATURE_HEADER: sign("n" * 40, ts, body), TIMESTAMP_HEADER: ts}
+        assert _post(url_of(gw), body, token="tok-new", headers=signed)[0] == 200
+        assert any(b"n" * 40 in keys for keys in told)  # masked in logs from now on
+        with caplog.at_level("ERROR", logger="sensors.gateway.service"):
+            cfg.tokens_file.write_text("tokens: [ {name: broken\n")  # half written
+            deadline = time.monotonic() + 10
+            while "not reloaded" not in caplog.text:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert _post(url_of(gw), body, token="tok-r1")[0] == 200  # the last good set holds
