@@ -25,13 +25,18 @@ class TlsConfigError(ValueError):
 
 
 def server_context(
-    cert: Path, key: Path | None = None, client_ca: Path | None = None
-) -> ssl.SSLContext:
+    cert: Path | None, key: Path | None = None, client_ca: Path | None = None
+) -> ssl.SSLContext | None:
     """A server context from a PEM certificate chain and its private key (``key`` None: in
-    ``cert``). With ``client_ca`` a client certificate is asked for and, when presented,
+    ``cert``); None without a certificate (plain HTTP), an error for a key or client CA
+    without one. With ``client_ca`` a client certificate is asked for and, when presented,
     must be one that CA signed (else the handshake fails); a connection without one is
     let through the handshake so that probes and Prometheus reach /healthz and /metrics —
     ``HttpConfig.require_client_cert`` refuses it on /ingest."""
+    if cert is None:
+        if key is not None or client_ca is not None:
+            raise TlsConfigError("a TLS key or client CA needs a certificate")
+        return None
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     for path in (cert, key, client_ca):

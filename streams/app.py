@@ -13,7 +13,7 @@ from typing import Any
 
 import faust
 
-from sensors.tls import TlsConfigError, server_context
+from sensors.tls import server_context
 from streams import kafka_client
 from streams import topics as T
 from streams.settings import Settings
@@ -76,10 +76,6 @@ def compression(settings: Settings) -> str | None:
 def web_tls_context(settings: Settings) -> ssl.SSLContext | None:
     """The web listener's TLS (``web_tls_cert``/``_key``), or None for plain HTTP; a bad
     file raises ``sensors.tls.TlsConfigError`` before anything starts."""
-    if settings.web_tls_cert is None:
-        if settings.web_tls_key is not None:
-            raise TlsConfigError("web_tls_key needs web_tls_cert (BORDERFUSION_WEB_TLS_CERT)")
-        return None
     return server_context(settings.web_tls_cert, settings.web_tls_key)
 
 

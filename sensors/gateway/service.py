@@ -27,7 +27,7 @@ from sensors.gateway.ratelimit import SensorRateConfig
 from sensors.gateway.spool import Spool
 from sensors.registry import SensorRegistry
 from sensors.schemas import MAX_AGE_S
-from sensors.tls import TlsConfigError, server_context
+from sensors.tls import server_context
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +82,8 @@ class Gateway:
 
     def __init__(self, config: GatewayConfig, link_factory: LinkFactory | None = None) -> None:
         self.config = config
-        if config.tls_cert is None and (config.tls_key or config.tls_client_ca):
-            raise TlsConfigError("a TLS key or client CA needs a certificate (--tls-cert)")
         # built now: a bad certificate stops the gateway before it opens the spool
-        self.tls = (
-            server_context(config.tls_cert, config.tls_key, config.tls_client_ca)
-            if config.tls_cert is not None
-            else None
-        )
+        self.tls = server_context(config.tls_cert, config.tls_key, config.tls_client_ca)
         self.registry = SensorRegistry.load(config.sensors_file)
         self.tokens = TokenStore.load(config.tokens_file) if config.tokens_file else TokenStore({})
         if not len(self.tokens):
