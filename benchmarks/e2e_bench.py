@@ -36,6 +36,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ from loadgen import Border, Mix  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results"
 T_RE = re.compile(rb'"t":(-?[0-9.]+)')
 STATUS_RE = re.compile(rb'"status":"([a-z_]+)"')
+SRC_RE = re.compile(rb'"src":\["([^"]+)",([0-9]+),([0-9]+)\]')
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -133,6 +135,9 @@ class Collector(threading.Thread):
         self.obs = 0
         self.halo = 0
         self.obs_sectors: Counter[str] = Counter()
+        # the readings records (topic, partition, offset) some observation came from: what
+        # a shortfall is missing can then be named (``missing_readings``)
+        self.sources: set[tuple[bytes, int, int]] = set()
         self.track_updates = 0
         self.track_records = 0
         self.alerts: list[dict[str, Any]] = []
@@ -166,6 +171,7 @@ class Collector(threading.Thread):
             self.obs += n - h
             self.halo += h
             self.obs_sectors[m.key.decode()] += n
+            self.sources.update((t, int(p), int(o)) for t, p, o in SRC_RE.findall(v))
             if self.window[0] <= ts <= self.window[1]:
                 self.lat_ingest.append(ts - np.array(T_RE.findall(v), dtype=float))
         elif name == "tracks":
@@ -236,6 +242,70 @@ class Collector(threading.Thread):
         self.stop_flag.set()
         self.join(5)
         self.consumer.close()
+
+
+def _read_all(bootstrap: str, topics: list[str], on_record: Callable[[str, Any], None]) -> int:
+    """Every record of ``topics`` from the beginning to the end of what the broker returns
+    (not to its end offsets: Tansu's are wrong), in a fresh consumer; returns the count."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             group_id=None, fetch_max_wait_ms=100)
+    try:
+        consumer.assign([TopicPartition(t, p) for t in topics
+                         for p in sorted(consumer.partitions_for_topic(t) or [])])
+        consumer.seek_to_beginning()
+        n, idle_since = 0, time.monotonic()
+        while time.monotonic() - idle_since < 3.0:
+            batch = consumer.poll(timeout_ms=300, max_records=5000)
+            if batch:
+                idle_since = time.monotonic()
+            for tp, msgs in batch.items():
+                for m in msgs:
+                    n += 1
+                    on_record(tp.topic, m)
+        return n
+    finally:
+        consumer.close()
+
+
+def missing_readings(
+    bootstrap: str, prefix: str, seen: set[tuple[bytes, int, int]], limit: int = 20
+) -> dict[str, Any]:
+    """The readings records no observation names as its source, to tell what a shortfall
+    is: ``seen`` are the sources the collector read while the run went on; ``observations``
+    is read once more here, so a record the collector missed but the topic holds shows as
+    ``collector_missed`` (a reading then reached fusion), not as lost."""
+    again: set[tuple[bytes, int, int]] = set()
+
+    def on_obs(_topic: str, m: Any) -> None:
+        again.update((t, int(p), int(o)) for t, p, o in SRC_RE.findall(m.value))
+
+    _read_all(bootstrap, [prefix + "observations"], on_obs)
+    missing: list[dict[str, Any]] = []
+    collector_missed = 0
+
+    def on_reading(topic: str, m: Any) -> None:
+        nonlocal collector_missed
+        key = (topic[len(prefix):].encode(), m.partition, m.offset)
+        if key in seen:
+            return
+        if key in again:
+            collector_missed += 1
+            return
+        value = json.loads(m.value)
+        rows = value if isinstance(value, list) else [value]
+        missing.append({"topic": topic, "partition": m.partition, "offset": m.offset,
+                        "readings": len(rows),
+                        "sensor_id": rows[0].get("sensor_id") if rows else None,
+                        "t": rows[0].get("t") if rows else None,
+                        "broker_ts": m.timestamp / 1000.0})
+
+    records = _read_all(bootstrap, [prefix + f"readings.{k}"
+                                    for k in ("radar", "thermal", "seismic", "ais")], on_reading)
+    return {"records_read": records, "collector_missed": collector_missed,
+            "missing_records": len(missing),
+            "missing_readings": sum(m["readings"] for m in missing), "sample": missing[:limit]}
 
 
 def alert_record_kinds(alerts: list[dict[str, Any]]) -> dict[int, str]:
@@ -582,6 +652,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ]
             kinds = alert_record_kinds(alerts)
             processed = snap["obs"] + collector.dead_readings
+            if expected > processed:  # name what is missing (dead letters show as missing)
+                with collector.lock:
+                    sources = set(collector.sources)
+                out["missing"] = missing_readings(bootstrap, prefix, sources)
             out.update(
                 {
                     "load": {
@@ -797,6 +871,24 @@ def write(results: list[dict[str, Any]], name: str) -> Path:
                     + " | ".join(str(s[k]) for k in keys)
                     + f" | {s['obs']} | {s['alerts']} |"
                 )
+            md.append("")
+        miss = r.get("missing")
+        if miss:
+            md += [
+                f"Readings no observation came from ({r.get('name')}): "
+                f"{miss['missing_records']} of {miss['records_read']} records, "
+                f"{miss['missing_readings']} readings (dead-lettered ones included); records "
+                f"whose observations the collector missed but the topic holds: "
+                f"{miss['collector_missed']}",
+                "",
+                "| topic | partition | offset | readings | sensor | t | broker ts |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            md += [
+                f"| {m['topic']} | {m['partition']} | {m['offset']} | {m['readings']} | "
+                f"{m['sensor_id']} | {m['t']} | {m['broker_ts']} |"
+                for m in miss["sample"]
+            ]
             md.append("")
         prof = r.get("profile_worker0") or {}
         if prof.get("busy_share_by_area"):
