@@ -16,6 +16,7 @@ import faust
 from sensors.tls import server_context
 from streams import kafka_client
 from streams import topics as T
+from streams.kafka_security import faust_credentials
 from streams.settings import Settings
 
 ROLES = ("ingest", "fusion", "alerts", "web", "delivery", "archive")
@@ -42,23 +43,6 @@ class AppHandle:
     topics: Topics
     tables: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
-
-
-def _credentials(settings: Settings) -> Any:
-    proto = settings.kafka_security_protocol.upper()
-    if proto == "PLAINTEXT":
-        return None
-    ssl_context = None
-    if "SSL" in proto:
-        import ssl
-
-        ssl_context = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None)
-    if proto.startswith("SASL"):
-        return faust.SASLCredentials(
-            username=settings.kafka_sasl_username, password=settings.kafka_sasl_password,
-            mechanism=settings.kafka_sasl_mechanism or "PLAIN", ssl_context=ssl_context)
-    return faust.SSLCredentials(ssl_context)
 
 
 COMPRESSION = ("lz4", "gzip", "snappy", "zstd", "none")
@@ -93,7 +77,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = ROLES) -> AppHandle:
     app = kafka_client.app_class(settings.kafka_fetch_max_wait_s)(
         faust_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
-        broker_credentials=_credentials(settings),
+        broker_credentials=faust_credentials(settings),
         store=settings.store,
         datadir=str(settings.data_dir / "faust"),
         topic_partitions=settings.partitions,

@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from streams.settings import SettingsError
+
 COMMAND_MODULES: list[str] = [
     "streams.commands.config",
     "streams.commands.broker",
@@ -68,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except SettingsError as exc:  # a setting found wrong where it is used (Kafka security)
+        print(f"borderfusion: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -20,9 +20,10 @@ from typing import Any
 from fusion.types import Alert
 from sensors.recorded import BadLine, iter_recorded
 from streams.broker import free_port
+from streams.kafka_security import client_options
 from streams.replay import ReplayResult, write_alerts
 from streams.settings import Settings
-from streams.topics import ensure_topics, kafka_python_security
+from streams.topics import ensure_topics
 
 
 def _reader(settings: Settings, topic: str) -> Any:
@@ -35,7 +36,7 @@ def _reader(settings: Settings, topic: str) -> Any:
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=None,
         enable_auto_commit=False,
-        **kafka_python_security(settings),
+        **client_options(settings),
     )
     parts = consumer.partitions_for_topic(topic) or set()
     consumer.assign([TopicPartition(topic, p) for p in sorted(parts)])
@@ -112,7 +113,7 @@ def replay_via_kafka(
     result = ReplayResult()
     t0 = time.perf_counter()
     try:
-        pusher = KafkaPusher(s.kafka_bootstrap, prefix, **kafka_python_security(s))
+        pusher = KafkaPusher(s.kafka_bootstrap, prefix, **client_options(s))
         # the worker must be consuming before the first reading goes out: a backlog on
         # four topics is read round-robin per topic, not in event time, and would put
         # readings of one topic behind the reorder window of another

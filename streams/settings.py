@@ -109,12 +109,17 @@ class Settings:
     # every busy sector's whole state: at 1 s it was ~10 % of a saturated worker
     # (docs/performance.md "Session 13")
     checkpoint_interval_s: float = 5.0
-    # Kafka client security, passed to every Kafka connection
+    # Kafka client security, passed to every Kafka connection (streams/kafka_security.py):
+    # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; SASL mechanism PLAIN (default) or
+    # SCRAM-SHA-256/512; the CA that signs the brokers (else the system's); a client
+    # certificate and key (PEM) for brokers that authenticate clients by certificate
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: str | None = None
     kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
     # producer compression of every topic: lz4 (~3x less CPU than gzip, docs/performance.md),
     # gzip, snappy, zstd or none
     kafka_compression: str = "lz4"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from streams.kafka_security import client_options
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,18 +38,6 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     return [TopicSpec(settings.topic(t), settings.partitions) for t in ALL_TOPICS]
 
 
-def kafka_python_security(settings: Settings) -> dict[str, object]:
-    """Security options for kafka-python clients (producer, admin, consumer)."""
-    opts: dict[str, object] = {"security_protocol": settings.kafka_security_protocol}
-    if settings.kafka_sasl_mechanism:
-        opts["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        opts["sasl_plain_username"] = settings.kafka_sasl_username
-        opts["sasl_plain_password"] = settings.kafka_sasl_password
-    if settings.kafka_ssl_cafile:
-        opts["ssl_cafile"] = str(settings.kafka_ssl_cafile)
-    return opts
-
-
 def ensure_topics(settings: Settings, extra: list[TopicSpec] | None = None) -> None:
     """Create missing topics; an existing topic with fewer partitions is an error."""
     from kafka import KafkaAdminClient
@@ -59,7 +48,7 @@ def ensure_topics(settings: Settings, extra: list[TopicSpec] | None = None) -> N
     admin = KafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap,
         client_id=f"{settings.app_id}-admin",
-        **kafka_python_security(settings),
+        **client_options(settings),
     )  # type: ignore[arg-type]
     try:
         existing = set(admin.list_topics())

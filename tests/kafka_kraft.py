@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -162,6 +163,63 @@ def _script_env() -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class SecureListeners:
+    """Two more listeners for a broker that must authenticate its clients, as production
+    brokers do: ``SASL_SSL`` (PLAIN and SCRAM-SHA-512 for ``users``) and ``SSL`` requiring
+    a client certificate signed by ``client_ca``. ``keystore``: the server's PEM key and
+    certificate in one file (Kafka reads PEM directly, no JKS)."""
+
+    keystore: Path
+    client_ca: Path
+    users: dict[str, str] = field(default_factory=dict)
+    sasl_ssl_port: int = field(default_factory=free_port)
+    ssl_port: int = field(default_factory=free_port)
+
+    @property
+    def sasl_ssl_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.sasl_ssl_port}"
+
+    @property
+    def ssl_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.ssl_port}"
+
+    def format_args(self) -> str:
+        """SCRAM credentials are stored in the cluster metadata at format time."""
+        return " ".join(f"--add-scram SCRAM-SHA-512=[name={u},password={p}]"
+                        for u, p in self.users.items())
+
+    def configure(self, properties: Path) -> None:
+        """Add both listeners to a prepared ``server.properties`` (the PLAINTEXT one stays
+        for the broker itself and the other tests)."""
+        plain = " ".join(f'user_{u}="{p}"' for u, p in self.users.items())
+        extra = {
+            "SASL_SSL": f"127.0.0.1:{self.sasl_ssl_port}",
+            "SSL": f"127.0.0.1:{self.ssl_port}",
+        }
+        lines = []
+        for line in properties.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key in ("listeners", "advertised.listeners"):
+                value += "".join(f",{name}://{addr}" for name, addr in extra.items())
+            elif key == "listener.security.protocol.map":
+                value += ",SASL_SSL:SASL_SSL,SSL:SSL"
+            lines.append(f"{key}={value}" if value else line)
+        lines += [
+            "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512",
+            "listener.name.sasl_ssl.plain.sasl.jaas.config="
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain};",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            "ssl.keystore.type=PEM",
+            f"ssl.keystore.location={self.keystore}",
+            "ssl.truststore.type=PEM",
+            f"ssl.truststore.location={self.client_ca}",
+            "listener.name.ssl.ssl.client.auth=required",
+        ]
+        properties.write_text("\n".join(lines) + "\n")
+
+
 def fetch_jars() -> Path:
     """Download the broker's jars into the shared cache if needed; return the libs folder."""
     out = subprocess.run(
@@ -180,17 +238,21 @@ def start_kraft(
     port: int | None = None,
     workdir: Path | None = None,
     timeout_s: float = READY_TIMEOUT_S,
+    secure: SecureListeners | None = None,
 ) -> KraftBroker:
     """Start a single-node Kafka on ``127.0.0.1:port`` (a free one when None) and wait for it.
 
     ``workdir`` holds config, data and ``kafka.log``; a temporary one (removed on stop) when
-    None. Raises KraftError with the broker's log tail if it is not answering in ``timeout_s``.
+    None. ``secure``: also listen for authenticated clients (:class:`SecureListeners`).
+    Raises KraftError with the broker's log tail if it is not answering in ``timeout_s``.
     """
     port = port or free_port()
     owns = workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="kraft-")) if workdir is None else Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     env = _script_env()
+    if secure is not None:
+        env["KRAFT_FORMAT_ARGS"] = secure.format_args()
     prep = subprocess.run(
         ["bash", str(KRAFT_SH), "prepare", "--port", str(port), "--dir", str(workdir)],
         capture_output=True,
@@ -202,6 +264,8 @@ def start_kraft(
         if owns:
             shutil.rmtree(workdir, ignore_errors=True)
         raise KraftError(f"preparing Kafka in {workdir} failed:\n{prep.stderr[-4000:]}")
+    if secure is not None:
+        secure.configure(workdir / "server.properties")
 
     t0 = time.monotonic()
     with open(workdir / "kafka.log", "ab") as log_out:

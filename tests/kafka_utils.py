@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 class TopicReader:
     """Accumulates every record of one topic from the beginning, across polls."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, **client: Any) -> None:
+        """``client``: more consumer options (a secured broker's, ``client_options``)."""
         self.topic = topic
         kafka_crc.install()  # the reader checks every batch's CRC: in C, as the product does
         self.consumer = KafkaConsumer(
@@ -35,6 +36,7 @@ class TopicReader:
             enable_auto_commit=False,
             group_id=None,
             consumer_timeout_ms=500,
+            **client,
         )
         parts = self.consumer.partitions_for_topic(topic) or set()
         deadline = time.monotonic() + 10

@@ -13,6 +13,7 @@
 # Environment: KAFKA_VERSION (default 4.4.0), KAFKA_CACHE_DIR (default <repo>/.cache/kafka),
 #              KAFKA_HEAP (default -Xmx512m -Xms128m), KAFKA_JVM_OPTS (GC/JIT flags),
 #              KRAFT_READY_TIMEOUT (s, default 90),
+#              KRAFT_FORMAT_ARGS (more arguments to the storage format, e.g. --add-scram ...),
 #              PYTHON (default <repo>/.venv/bin/python, used for the readiness probe).
 set -euo pipefail
 
@@ -132,9 +133,11 @@ EOF
     cluster_id="$("$PYTHON" -c 'import base64, uuid
 while (c := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"): pass
 print(c)')"
+    # shellcheck disable=SC2086  # KRAFT_FORMAT_ARGS may hold several arguments
     java -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile="$dir/log4j2.properties" \
         -cp "$LIBS/*" kafka.tools.StorageTool \
-        format --standalone -t "$cluster_id" -c "$dir/server.properties" >"$dir/format.log" 2>&1 \
+        format --standalone -t "$cluster_id" -c "$dir/server.properties" ${KRAFT_FORMAT_ARGS:-} \
+        >"$dir/format.log" 2>&1 \
         || { cat "$dir/format.log" >&2; die "storage format failed"; }
 }
 

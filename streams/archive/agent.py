@@ -18,29 +18,13 @@ from typing import Any
 
 from streams import metrics as M
 from streams.archive.store import ARCHIVED_TOPICS, ArchiveRecord, ArchiveStore
+from streams.kafka_security import client_options
 from streams.settings import Settings
 from streams.topics import READINGS
 
 log = logging.getLogger(__name__)
 
 RETENTION_EVERY_S = 3600.0
-
-
-def aiokafka_security(settings: Settings) -> dict[str, Any]:
-    opts: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
-    if "SSL" in settings.kafka_security_protocol.upper():
-        import ssl
-
-        opts["ssl_context"] = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        )
-    if settings.kafka_sasl_mechanism:
-        opts.update(
-            sasl_mechanism=settings.kafka_sasl_mechanism,
-            sasl_plain_username=settings.kafka_sasl_username,
-            sasl_plain_password=settings.kafka_sasl_password,
-        )
-    return opts
 
 
 async def _in_thread(fn: Any, *args: Any) -> Any:
@@ -83,7 +67,7 @@ async def run_archiver(
         session_timeout_ms=int(settings.broker_session_timeout_s * 1000),
         heartbeat_interval_ms=int(settings.broker_heartbeat_interval_s * 1000),
         metadata_max_age_ms=5000,
-        **aiokafka_security(settings),
+        **client_options(settings),
     )
 
     class ResumeFromStore(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     from sensors.gateway.service import GatewayConfig, prometheus_exposition, serve
     from sensors.tls import TlsConfigError
     from streams import metrics, redaction
-    from streams.topics import kafka_python_security
+    from streams.kafka_security import client_options
 
     settings = settings_from_args(
         args,
@@ -237,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
         topic_prefix=settings.topic_prefix,
         host=settings.gateway_host,
         port=settings.gateway_port,
-        kafka_kwargs=kafka_python_security(settings),
+        kafka_kwargs=client_options(settings),
         nmea_udp=udp,
         nmea_tcp=tcp,
         max_age_s=settings.max_reading_age_s,

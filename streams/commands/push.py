@@ -86,10 +86,10 @@ def run(args: argparse.Namespace) -> int:
         sink = gateway = GatewayClient(args.http, args.token, batch=args.batch, tls=tls)
     else:
         from sensors.push import KafkaPusher
-        from streams.topics import kafka_python_security
+        from streams.kafka_security import client_options
 
         sink = KafkaPusher(
-            settings.kafka_bootstrap, settings.topic_prefix, **kafka_python_security(settings)
+            settings.kafka_bootstrap, settings.topic_prefix, **client_options(settings)
         )
     try:
         for item in iter_recorded(source):

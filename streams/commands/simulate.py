@@ -144,7 +144,7 @@ def _run_live(args: argparse.Namespace, start: float) -> int:
     from sensors.push import KafkaPusher
     from sensors.simulate import build_layout, build_scenario, endless, iter_timed, stream
     from sensors.simulate.writer import write_layout
-    from streams.topics import kafka_python_security
+    from streams.kafka_security import client_options
 
     speed: float | str = "max" if args.speed == "max" else float(args.speed)
     settings = settings_from_args(args, **bootstrap_overrides(args))
@@ -157,7 +157,7 @@ def _run_live(args: argparse.Namespace, start: float) -> int:
             build_scenario(args.seed, args.duration, args.layout, start, args.targets).readings
         )
     pusher = KafkaPusher(
-        settings.kafka_bootstrap, settings.topic_prefix, **kafka_python_security(settings)
+        settings.kafka_bootstrap, settings.topic_prefix, **client_options(settings)
     )
     log.info("simulate: streaming to %s at speed %s", settings.kafka_bootstrap, speed)
     sent = 0

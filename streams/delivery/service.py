@@ -30,6 +30,7 @@ from streams.delivery import cot
 from streams.delivery.config import DeliveryConfig, load_config
 from streams.delivery.tak import TakSender
 from streams.delivery.webhooks import DeadLetterSink, WebhookDispatcher
+from streams.kafka_security import client_options
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,25 +40,6 @@ DEDUP_CAPACITY = 100_000
 
 def group_id(settings: Settings) -> str:
     return f"{settings.app_id}-delivery"
-
-
-def aiokafka_security(settings: Settings) -> dict[str, Any]:
-    """The settings' Kafka security as aiokafka client options."""
-    proto = settings.kafka_security_protocol.upper()
-    opts: dict[str, Any] = {"security_protocol": proto}
-    if settings.kafka_sasl_mechanism:
-        opts.update(
-            sasl_mechanism=settings.kafka_sasl_mechanism,
-            sasl_plain_username=settings.kafka_sasl_username,
-            sasl_plain_password=settings.kafka_sasl_password,
-        )
-    if "SSL" in proto:
-        from aiokafka.helpers import create_ssl_context
-
-        opts["ssl_context"] = create_ssl_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        )
-    return opts
 
 
 class OffsetTracker:
@@ -150,7 +132,7 @@ class DeliveryService:
             self._producer = AIOKafkaProducer(
                 bootstrap_servers=self.settings.kafka_bootstrap,
                 acks="all",
-                **aiokafka_security(self.settings),
+                **client_options(self.settings),
             )
             await self._producer.start()
         await self._producer.send_and_wait(
@@ -279,7 +261,7 @@ class DeliveryService:
             auto_offset_reset=self.start_from,
             session_timeout_ms=int(s.broker_session_timeout_s * 1000),
             heartbeat_interval_ms=int(s.broker_heartbeat_interval_s * 1000),
-            **aiokafka_security(s),
+            **client_options(s),
         )
         await consumer.start()
         if ready is not None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fusion.types import SEVERITIES
+from streams.kafka_security import client_options
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +296,7 @@ class LiveService:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             client_id=f"{s.app_id}-web-live",
-            **aiokafka_security(s),
+            **client_options(s),
         )
         await consumer.start()
         try:
@@ -333,22 +334,3 @@ class LiveService:
 
 async def _positions_reached(consumer: Any, ends: dict[Any, int]) -> list[bool]:
     return [await consumer.position(tp) >= end for tp, end in ends.items()]
-
-
-def aiokafka_security(settings: Any) -> dict[str, Any]:
-    """The same Kafka security the Faust app uses, in aiokafka's spelling."""
-    proto = settings.kafka_security_protocol.upper()
-    opts: dict[str, Any] = {"security_protocol": proto}
-    if "SSL" in proto:
-        import ssl
-
-        opts["ssl_context"] = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        )
-    if proto.startswith("SASL"):
-        opts.update(
-            sasl_mechanism=settings.kafka_sasl_mechanism or "PLAIN",
-            sasl_plain_username=settings.kafka_sasl_username,
-            sasl_plain_password=settings.kafka_sasl_password,
-        )
-    return opts

@@ -392,3 +392,17 @@ def test_chart_runs_every_role_with_users_and_one_archive_pod() -> None:
     assert "https://127.0.0.1:8088/healthz" in gw["readinessProbe"]["exec"]["command"][-1]
     scrape = {e["port"]: e for e in monitor["spec"]["endpoints"]}
     assert scrape["https"]["scheme"] == "https" and "http" in scrape
+    # every pod reaches Kafka over SASL_SSL with the CA and a client certificate mounted
+    # where its settings point (streams/kafka_security.py)
+    for name, d in pods.items():
+        spec = d["spec"]["template"]["spec"]
+        c = spec["containers"][0]
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        mounts = {m["mountPath"] for m in c["volumeMounts"]}
+        assert env["BORDERFUSION_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", name
+        for var in ("CAFILE", "CERTFILE", "KEYFILE"):
+            path = env[f"BORDERFUSION_KAFKA_SSL_{var}"]
+            assert path.rsplit("/", 1)[0] in mounts, (name, path)
+        client = next(v for v in spec["volumes"] if v["name"] == "kafka-client")
+        assert client["secret"]["secretName"] == "borderfusion-kafka-user"
+        assert {i["key"] for i in client["secret"]["items"]} == {"user.crt", "user.key"}

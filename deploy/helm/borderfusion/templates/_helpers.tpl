@@ -81,6 +81,11 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if and (hasSuffix "SSL" .Values.kafka.securityProtocol) (or .Values.kafka.tls.caCert .Values.kafka.tls.caSecretName) -}}true{{- end -}}
 {{- end -}}
 
+{{/* True (non-empty) when a client certificate is mounted for brokers that require one. */}}
+{{- define "borderfusion.kafkaClientCert" -}}
+{{- if and (hasSuffix "SSL" .Values.kafka.securityProtocol) .Values.kafka.tls.clientSecretName -}}true{{- end -}}
+{{- end -}}
+
 {{- define "borderfusion.kafkaCaSecretName" -}}
 {{- default (include "borderfusion.kafkaSecretName" .) .Values.kafka.tls.caSecretName -}}
 {{- end -}}
@@ -152,12 +157,18 @@ Call with (list $ "<store>").
 - name: BORDERFUSION_KAFKA_SSL_CAFILE
   value: /etc/borderfusion/kafka-ca/ca.crt
 {{- end }}
+{{- if include "borderfusion.kafkaClientCert" $root }}
+- name: BORDERFUSION_KAFKA_SSL_CERTFILE
+  value: /etc/borderfusion/kafka-client/tls.crt
+- name: BORDERFUSION_KAFKA_SSL_KEYFILE
+  value: /etc/borderfusion/kafka-client/tls.key
+{{- end }}
 {{- with $v.app.extraEnv }}
 {{ toYaml . }}
 {{- end }}
 {{- end -}}
 
-{{/* Volumes every pod mounts: config, Kafka CA (if any), /tmp. */}}
+{{/* Volumes every pod mounts: config, Kafka CA and client certificate (if any), /tmp. */}}
 {{- define "borderfusion.commonVolumes" -}}
 - name: config
   configMap:
@@ -173,6 +184,17 @@ Call with (list $ "<store>").
       - key: {{ include "borderfusion.kafkaCaSecretKey" . }}
         path: ca.crt
 {{- end }}
+{{- if include "borderfusion.kafkaClientCert" . }}
+- name: kafka-client
+  secret:
+    secretName: {{ .Values.kafka.tls.clientSecretName }}
+    defaultMode: 0400
+    items:
+      - key: {{ .Values.kafka.tls.clientCertKey }}
+        path: tls.crt
+      - key: {{ .Values.kafka.tls.clientKeyKey }}
+        path: tls.key
+{{- end }}
 {{- end -}}
 
 {{- define "borderfusion.commonVolumeMounts" -}}
@@ -184,6 +206,11 @@ Call with (list $ "<store>").
 {{- if include "borderfusion.kafkaCa" . }}
 - name: kafka-ca
   mountPath: /etc/borderfusion/kafka-ca
+  readOnly: true
+{{- end }}
+{{- if include "borderfusion.kafkaClientCert" . }}
+- name: kafka-client
+  mountPath: /etc/borderfusion/kafka-client
   readOnly: true
 {{- end }}
 {{- end -}}
