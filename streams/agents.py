@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
+import faust
 import lz4.frame
 
 from fusion.types import Alert, Observation, TrackUpdate
@@ -74,11 +75,44 @@ def load_context(handle: AppHandle) -> Context:
     return Context.from_settings(handle.settings)
 
 
-def state_table(app: Any, name: str, partitions: int) -> Any:
+# a state-table value may be this large: the producer's request limit (streams/app.py), and
+# the changelog topic's own record limit, which Faust sets when it creates the topic (Apache
+# Kafka refuses records over ~1 MB by default; a busy sector's state under a backlog is more,
+# docs/streaming.md "Checkpoints")
+STATE_MAX_BYTES = 16 * 1024 * 1024
+
+
+class StateTable(faust.Table):  # type: ignore[misc]
+    """A per-sector state table that keeps each write's changelog send, so a checkpoint can
+    wait until the broker has the state before it lets the input offsets be committed
+    (:meth:`stored`). A failed send was a log line only: a refused state (too large for the
+    topic) let the offsets be committed past a state no restart could restore."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sent: dict[Any, Any] = {}
+
+    def send_changelog(self, partition: int | None, key: Any, value: Any,
+                       key_serializer: Any = None, value_serializer: Any = None) -> Any:
+        fut = super().send_changelog(partition, key, value, key_serializer, value_serializer)
+        self.sent[key] = fut
+        return fut
+
+    async def stored(self) -> dict[Any, BaseException]:
+        """Wait for the writes since the last call; the keys whose write the broker refused."""
+        sent, self.sent = self.sent, {}
+        results = await asyncio.gather(*sent.values(), return_exceptions=True)
+        return {k: r for k, r in zip(sent, results, strict=True) if isinstance(r, BaseException)}
+
+
+def state_table(app: Any, name: str, partitions: int) -> StateTable:
     """A per-sector state table (raw JSON bytes by sector key). ``use_partitioner`` lets
     timers and the held-offset checkpoint write it outside stream iteration."""
-    return app.Table(name, default=None, partitions=partitions, key_type=bytes,
-                     value_type=bytes, use_partitioner=True)
+    table = StateTable(app, name=name, beacon=app.tables.beacon, default=None,
+                       partitions=partitions, key_type=bytes, value_type=bytes,
+                       use_partitioner=True,
+                       extra_topic_configs={"max.message.bytes": str(STATE_MAX_BYTES)})
+    return app.tables.add(table)  # type: ignore[no-any-return]
 
 
 PIPELINE_ROLES = ("ingest", "fusion", "alerts")
@@ -98,13 +132,14 @@ class HeldCheckpoints:
     """
 
     def __init__(self, app: Any, write: Callable[[str], None], name: str,
-                 interval_s: float) -> None:
+                 interval_s: float, table: StateTable) -> None:
         if not interval_s > 0:
             raise ValueError(f"checkpoint interval must be > 0 s, not {interval_s!r}")
         self.app = app
         self.write = write
         self.name = name
         self.interval_s = interval_s
+        self.table = table
         self.lock = asyncio.Lock()
         self.held: list[Any] = []  # Faust messages processed but not yet checkpointed
         self.dirty: set[str] = set()
@@ -120,8 +155,10 @@ class HeldCheckpoints:
         return time.monotonic() - self.last >= self.interval_s
 
     async def checkpoint(self) -> None:
-        """Write every dirty sector, then acknowledge the held messages (caller holds
-        ``lock``). If a write fails nothing is acknowledged: no commit passes it."""
+        """Write every dirty sector, wait until the broker has every write, then acknowledge
+        the held messages (caller holds ``lock``). If a write fails, nothing is acknowledged
+        (no commit passes it) and the sectors stay dirty: the next checkpoint writes them
+        again, and a restart redoes their input instead of losing their state."""
         if self.dirty:
             await self.app.producer.flush()
             for sector in sorted(self.dirty):
@@ -130,6 +167,13 @@ class HeldCheckpoints:
                 except Exception:  # noqa: BLE001 - keep the messages held: no commit
                     log.exception(f"{self.name} checkpoint failed", extra={"sector": sector})
                     return
+            refused = await self.table.stored()
+            if refused:
+                for key, exc in refused.items():
+                    log.error(f"{self.name} checkpoint not stored: {exc!r}",
+                              extra={"sector": key.decode() if isinstance(key, bytes) else key})
+                M.CHECKPOINTS_REFUSED.labels(self.name).inc(len(refused))
+                return
             self.dirty.clear()
         for message in self.held:
             message.ack(self.app.consumer)
@@ -460,7 +504,7 @@ def register(handle: AppHandle) -> None:
             tracker_table[sector.encode()] = pack_state(dumps(state))
 
         fusion_ckpt = HeldCheckpoints(app, checkpoint, "fusion",
-                                      s.checkpoint_interval_s)
+                                      s.checkpoint_interval_s, tracker_table)
         handle.state["fusion_checkpoints"] = fusion_ckpt
         dirty = fusion_ckpt.dirty
 
@@ -643,7 +687,7 @@ def register(handle: AppHandle) -> None:
             alerts_ckpt, restore_alerts = fusion_ckpt, ensure_restored
         else:
             alerts_ckpt = HeldCheckpoints(app, runner.write, "alerts",
-                                          s.checkpoint_interval_s)
+                                          s.checkpoint_interval_s, runner.table)
             restore_alerts = runner.ensure_restored
         handle.state["alerts_checkpoints"] = alerts_ckpt
 

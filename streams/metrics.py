@@ -54,6 +54,12 @@ OBSERVATIONS_ABSORBED = Counter(
     "Out-of-sequence observations a track had already moved past (counted, not applied).",
     ["sector"],
 )
+CHECKPOINTS_REFUSED = Counter(
+    "borderfusion_checkpoints_refused_total",
+    "Sector states the broker did not store (e.g. over the changelog's record limit): the "
+    "input they cover stays uncommitted until a later checkpoint is stored.",
+    ["stage"],
+)
 ACTIVE_TRACKS = Gauge("borderfusion_active_tracks", "Confirmed tracks held per sector.", ["sector"])
 FUSION_LATENCY = Histogram(
     "borderfusion_fusion_latency_seconds",

@@ -96,9 +96,23 @@ class _App:
         self.producer = _Producer()
 
 
+class _Table:
+    """A state table's :meth:`stored`: the writes the broker refused, once each."""
+
+    def __init__(self, events: list[str]) -> None:
+        self.events, self.refuse = events, set()
+
+    async def stored(self) -> dict[bytes, BaseException]:
+        self.events.append("stored")
+        refused = {k.encode(): ValueError("MessageSizeTooLargeError") for k in self.refuse}
+        self.refuse = set()
+        return refused
+
+
 def test_held_checkpoints_write_then_acknowledge() -> None:
     """A held message is fully acknowledged (committable) only after the producer flush and
-    the state write of every dirty sector; a failed write acknowledges nothing."""
+    the state write of every dirty sector, stored by the broker; a failed write, or a write
+    the broker refused, acknowledges nothing."""
     import asyncio
 
     from streams.agents import HeldCheckpoints
@@ -111,7 +125,8 @@ def test_held_checkpoints_write_then_acknowledge() -> None:
             raise OSError("table down")
         events.append(f"write {sector}")
 
-    ck = HeldCheckpoints(_App(events), write, "test", interval_s=3600)
+    table = _Table(events)
+    ck = HeldCheckpoints(_App(events), write, "test", interval_s=3600, table=table)
     msgs = [_Message(events, i) for i in range(3)]
 
     async def run() -> None:
@@ -124,11 +139,15 @@ def test_held_checkpoints_write_then_acknowledge() -> None:
             await ck.checkpoint()  # S2 fails: nothing acknowledged, still dirty
             assert events == ["flush", "write S1"] and ck.held and ck.dirty
             fail.clear()
+            table.refuse = {"S2"}  # written, but the broker refuses it: still nothing acked
+            await ck.checkpoint()
+            assert events[-1] == "stored" and ck.held and ck.dirty == {"S1", "S2"}
             await ck.checkpoint()
 
     asyncio.run(run())
-    assert events == ["flush", "write S1", "flush", "write S1", "write S2",
-                      "ack 0", "ack 1", "ack 2"]
+    assert events == ["flush", "write S1",
+                      "flush", "write S1", "write S2", "stored",
+                      "flush", "write S1", "write S2", "stored", "ack 0", "ack 1", "ack 2"]
     assert not ck.held and not ck.dirty
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import faust
 import pytest
@@ -104,3 +105,59 @@ def test_a_level_the_codec_refuses_is_a_startup_error(tmp_path: Path, codec: str
                                 kafka_compression_level=level), ("web",))
     finally:
         kafka_client.set_compression_level(Settings().kafka_compression_level)
+
+
+@pytest.mark.broker
+def test_seek_back_covers_partitions_without_a_commit(kafka_bootstrap: str,
+                                                      topic_prefix: str) -> None:
+    """After a rebalance Faust seeks its partitions back to their committed offsets; a
+    partition with no commit yet must go back to its beginning. aiokafka's own seek leaves
+    it where the fetcher was, past records Faust had dropped (the control below): lost."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from kafka import KafkaProducer
+
+    from streams.kafka_client import seek_to_committed_or_beginning
+    from streams.topics import TopicSpec, ensure_topics
+
+    topic = topic_prefix + "readings.radar"
+    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix,
+                           partitions=2), extra=[TopicSpec(topic_prefix + "skipped", 1)])
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    for p in (0, 1):
+        for i in range(10):
+            producer.send(topic, f"{p}-{i}".encode(), partition=p)
+    for _ in range(3):
+        producer.send(topic_prefix + "skipped", b"x", partition=0)
+    producer.flush()
+    producer.close()
+    tp0, tp1, skipped = (TopicPartition(topic, 0), TopicPartition(topic, 1),
+                         TopicPartition(topic_prefix + "skipped", 0))
+
+    async def run() -> tuple[dict[Any, Any], dict[Any, int], dict[Any, int]]:
+        consumer = AIOKafkaConsumer(topic, topic_prefix + "skipped",
+                                    bootstrap_servers=kafka_bootstrap,
+                                    group_id=topic_prefix + "g", enable_auto_commit=False,
+                                    auto_offset_reset="earliest", session_timeout_ms=6000,
+                                    heartbeat_interval_ms=1000)
+        await consumer.start()
+        try:
+            seen = 0
+            deadline = asyncio.get_running_loop().time() + 60
+            while seen < 23 and asyncio.get_running_loop().time() < deadline:
+                batch = await consumer.getmany(timeout_ms=500)
+                seen += sum(len(v) for v in batch.values())
+            assert seen == 23
+            await consumer.commit({tp0: 4})
+            await consumer.seek_to_committed()  # aiokafka alone: tp1 and skipped stay at the end
+            control = {tp: await consumer.position(tp) for tp in (tp0, tp1, skipped)}
+            committed = await seek_to_committed_or_beginning(
+                consumer, skip_topics={topic_prefix + "skipped"})
+            after = {tp: await consumer.position(tp) for tp in (tp0, tp1, skipped)}
+            return dict(committed), control, after
+        finally:
+            await consumer.stop()
+
+    committed, control, after = asyncio.run(run())
+    assert committed[tp0] == 4 and not committed[tp1]
+    assert control == {tp0: 4, tp1: 10, skipped: 3}
+    assert after == {tp0: 4, tp1: 0, skipped: 3}
