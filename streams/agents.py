@@ -78,8 +78,10 @@ def load_context(handle: AppHandle) -> Context:
 # a state-table value may be this large: the producer's request limit (streams/app.py), and
 # the changelog topic's own record limit, which Faust sets when it creates the topic (Apache
 # Kafka refuses records over ~1 MB by default; a busy sector's state under a backlog is more,
-# docs/streaming.md "Checkpoints")
+# docs/streaming.md "Checkpoints"); a record must also fit in one log segment
 STATE_MAX_BYTES = 16 * 1024 * 1024
+STATE_TOPIC_CONFIG = {"max.message.bytes": str(STATE_MAX_BYTES),
+                      "segment.bytes": str(2 * STATE_MAX_BYTES)}
 
 
 class StateTable(faust.Table):  # type: ignore[misc]
@@ -111,7 +113,7 @@ def state_table(app: Any, name: str, partitions: int) -> StateTable:
     table = StateTable(app, name=name, beacon=app.tables.beacon, default=None,
                        partitions=partitions, key_type=bytes, value_type=bytes,
                        use_partitioner=True,
-                       extra_topic_configs={"max.message.bytes": str(STATE_MAX_BYTES)})
+                       extra_topic_configs=STATE_TOPIC_CONFIG)
     return app.tables.add(table)  # type: ignore[no-any-return]
 
 
@@ -157,8 +159,11 @@ class HeldCheckpoints:
     async def checkpoint(self) -> None:
         """Write every dirty sector, wait until the broker has every write, then acknowledge
         the held messages (caller holds ``lock``). If a write fails, nothing is acknowledged
-        (no commit passes it) and the sectors stay dirty: the next checkpoint writes them
-        again, and a restart redoes their input instead of losing their state."""
+        (no commit passes it) and the sectors stay dirty: the checkpoint one interval later
+        writes them again (not the next batch: a state that keeps failing must not be
+        rewritten after every batch), and a restart redoes their input instead of losing
+        their state."""
+        self.last = time.monotonic()
         if self.dirty:
             await self.app.producer.flush()
             for sector in sorted(self.dirty):
@@ -178,7 +183,6 @@ class HeldCheckpoints:
         for message in self.held:
             message.ack(self.app.consumer)
         self.held.clear()
-        self.last = time.monotonic()
 
     async def revoked(self, forget: Callable[[], None]) -> None:
         """On a rebalance: checkpoint what is held (the in-memory state is still current),

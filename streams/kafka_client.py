@@ -45,9 +45,9 @@ async def seek_to_committed_or_beginning(consumer: Any, skip_topics: Set[str] = 
     committed offsets) and then seeks. aiokafka's ``seek_to_committed`` skips a partition
     whose committed offset is missing or 0, so such a partition went on *after* the dropped
     records: measured on Apache Kafka, two workers starting under load lost the first 974
-    records (6 815 readings) of one readings partition, fetched while the new assignment's
-    tables recovered (docs/streaming.md "Rebalances"; faust-streaming #216 is the same gap
-    with a commit). From the beginning a record is at worst read twice, which the pipeline
+    records (6 815 readings) of one readings partition, most likely fetched while the new
+    assignment's tables recovered (docs/streaming.md "Rebalances"; faust-streaming #216 is
+    the same gap with a commit). From the beginning a record is at worst read twice, which the pipeline
     recognises (redelivery by source offset). ``skip_topics``: Faust's table changelogs,
     which its recovery positions itself."""
     committed: Mapping[Any, int] = await consumer.seek_to_committed()

@@ -4,7 +4,10 @@ the same state as the old format, and a restored stage still drops redelivered i
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+
+import pytest
 
 from fusion.types import Observation
 from streams.agents import dumps, track_update_dict
@@ -142,6 +145,7 @@ def test_held_checkpoints_write_then_acknowledge() -> None:
             table.refuse = {"S2"}  # written, but the broker refuses it: still nothing acked
             await ck.checkpoint()
             assert events[-1] == "stored" and ck.held and ck.dirty == {"S1", "S2"}
+            assert not ck.due()  # retried an interval later, not after the next batch
             await ck.checkpoint()
 
     asyncio.run(run())
@@ -363,3 +367,32 @@ def test_trackers_run_with_the_stage_settings_new_or_restored(tmp_path: Path) ->
     assert cfg.oosm_max_lag_s == 45.0
     assert cfg.announce_hits == ENGINE_TRACKER["announce_hits"] != 1
     assert len(restored.tracker(sector).tracks) == len(stage.tracker(sector).tracks) > 0
+
+
+@pytest.mark.broker
+def test_a_busy_sectors_state_fits_the_changelog_topic(
+        kafka_bootstrap: str, topic_prefix: str, broker_kind: str) -> None:
+    """A 3 MB state record: refused by Apache Kafka's defaults (1 MB records; the test broker
+    also has 1 MB segments, as a small production topic might), stored in a topic with the
+    state tables' changelog config. Both are what Faust's changelog would meet."""
+    from kafka import KafkaProducer
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import KafkaError
+
+    from streams.agents import STATE_TOPIC_CONFIG
+
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    plain, state = topic_prefix + "plain-changelog", topic_prefix + "state-changelog"
+    admin.create_topics([NewTopic(plain, 1, 1),
+                         NewTopic(state, 1, 1, topic_configs=STATE_TOPIC_CONFIG)])
+    admin.close()
+    value = os.urandom(3 * 1024 * 1024)  # compressed state: incompressible
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, max_request_size=16 << 20,
+                             request_timeout_ms=10000)
+    try:
+        assert producer.send(state, value, key=b"sector-1").get(timeout=30).offset == 0
+        if broker_kind == "kafka":  # Tansu has no record limit: no control there
+            with pytest.raises(KafkaError):
+                producer.send(plain, value, key=b"sector-1").get(timeout=30)
+    finally:
+        producer.close()
