@@ -1,5 +1,7 @@
-"""Faust's aiokafka transport with the consumer's fetch wait taken from our settings, and
-the producer's compression level (:func:`set_compression_level`).
+"""Faust's aiokafka transport with the consumer's fetch wait taken from our settings, a seek
+after rebalances that also covers partitions without a commit
+(:func:`seek_to_committed_or_beginning`), and the producer's compression level
+(:func:`set_compression_level`).
 
 faust-streaming hard-codes ``fetch_max_wait_ms=1500`` for worker consumers. Apache Kafka
 answers a fetch as soon as one byte is there (``fetch_min_bytes=1``), so there the value only
@@ -47,9 +49,9 @@ async def seek_to_committed_or_beginning(consumer: Any, skip_topics: Set[str] = 
     records: measured on Apache Kafka, two workers starting under load lost the first 974
     records (6 815 readings) of one readings partition, most likely fetched while the new
     assignment's tables recovered (docs/streaming.md "Rebalances"; faust-streaming #216 is
-    the same gap with a commit). From the beginning a record is at worst read twice, which the pipeline
-    recognises (redelivery by source offset). ``skip_topics``: Faust's table changelogs,
-    which its recovery positions itself."""
+    the same gap with a commit). From the beginning a record is at worst read twice, which
+    the pipeline recognises (redelivery by source offset). ``skip_topics``: Faust's table
+    changelogs, which its recovery positions itself."""
     committed: Mapping[Any, int] = await consumer.seek_to_committed()
     fresh = [tp for tp, offset in committed.items() if not offset and tp.topic not in skip_topics]
     if fresh:
