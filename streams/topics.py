@@ -49,7 +49,7 @@ def ensure_topics(settings: Settings, extra: list[TopicSpec] | None = None) -> N
         bootstrap_servers=settings.kafka_bootstrap,
         client_id=f"{settings.app_id}-admin",
         **client_options(settings),
-    )  # type: ignore[arg-type]
+    )
     try:
         existing = set(admin.list_topics())
         missing = [NewTopic(s.name, s.partitions, 1) for s in specs if s.name not in existing]
